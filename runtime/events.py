@@ -1,0 +1,80 @@
+"""Typed run events: what the engine tells subscribers (canvas, CLI, SSE, channels).
+
+One small slotted dataclass instead of a class hierarchy keeps emission cheap on the hot
+path (the engine emits several per node) while every field stays named and typed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventName = Literal[
+    "run.started",
+    "node.started",
+    "message.chunk",
+    "node.finished",
+    "node.failed",
+    "node.skipped",
+    "run.finished",
+    "background.finished",
+]
+
+RUN_STARTED: EventName = "run.started"
+NODE_STARTED: EventName = "node.started"
+MESSAGE_CHUNK: EventName = "message.chunk"
+NODE_FINISHED: EventName = "node.finished"
+NODE_FAILED: EventName = "node.failed"
+NODE_SKIPPED: EventName = "node.skipped"
+RUN_FINISHED: EventName = "run.finished"
+BACKGROUND_FINISHED: EventName = "background.finished"
+
+CacheOutcome = Literal["hit", "miss", "off"]
+
+
+@dataclass(slots=True)
+class Event:
+    """One engine event. Fields that do not apply to an event kind stay ``None``.
+
+    ``index`` numbers every event of a run from 0 (SSE ``id:`` and resume use it);
+    ``seq`` numbers the chunks of one node from 0.
+    """
+
+    event: EventName
+    run_id: str
+    t_ms: float
+    index: int = 0
+    node_id: str | None = None
+    node_type: str | None = None
+    # message.chunk
+    text: str | None = None
+    seq: int | None = None
+    # node.finished / node.failed / run.finished / background.finished
+    duration_ms: float | None = None
+    cache: CacheOutcome | None = None
+    status: str | None = None
+    error: str | None = None
+    # run.started / run.finished
+    flow_id: str | None = None
+    tenant_id: str | None = None
+    session_id: str | None = None
+    output: dict[str, Any] | None = None
+    usage: dict[str, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready dict without the fields that do not apply."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if name == "extra":
+                out.update(value)
+            elif value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Event":
+        """Inverse of :meth:`to_dict` (used by channels that cross processes)."""
+        known = {k: v for k, v in data.items() if k in cls.__slots__ and k != "extra"}  # type: ignore[attr-defined]
+        extra = {k: v for k, v in data.items() if k not in cls.__slots__}  # type: ignore[attr-defined]
+        return cls(**known, extra=extra)

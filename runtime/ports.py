@@ -1,0 +1,161 @@
+"""Ports: the interfaces the runtime needs from the outside world.
+
+The runtime ships an in-process default for each (see ``runtime.services``); the cache,
+provider, storage and channel packages implement them for real servers. Nothing here imports
+a client library, so the embedded default starts with no server at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
+
+from .events import CacheOutcome, Event
+
+
+# --- metrics ---------------------------------------------------------------------------------
+@dataclass(slots=True)
+class MetricRow:
+    """One node execution, the seed's ``tenant_flow_metrics`` row."""
+
+    tenant_id: str
+    flow_id: str
+    run_id: str
+    node_id: str
+    node_type: str
+    duration_ms: float
+    cache: CacheOutcome
+    status: str  # succeeded | fallback | failed | continued | cancelled
+    tokens_in: int = 0
+    tokens_out: int = 0
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class MetricsSink(Protocol):
+    """Receives metric rows. ``record`` must not block: batch and write off the hot path."""
+
+    def record(self, row: MetricRow) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+# --- cache -----------------------------------------------------------------------------------
+@dataclass(slots=True)
+class CachePolicy:
+    """What the engine resolved for one node: the strategy plus the node type's rule."""
+
+    ttl: int
+    key_fields: dict[str, Any]
+    tags: tuple[str, ...] = ()
+
+
+class NodeCache(Protocol):
+    """The engine's view of the cache: look up, or compute once and store (single-flight)."""
+
+    async def get_or_compute(
+        self,
+        tenant_id: str,
+        node_type: str,
+        policy: CachePolicy,
+        compute: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Return ``(value, hit)``. Never raises because a tier is down: it then computes."""
+        ...
+
+
+# --- conversation and catalogue --------------------------------------------------------------
+@dataclass(slots=True)
+class ChatMessage:
+    role: str  # "user" | "assistant"
+    content: str
+    seq: int = 0
+
+
+class ConversationStore(Protocol):
+    async def history(self, tenant_id: str, session_id: str, limit: int) -> list[ChatMessage]: ...
+
+    async def save(self, tenant_id: str, session_id: str, messages: list[ChatMessage]) -> int:
+        """Store messages idempotently (unique per tenant, session, seq); returns rows added."""
+        ...
+
+    async def next_seq(self, tenant_id: str, session_id: str) -> int: ...
+
+
+class ProductCatalog(Protocol):
+    async def search(
+        self, tenant_id: str, query: str, category: str | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+
+# --- LLM providers ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class LLMRequest:
+    model: str
+    messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int = 1024
+    options: dict[str, Any] = field(default_factory=dict)  # provider-specific (mock timing)
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class LLMProvider(Protocol):
+    """Streams text deltas, then at most one :class:`Usage`. Closing the iterator closes upstream."""
+
+    name: str
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]: ...
+
+
+class ProviderResolver(Protocol):
+    def resolve(self, provider: str, credential: str | None, tenant_id: str) -> LLMProvider:
+        """The provider to use; raises ``runtime.errors.ProviderError`` with a clear message."""
+        ...
+
+
+# --- background jobs -------------------------------------------------------------------------
+@dataclass(slots=True)
+class BackgroundJob:
+    """A background node to run after the response; JSON-serialisable so a worker can run it."""
+
+    run_id: str
+    flow_id: str
+    tenant_id: str
+    session_id: str
+    node_id: str
+    node_type: str
+    config: dict[str, Any]
+
+
+@dataclass(slots=True)
+class BackgroundOutcome:
+    node_id: str
+    status: str  # succeeded | failed
+    duration_ms: float
+    error: str | None = None
+    started_at: float = 0.0  # time.time() when the job started running
+
+
+class BackgroundRunner(Protocol):
+    def submit(self, job: BackgroundJob) -> Awaitable[BackgroundOutcome]:
+        """Queue the job and return at once; the awaitable completes when it has run."""
+        ...
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (bounded) for queued jobs, e.g. on shutdown."""
+        ...
+
+
+# --- event publishing ------------------------------------------------------------------------
+@runtime_checkable
+class EventPublisher(Protocol):
+    """Receives every event of a run with its channel name (tenant.{t}.conversation.{s})."""
+
+    def publish(self, channel: str, event: Event) -> None:
+        """Must not block the engine: queue and deliver elsewhere."""
+        ...

@@ -1,0 +1,55 @@
+"""Shared test helpers: real services on loopback, and the CI rule that a missing one fails."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+MEMCACHED_HOST, MEMCACHED_PORT = "127.0.0.1", int(os.environ.get("AKIS_TEST_MEMCACHED_PORT", "11211"))
+POSTGRES_URL = os.environ.get("AKIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+CHROMIUM = "/usr/bin/chromium"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip when a service or the browser is missing; under CI=true fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require(port_open(REDIS_HOST, REDIS_PORT), f"Redis at {REDIS_HOST}:{REDIS_PORT}")
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture
+def memcached_address() -> str:
+    require(port_open(MEMCACHED_HOST, MEMCACHED_PORT), f"Memcached at {MEMCACHED_HOST}:{MEMCACHED_PORT}")
+    return f"{MEMCACHED_HOST}:{MEMCACHED_PORT}"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require(port_open("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}")
+    return CHROMIUM
