@@ -1,0 +1,49 @@
+"""Configuration from the environment (and a ``.env`` file), each value with a safe default."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AkisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AKIS_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".akis")
+    database_url: str = ""  # empty: SQLite file akis.db in the working directory
+    redis_url: str = ""  # empty: no Redis (in-process cache, channels and jobs)
+    memcached: str = ""  # host:port
+    cache_tiers: str = "memory"  # ordered, comma-separated: memory,redis,memcached
+    cache_prefix: str = ""
+    cache_timeout_s: float = 0.25  # a tier slower than this is bypassed (circuit breaker)
+    warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
+    plugins_dir: Path = Path("plugins")
+    http_allow_hosts: str = ""  # comma-separated hosts http_request may reach despite SSRF guards
+    secret_key: SecretStr = SecretStr("")
+    cors_origins: str = ""
+    allowed_origins: str = ""
+    anthropic_api_key: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("ANTHROPIC_API_KEY", "AKIS_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str = Field("", validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "AKIS_ANTHROPIC_BASE_URL"))
+    openai_api_key: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY", "AKIS_OPENAI_API_KEY")
+    )
+    openai_base_url: str = Field("", validation_alias=AliasChoices("OPENAI_BASE_URL", "AKIS_OPENAI_BASE_URL"))
+
+    @property
+    def tiers(self) -> list[str]:
+        return [t.strip() for t in self.cache_tiers.split(",") if t.strip()]
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or "sqlite:///akis.db"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> AkisSettings:
+    return AkisSettings()
