@@ -69,13 +69,15 @@ class ChatMessage:
     role: str  # "user" | "assistant"
     content: str
     seq: int = 0
+    run_id: str | None = None  # a retried save of the same run and role is a no-op
 
 
 class ConversationStore(Protocol):
     async def history(self, tenant_id: str, session_id: str, limit: int) -> list[ChatMessage]: ...
 
     async def save(self, tenant_id: str, session_id: str, messages: list[ChatMessage]) -> int:
-        """Store messages idempotently (unique per tenant, session, seq); returns rows added."""
+        """Store messages idempotently: a message whose (tenant, session, seq) exists, or whose
+        (tenant, session, run_id, role) exists when run_id is set, is skipped. Returns rows added."""
         ...
 
     async def next_seq(self, tenant_id: str, session_id: str) -> int: ...

@@ -22,9 +22,10 @@ class MemoryConversationStore:
 
     async def save(self, tenant_id: str, session_id: str, messages: list[ChatMessage]) -> int:
         rows = self._messages[(tenant_id, session_id)]
+        saved_runs = {(m.run_id, m.role) for m in rows.values() if m.run_id}
         added = 0
         for message in messages:
-            if message.seq not in rows:
+            if message.seq not in rows and (message.run_id, message.role) not in saved_runs:
                 rows[message.seq] = message
                 added += 1
         return added
