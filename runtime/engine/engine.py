@@ -1,0 +1,170 @@
+"""The engine's public face: ``run`` (a result), ``stream`` (events) and ``start`` (a handle
+that can be cancelled). It owns no state about a run beyond the compiled-plan cache."""
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import OrderedDict
+from functools import partial
+from typing import Any, AsyncIterator, Callable
+
+from ..errors import AkisError
+from ..events import BACKGROUND_FINISHED, RUN_FINISHED, Event
+from ..flow.loader import load_flow
+from ..flow.model import FlowDocument
+from ..nodes.registry import NodeRegistry, default_registry
+from ..ports import BackgroundRunner, EventPublisher, MetricRow, MetricsSink, NodeCache
+from ..services import Services
+from .background import InProcessBackgroundRunner, execute_job
+from .metrics import MemoryMetricsSink
+from .plan import Plan, compile_plan
+from .run import Listener, Run, RunResult
+
+TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+DEFAULT_TENANT = "1"
+DEFAULT_SESSION = "default"
+
+
+class InputError(AkisError):
+    """Run inputs that cannot be used (bad tenant or session id, not a mapping)."""
+
+
+def channel_for(tenant_id: str, session_id: str) -> str:
+    return f"tenant.{tenant_id}.conversation.{session_id}"
+
+
+class RunHandle:
+    """A started run: await ``result()``, or ``cancel()`` it (every running node is cancelled)."""
+
+    def __init__(self, run: Run, task: asyncio.Task[RunResult]) -> None:
+        self.run_id = run.run_id
+        self._run = run
+        self._task = task
+
+    async def result(self) -> RunResult:
+        return await self._task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def done(self) -> bool:
+        return self._task.done()
+
+
+class Engine:
+    def __init__(
+        self, *, registry: NodeRegistry | None = None, services: Services | None = None,
+        cache: NodeCache | None = None, metrics: MetricsSink | None = None,
+        background: BackgroundRunner | None = None, publisher: EventPublisher | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.services = services or Services()
+        self.cache = cache
+        self.metrics: MetricsSink = metrics if metrics is not None else MemoryMetricsSink()
+        self.background: BackgroundRunner = background or InProcessBackgroundRunner(
+            partial(execute_job, registry=self.registry, services=self.services)
+        )
+        self.publisher = publisher
+        self._plans: OrderedDict[tuple[int, str], Plan] = OrderedDict()
+
+    # -- public API ---------------------------------------------------------------------------
+    async def run(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
+                  **options: Any) -> RunResult:
+        """Run to the end and return the result; background nodes go on after it returns."""
+        return await self.start(flow, inputs, **options).result()
+
+    async def stream(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
+                     *, include_background: bool = True, **options: Any) -> AsyncIterator[Event]:
+        """Yield every event of the run; closing the iterator early cancels the run."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        handle = self.start(flow, inputs, on_event=queue.put_nowait, **options)
+        pending_background: int | None = None
+        try:
+            while True:
+                event = await queue.get()
+                yield event
+                if event.event == RUN_FINISHED:
+                    if not include_background:
+                        return
+                    result = await handle.result()
+                    pending_background = len(result.background)
+                elif event.event == BACKGROUND_FINISHED and pending_background is not None:
+                    pending_background -= 1
+                if pending_background == 0:
+                    return
+        finally:
+            if not handle.done():
+                handle.cancel()
+                await asyncio.gather(handle.result(), return_exceptions=True)
+
+    def start(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
+              tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
+              on_event: Listener | None = None, warmup: bool = False) -> RunHandle:
+        """Validate, compile (cached) and start a run on the current event loop."""
+        document = load_flow(flow)
+        values = dict(inputs or {})
+        tenant = _tenant(tenant_id, values)
+        session = _session(session_id, values)
+        plan = self.plan(document, tenant)
+        run_id = run_id or uuid.uuid4().hex
+        values.update(tenant_id=tenant, session_id=session, run_id=run_id)
+        listeners: list[Listener] = [on_event] if on_event else []
+        if self.publisher is not None:
+            listeners.append(partial(self.publisher.publish, channel_for(tenant, session)))
+        run = Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
+                  cache=self.cache, metrics=self.metrics, listeners=listeners, warmup=warmup)
+        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"akis-run-{run_id}")
+        return RunHandle(run, task)
+
+    def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
+        """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""
+        key = (id(flow), tenant_id)
+        plan = self._plans.get(key)
+        if plan is None or plan.flow is not flow:
+            plan = compile_plan(flow, self.registry, tenant_id)
+            self._plans[key] = plan
+            if len(self._plans) > 256:
+                self._plans.popitem(last=False)
+        return plan
+
+    # -- internals ----------------------------------------------------------------------------
+    async def _execute(self, run: Run) -> RunResult:
+        result = await run.execute()
+        if result.status == "succeeded":
+            for job in run.background_jobs():
+                outcome = asyncio.ensure_future(self.background.submit(job))
+                result.background.append(outcome)
+                outcome.add_done_callback(partial(self._background_done, run, job.node_type))
+        return result
+
+    def _background_done(self, run: Run, node_type: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        outcome = future.result()
+        run.emit(Event(BACKGROUND_FINISHED, run.run_id, run.now_ms(), node_id=outcome.node_id, node_type=node_type,
+                       duration_ms=outcome.duration_ms, status=outcome.status, error=outcome.error))
+        if self.metrics is not None and not run.warmup:
+            self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node_type,
+                                          outcome.duration_ms, "off", outcome.status))
+
+
+def _tenant(explicit: str | int | None, values: dict[str, Any]) -> str:
+    given = values.get("tenant_id")
+    if explicit is not None and given is not None and str(given) != str(explicit):
+        raise InputError(f"inputs name tenant {given!r} but the run is for tenant {explicit!r}")
+    tenant = str(explicit if explicit is not None else given if given is not None else DEFAULT_TENANT)
+    if not TENANT_ID.match(tenant):
+        raise InputError(f"tenant id {tenant!r} is not valid: letters, digits and '-', at most 64")
+    return tenant
+
+
+def _session(explicit: str | None, values: dict[str, Any]) -> str:
+    session = str(explicit if explicit is not None else values.get("session_id") or DEFAULT_SESSION)
+    if not SESSION_ID.match(session):
+        raise InputError(f"session id {session!r} is not valid: letters, digits, '_' and '-', 1 to 128")
+    return session
+
+
+Callback = Callable[[Event], None]

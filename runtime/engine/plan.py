@@ -1,0 +1,130 @@
+"""A flow compiled for execution: validated once, templates compiled once, topology as
+index lists. Runs share the plan, so per-run work is only rendering and scheduling."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import NodeError
+from ..flow.graph import FlowGraph
+from ..flow.model import CacheStrategy, FlowDocument, NodeSpec
+from ..flow.validate import check_flow
+from ..nodes.base import NodeConfig, NodeType
+from ..nodes.registry import NodeRegistry
+from .templating import Renderer, compile_value, has_templates
+
+
+@dataclass(slots=True)
+class PlannedNode:
+    index: int
+    order: int  # position in the topological order: ready nodes start in this order
+    id: str
+    type_id: str
+    node_type: NodeType
+    spec: NodeSpec
+    render: Renderer | None  # None: the config has no templates
+    config: NodeConfig | None  # validated once when the config has no templates
+    preds: list[int]
+    succs: list[int]
+    branch_to: dict[int, str | None]  # successor index -> branch this edge needs (None: any)
+    group: str | None
+    exclusive: bool
+    background: bool
+    streams: bool
+    merge: bool
+    cache: CacheStrategy | None  # effective strategy, only for a cacheable, enabled node
+
+    def make_config(self, values: dict[str, Any]) -> NodeConfig:
+        """This run's config: templates rendered against the values, then validated."""
+        if self.config is not None:
+            return self.config
+        assert self.render is not None
+        raw = self.render(values)
+        try:
+            return self.node_type.Config.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "config"
+            raise NodeError(f"config field {field!r} after rendering: {err['msg']}") from None
+
+
+@dataclass(slots=True)
+class Plan:
+    flow: FlowDocument
+    flow_id: str
+    tenant_id: str
+    nodes: list[PlannedNode]
+    roots: list[int]
+    sequential: bool
+    foreground_count: int
+
+
+def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> Plan:
+    """Validate ``flow`` for ``tenant_id`` (raises FlowValidationError) and compile it."""
+    check_flow(flow, registry, tenant_id)
+    graph = FlowGraph.build(flow)
+    order_of = {node: position for position, node in enumerate(graph.order)}
+    group_of = {member: g.id for g in flow.parallel_groups for member in g.nodes}
+    planned: list[PlannedNode] = []
+    for spec in flow.nodes:
+        i = graph.index[spec.id]
+        node_type = registry.get(spec.type, tenant_id)
+        assert node_type is not None  # validation guarantees it
+        config = with_defaults(node_type, spec.config)
+        templated = has_templates(config)
+        planned.append(
+            PlannedNode(
+                index=i,
+                order=order_of[i],
+                id=spec.id,
+                type_id=spec.type,
+                node_type=node_type,
+                spec=spec,
+                render=compile_value(config, "config") if templated else None,
+                config=None if templated else node_type.Config.model_validate(config),
+                preds=list(graph.preds[i]),
+                succs=list(graph.succs[i]),
+                branch_to={s: graph.edge_branch[(i, s)] for s in graph.succs[i]},
+                group=group_of.get(spec.id),
+                exclusive=not node_type.parallel_safe,
+                background=node_type.background,
+                streams=inspect.isasyncgenfunction(type(node_type).run),
+                merge=node_type.merge_outputs,
+                cache=_effective_cache(flow, spec, node_type),
+            )
+        )
+    return Plan(
+        flow=flow,
+        flow_id=str(flow.flow_id),
+        tenant_id=tenant_id,
+        nodes=planned,
+        roots=[p.index for p in planned if not p.preds],
+        sequential=flow.settings.execution == "sequential",
+        foreground_count=sum(1 for p in planned if not p.background),
+    )
+
+
+def with_defaults(node_type: NodeType, config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every omitted field's default filled in, so default templates
+    (``"{{ user_message }}"``) are rendered like written ones."""
+    full: dict[str, Any] = {}
+    for name, info in node_type.Config.model_fields.items():
+        if name in config or info.is_required():
+            continue
+        default = info.get_default(call_default_factory=True)
+        full[name] = default.model_dump(mode="json") if hasattr(default, "model_dump") else default
+        if isinstance(full[name], list):
+            full[name] = [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in full[name]]
+    full.update(config)
+    return full
+
+
+def _effective_cache(flow: FlowDocument, spec: NodeSpec, node_type: NodeType) -> CacheStrategy | None:
+    """The node's own strategy, else its type's; never for a type that may not be cached."""
+    if not node_type.cacheable or inspect.isasyncgenfunction(type(node_type).run):
+        return None
+    strategy = spec.cache or flow.cache_strategy.get(spec.type)
+    return strategy if strategy is not None and strategy.enabled else None

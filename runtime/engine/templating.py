@@ -1,0 +1,90 @@
+"""Config templates: Jinja2 in a sandbox, compiled once per flow, rendered per run.
+
+User text only ever arrives as a *value* in the context; it is never compiled, so a message
+containing ``{{ 7*7 }}`` comes back literally. A string that is exactly one expression
+(``"{{ products }}"``) renders to the value itself (a list stays a list).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from ..errors import NodeError
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
+
+Renderer = Callable[[dict[str, Any]], Any]
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def has_templates(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(has_templates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_templates(v) for v in value)
+    return is_template(value)
+
+
+def compile_value(value: Any, where: str) -> Renderer:
+    """Compile a config value (recursively) into a function of the context values."""
+    if isinstance(value, dict):
+        parts = {k: compile_value(v, f"{where}.{k}") for k, v in value.items()}
+        return lambda ctx: {k: render(ctx) for k, render in parts.items()}
+    if isinstance(value, list):
+        items = [compile_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return lambda ctx: [render(ctx) for render in items]
+    if not is_template(value):
+        return lambda ctx: value
+    return _compile_string(value, where)
+
+
+def _compile_string(text: str, where: str) -> Renderer:
+    single = _SINGLE_EXPRESSION.match(text)
+    try:
+        if single:
+            expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
+
+            def render_expression(ctx: dict[str, Any]) -> Any:
+                return _guard(lambda: expression(**ctx), where)
+
+            return render_expression
+        template = _ENV.from_string(text)
+    except TemplateError as exc:
+        raise NodeError(f"{where}: template error: {exc}") from None
+
+    def render_template(ctx: dict[str, Any]) -> str:
+        return _guard(lambda: template.render(ctx), where)
+
+    return render_template
+
+
+def _guard(call: Callable[[], Any], where: str) -> Any:
+    try:
+        value = call()
+    except UndefinedError as exc:
+        raise NodeError(f"{where}: {exc.message} (use '| default(...)' for optional values)") from None
+    except SecurityError as exc:
+        raise NodeError(f"{where}: refused by the template sandbox: {exc}") from None
+    except TemplateError as exc:
+        raise NodeError(f"{where}: template error: {exc}") from None
+    except Exception as exc:  # an expression that raises (1/0, bad attribute on a value)
+        raise NodeError(f"{where}: template failed: {type(exc).__name__}: {exc}") from None
+    if type(value).__name__ == "StrictUndefined":
+        raise NodeError(f"{where}: undefined value")
+    return value
+
+
+def check_template(value: Any, where: str) -> list[str]:
+    """Syntax errors in a config value's templates, for validation (compiles, renders nothing)."""
+    try:
+        compile_value(value, where)
+    except NodeError as exc:
+        return [str(exc)]
+    return []

@@ -1,0 +1,92 @@
+"""ai_response: streams the model's answer word by word. Never cached, never run in parallel
+with another node of its run (it depends on the whole context): the seed's rules 1 and 3."""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from pydantic import Field
+
+from ...ports import LLMRequest, Usage
+from ..base import NodeConfig, NodeContext, NodeType
+from ..registry import node_type
+
+DEFAULT_CHANNEL = "tenant.{tenant_id}.conversation.{session_id}"
+
+
+class AiResponseConfig(NodeConfig):
+    provider: str = Field("mock", description="anthropic, openai, openai_compatible or mock.")
+    model: str = Field("mock-1", description="Model name as the provider knows it.")
+    credential: str | None = Field(None, description="Name of a stored credential; never a key.")
+    system_prompt: str = Field(
+        "You are a helpful sales assistant for a shop that sells forklifts and pallet jacks.",
+        json_schema_extra={"format": "template"},
+    )
+    prompt: str = Field(
+        "{{ context | default(user_message) }}",
+        description="The user turn sent to the model.",
+        json_schema_extra={"format": "template"},
+    )
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=1, le=64000)
+    include_history: bool = Field(False, description="Send earlier turns (needs conversation_history).")
+    stream: bool = True
+    stream_channel: str = Field(DEFAULT_CHANNEL, description="Where chunks are published (fixed form).")
+    mock_delay_ms: float = Field(300, ge=0, le=60000, description="Mock provider: wait before the first chunk.")
+    mock_tokens_per_second: float = Field(40, ge=0, le=100000, description="Mock provider: pace.")
+    mock_chunks: int = Field(0, ge=0, le=100000, description="Mock provider: exact number of chunks (0: one per word).")
+    mock_text: str | None = Field(None, description="Mock provider: fixed answer.")
+
+
+@node_type
+class AiResponse(NodeType):
+    type_id = "ai_response"
+    title = "AI response"
+    description = "Asks a language model and streams its answer."
+    category = "ai"
+    icon = "smart_toy"
+    Config = AiResponseConfig
+    outputs = ("answer",)
+    cacheable = False
+    parallel_safe = False
+    streams = True
+
+    async def run(self, config: AiResponseConfig, ctx: NodeContext) -> AsyncIterator[str | dict[str, Any]]:
+        provider = ctx.services.providers.resolve(config.provider, config.credential, ctx.tenant_id)
+        messages: list[dict[str, str]] = []
+        if config.include_history:
+            for item in ctx.values.get("history") or []:
+                if isinstance(item, dict) and item.get("role") in {"user", "assistant"}:
+                    messages.append({"role": item["role"], "content": str(item.get("content", ""))})
+        messages.append({"role": "user", "content": config.prompt})
+        request = LLMRequest(
+            model=config.model,
+            messages=messages,
+            system=config.system_prompt or None,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            options={
+                "delay_ms": config.mock_delay_ms,
+                "tokens_per_second": config.mock_tokens_per_second,
+                "chunks": config.mock_chunks,
+                "text": config.mock_text,
+            },
+        )
+        parts: list[str] = []
+        stream = provider.stream(request)
+        try:
+            async for item in stream:
+                if isinstance(item, Usage):
+                    ctx.usage["tokens_in"] = ctx.usage.get("tokens_in", 0) + item.input_tokens
+                    ctx.usage["tokens_out"] = ctx.usage.get("tokens_out", 0) + item.output_tokens
+                elif item:
+                    parts.append(item)
+                    if config.stream:
+                        yield item
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()  # closes the upstream HTTP stream on cancel or error
+        answer = "".join(parts)
+        if not config.stream and answer:
+            yield answer
+        yield {"answer": answer}

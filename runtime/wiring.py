@@ -1,0 +1,60 @@
+"""Builds an Engine from settings with whatever runtime parts are configured (cache tiers,
+LLM providers, channels). Storage-backed services are added by the app on top of this."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .engine.engine import Engine
+from .nodes.registry import NodeRegistry, default_registry
+from .services import Services
+from .settings import AkisSettings, get_settings
+
+log = logging.getLogger("akis")
+
+
+def build_registry(settings: AkisSettings | None = None) -> NodeRegistry:
+    settings = settings or get_settings()
+    return default_registry(plugins_dir=settings.plugins_dir)
+
+
+def build_services(settings: AkisSettings | None = None, **overrides: Any) -> Services:
+    settings = settings or get_settings()
+    services = Services(http_allow_hosts=tuple(h.strip() for h in settings.http_allow_hosts.split(",") if h.strip()))
+    try:
+        from .providers.resolver import build_resolver  # the real providers, when present
+    except ImportError:
+        pass
+    else:
+        services.providers = build_resolver(settings, services.notices)
+    for name, value in overrides.items():
+        setattr(services, name, value)
+    return services
+
+
+def build_cache(settings: AkisSettings | None = None) -> Any:
+    settings = settings or get_settings()
+    try:
+        from .cache.factory import build_cache as factory
+    except ImportError:
+        return None
+    return factory(settings)
+
+
+def build_publisher(settings: AkisSettings | None = None) -> Any:
+    settings = settings or get_settings()
+    try:
+        from .channels import build_hub
+    except ImportError:
+        return None
+    return build_hub(settings)
+
+
+def build_engine(settings: AkisSettings | None = None, **parts: Any) -> Engine:
+    """An Engine wired from settings; ``parts`` (services, cache, metrics, ...) override."""
+    settings = settings or get_settings()
+    registry = parts.pop("registry", None) or build_registry(settings)
+    services = parts.pop("services", None) or build_services(settings)
+    cache = parts.pop("cache") if "cache" in parts else build_cache(settings)
+    publisher = parts.pop("publisher") if "publisher" in parts else build_publisher(settings)
+    return Engine(registry=registry, services=services, cache=cache, publisher=publisher, **parts)
