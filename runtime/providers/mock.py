@@ -13,13 +13,13 @@ def mock_answer(request: LLMRequest) -> str:
     if fixed:
         return str(fixed)
     prompt = request.messages[-1]["content"] if request.messages else ""
-    first_line = " ".join(prompt.split())[:160]
+    listed = [line[2:].strip() for line in prompt.splitlines() if line.startswith("- ")]
+    pick = f"I would recommend the {listed[0]}. " if listed else ""
     return (
-        "Thanks for your message. Based on what you asked "
-        f"({first_line}), here is what I can suggest from our catalogue. "
-        "Our electric pallet jacks suit warehouses with long runs, manual ones suit short moves, "
+        f"Thanks for your message! {pick}"
+        "Electric pallet jacks suit warehouses with long runs, manual ones suit short moves, "
         "and forklifts handle heavier loads and high racks. Tell me the load and the lifting height "
-        "and I will narrow it down."
+        "and I will narrow it down. (This answer comes from the offline mock model.)"
     )
 
 
