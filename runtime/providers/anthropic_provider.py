@@ -1,0 +1,81 @@
+"""Anthropic through the official SDK: Messages API with ``stream=True`` (raw SSE events).
+
+The raw event stream rather than the ``messages.stream()`` helper: we need only text deltas,
+the usage in ``message_start``/``message_delta`` and ``message_stop`` as the end marker, and
+the raw stream lets us close the HTTP response the moment the consumer stops.
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from ..ports import LLMRequest, Usage
+from .streaming import Part, StreamingProvider
+
+
+class AnthropicProvider(StreamingProvider):
+    """``max_retries`` is 0 by default: the node's retry policy decides, not the SDK, so a
+    rate limit is retried once per policy attempt and never after a chunk was shown."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = "",
+        read_timeout_s: float = 60.0,
+        connect_timeout_s: float = 10.0,
+        max_retries: int = 0,
+        http_client: Any = None,
+    ) -> None:
+        import anthropic  # lazy: the embedded default starts without it
+
+        self.where = base_url or "api.anthropic.com"
+        kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "timeout": anthropic.Timeout(read_timeout_s, connect=connect_timeout_s),
+            "max_retries": max_retries,
+        }
+        if base_url:
+            kwargs["base_url"] = base_url
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        self.client = anthropic.AsyncAnthropic(**kwargs)
+
+    async def _open(self, request: LLMRequest) -> Any:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
+            "stream": True,
+        }
+        if request.system:
+            params["system"] = request.system
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        return await self.client.messages.create(**params)
+
+    async def _parse(self, upstream: Any) -> AsyncIterator[Part]:
+        async for event in upstream:
+            kind = getattr(event, "type", "")
+            if kind == "content_block_delta":
+                delta = event.delta
+                if getattr(delta, "type", "") == "text_delta" and delta.text:
+                    yield "text", delta.text
+            elif kind == "message_start":
+                yield "usage", _usage(getattr(event.message, "usage", None))
+            elif kind == "message_delta":
+                yield "usage", _usage(getattr(event, "usage", None))
+            elif kind == "message_stop":
+                yield "end", None
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _usage(raw: Any) -> Usage:
+    """Input tokens include cached ones (the prompt's real size); output tokens are cumulative."""
+    if raw is None:
+        return Usage()
+    counted = [getattr(raw, f, None) or 0 for f in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+    return Usage(input_tokens=sum(counted), output_tokens=getattr(raw, "output_tokens", None) or 0)

@@ -1,0 +1,82 @@
+"""OpenAI Chat Completions streaming through the official SDK; with a ``base_url`` the same
+code speaks to any OpenAI-compatible server (vLLM, Ollama, LM Studio).
+
+The SDK swallows the ``[DONE]`` line, so the end marker is a choice with a ``finish_reason``;
+usage arrives in the last chunk when ``stream_options.include_usage`` is asked for.
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from ..ports import LLMRequest, Usage
+from .streaming import Part, StreamingProvider
+
+# OpenAI-compatible servers often need no key, but the SDK refuses an empty one.
+NO_KEY = "no-key-needed"
+
+
+class OpenAIProvider(StreamingProvider):
+    """``compatible=True`` is the ``openai_compatible`` provider: ``max_tokens`` instead of
+    ``max_completion_tokens`` (which older vLLM/Ollama builds do not know) and no key needed."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = "",
+        compatible: bool = False,
+        include_usage: bool = True,
+        read_timeout_s: float = 60.0,
+        connect_timeout_s: float = 10.0,
+        max_retries: int = 0,
+        http_client: Any = None,
+    ) -> None:
+        import openai  # lazy: the embedded default starts without it
+
+        self.name = "openai_compatible" if compatible else "openai"
+        self.compatible = compatible
+        self.include_usage = include_usage
+        self.where = base_url or "api.openai.com"
+        kwargs: dict[str, Any] = {
+            "api_key": api_key or NO_KEY,
+            "timeout": openai.Timeout(read_timeout_s, connect=connect_timeout_s),
+            "max_retries": max_retries,
+        }
+        if base_url:
+            kwargs["base_url"] = base_url
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        self.client = openai.AsyncOpenAI(**kwargs)
+
+    async def _open(self, request: LLMRequest) -> Any:
+        messages: list[dict[str, str]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend({"role": m["role"], "content": m["content"]} for m in request.messages)
+        params: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
+        params["max_tokens" if self.compatible else "max_completion_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if self.include_usage:
+            params["stream_options"] = {"include_usage": True}
+        return await self.client.chat.completions.create(**params)
+
+    async def _parse(self, upstream: Any) -> AsyncIterator[Part]:
+        async for chunk in upstream:
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                yield "usage", Usage(
+                    input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                    output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                )
+            for choice in chunk.choices or ():
+                if getattr(choice, "index", 0) != 0:
+                    continue
+                content = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                if content:
+                    yield "text", content
+                if choice.finish_reason is not None:
+                    yield "end", None
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,89 @@
+"""What every SDK-backed provider shares: whole characters, typed errors, the end-marker check,
+usage at the end, and closing the upstream stream however the consumer stops.
+
+A subclass says how to open the SDK stream (``_open``) and how to read its events
+(``_parse``, yielding ``("text", str)``, ``("usage", Usage)`` and ``("end", None)``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator
+
+from ..ports import LLMRequest, Usage
+from .errors import StreamDropped
+from .text import WholeText
+from .translate import translate
+
+log = logging.getLogger(__name__)
+
+Part = tuple[str, Any]
+
+
+class StreamingProvider:
+    """Base for the Anthropic and OpenAI(-compatible) providers."""
+
+    name: str = "provider"
+    where: str = ""  # base URL, shown in error messages (never a key)
+
+    async def _open(self, request: LLMRequest) -> Any:
+        """Start the request; returns the SDK's async stream (has ``close()``)."""
+        raise NotImplementedError
+
+    def _parse(self, upstream: Any) -> AsyncIterator[Part]:
+        raise NotImplementedError
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
+        """Text deltas as they arrive, then one :class:`Usage`.
+
+        Raises a :class:`~runtime.providers.errors.ProviderError`; when text had already
+        arrived, the error's ``partial`` holds it. Closing this iterator (or cancelling its
+        task) closes the upstream HTTP stream.
+        """
+        parts: list[str] = []
+        joiner = WholeText()
+        usage = Usage()
+        finished = False
+        upstream: Any = None
+        try:
+            try:
+                upstream = await self._open(request)
+                async for kind, value in self._parse(upstream):
+                    if kind == "text":
+                        text = joiner.feed(value)
+                        if text:
+                            parts.append(text)
+                            yield text
+                    elif kind == "usage":
+                        usage = Usage(
+                            input_tokens=max(usage.input_tokens, value.input_tokens),
+                            output_tokens=max(usage.output_tokens, value.output_tokens),
+                        )
+                    elif kind == "end":
+                        finished = True
+            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a typed error
+                raise translate(
+                    exc, provider=self.name, model=request.model, partial="".join(parts), where=self.where
+                ) from exc
+        finally:
+            if upstream is not None:
+                await _close_quietly(upstream)
+        tail = joiner.flush()
+        if tail:
+            parts.append(tail)
+            yield tail
+        if not finished:
+            partial = "".join(parts)
+            raise StreamDropped(
+                f"{self.name}: the stream ended without its end marker after {len(partial)} characters",
+                provider=self.name,
+                partial=partial,
+            )
+        yield usage
+
+
+async def _close_quietly(upstream: Any) -> None:
+    """Close the SDK stream; a failure to close must not hide the real outcome."""
+    try:
+        await upstream.close()
+    except Exception as exc:  # noqa: BLE001
+        log.debug("closing the upstream stream failed: %s", exc)
