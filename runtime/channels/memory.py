@@ -1,0 +1,147 @@
+"""The in-process channel hub: the default, with no server.
+
+Every published event gets a channel *cursor* (1, 2, 3, ... per channel, in ``extra["cursor"]``)
+and is kept in a bounded buffer for a short time. A subscriber is just a position in that
+buffer: it reads what is there and waits for more, so a late or reconnecting subscriber
+resumes with ``after=<last cursor seen>`` and gets every event once, in order. ``publish``
+never blocks and never waits for a slow subscriber; one that falls further behind than the
+buffer gets :class:`ChannelGap` rather than a silently incomplete answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from dataclasses import replace
+from typing import AsyncIterator
+
+from ..events import Event
+from .names import ChannelError, ChannelGap, check_channel
+
+
+class _Channel:
+    __slots__ = ("events", "next_cursor", "wakeup", "last_used", "subscribers")
+
+    def __init__(self, max_events: int) -> None:
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.next_cursor = 1
+        self.wakeup: asyncio.Event | None = None
+        self.last_used = time.monotonic()
+        self.subscribers = 0
+
+    @property
+    def oldest(self) -> int:
+        """The cursor of the first event still kept (``next_cursor`` when none is)."""
+        return self.next_cursor - len(self.events)
+
+
+class ChannelHub:
+    """Implements :class:`runtime.ports.EventPublisher` plus ``subscribe``.
+
+    ``max_events`` bounds each channel's buffer; a channel nobody listens to is forgotten
+    ``retention_s`` after its last event.
+    """
+
+    def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
+        if max_events < 1:
+            raise ChannelError("max_events must be at least 1")
+        self.max_events = max_events
+        self.retention_s = retention_s
+        self._channels: dict[str, _Channel] = {}
+        self._closed = False
+        self._next_sweep = time.monotonic() + retention_s
+
+    def publish(self, channel: str, event: Event) -> None:
+        """Keep the event and wake the channel's subscribers; O(1), never blocks."""
+        if self._closed:
+            return
+        state = self._channels.get(channel)
+        if state is None:
+            check_channel(channel)
+            state = self._channels[channel] = _Channel(self.max_events)
+        cursor = state.next_cursor
+        state.next_cursor += 1
+        state.events.append(replace(event, extra={**event.extra, "cursor": cursor}))
+        state.last_used = time.monotonic()
+        if state.wakeup is not None:
+            state.wakeup.set()
+            state.wakeup = None
+        if state.last_used >= self._next_sweep:
+            self._sweep(state.last_used)
+
+    def last_cursor(self, channel: str) -> int:
+        """The cursor of the newest event on ``channel`` (0 when there is none)."""
+        state = self._channels.get(check_channel(channel))
+        return state.next_cursor - 1 if state is not None else 0
+
+    async def cursor(self, channel: str) -> int:
+        """Same as :meth:`last_cursor`, awaitable like the Redis hub's."""
+        return self.last_cursor(channel)
+
+    def subscribe(self, channel: str, after: int | None = None) -> AsyncIterator[Event]:
+        """Events on ``channel``: with ``after=None`` only those published from this call on;
+        with ``after=n`` every kept event whose cursor is greater than ``n`` first (``after=0``:
+        all that is kept). The start is fixed when this is called, so subscribing and then
+        starting a run never misses its first events.
+
+        Ends when the hub is closed. Raises :class:`ChannelGap` if events the subscriber
+        needs were already dropped.
+        """
+        check_channel(channel)
+        state = self._channels.get(channel)
+        if state is None:
+            state = self._channels[channel] = _Channel(self.max_events)
+        last = state.next_cursor - 1
+        if after is None or after < 0:
+            position = last
+        elif after > last:
+            position = 0  # a cursor from before the channel was forgotten: replay what is kept
+        else:
+            position = after
+        return self._follow(channel, state, position)
+
+    async def _follow(self, channel: str, state: _Channel, position: int) -> AsyncIterator[Event]:
+        state = self._channels.setdefault(channel, state)  # re-attach if it was swept meanwhile
+        state.subscribers += 1
+        try:
+            while not self._closed:
+                if state.next_cursor - 1 > position:
+                    if position + 1 < state.oldest:
+                        raise ChannelGap(channel, position, state.oldest)
+                    batch = list(itertools.islice(state.events, position + 1 - state.oldest, None))
+                    for event in batch:
+                        position = event.extra["cursor"]
+                        yield event
+                    continue
+                if state.wakeup is None:
+                    state.wakeup = asyncio.Event()
+                await state.wakeup.wait()
+        finally:
+            state.subscribers -= 1
+            state.last_used = time.monotonic()
+
+    def _sweep(self, now: float) -> None:
+        """Forget channels idle for longer than the retention that nobody listens to."""
+        self._next_sweep = now + max(self.retention_s / 4, 1.0)
+        stale = [
+            name
+            for name, state in self._channels.items()
+            if state.subscribers == 0 and now - state.last_used > self.retention_s
+        ]
+        for name in stale:
+            del self._channels[name]
+
+    def channels(self) -> list[str]:
+        return list(self._channels)
+
+    async def flush(self) -> None:
+        """Nothing to wait for in-process (present so every hub can be flushed alike)."""
+
+    async def aclose(self) -> None:
+        """End every subscription."""
+        self._closed = True
+        for state in self._channels.values():
+            if state.wakeup is not None:
+                state.wakeup.set()
+                state.wakeup = None
