@@ -6,10 +6,11 @@ containing ``{{ 7*7 }}`` comes back literally. A string that is exactly one expr
 """
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Callable
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, TemplateError, Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from ..errors import NodeError
@@ -52,7 +53,9 @@ def _compile_string(text: str, where: str) -> Renderer:
             expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
 
             def render_expression(ctx: dict[str, Any]) -> Any:
-                return _guard(lambda: expression(**ctx), where)
+                value = _guard(lambda: expression(**ctx), where)
+                # a copy: a node's config must not alias live run state (e.g. {{ nodes }})
+                return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
             return render_expression
         template = _ENV.from_string(text)
@@ -76,8 +79,9 @@ def _guard(call: Callable[[], Any], where: str) -> Any:
         raise NodeError(f"{where}: template error: {exc}") from None
     except Exception as exc:  # an expression that raises (1/0, bad attribute on a value)
         raise NodeError(f"{where}: template failed: {type(exc).__name__}: {exc}") from None
-    if type(value).__name__ == "StrictUndefined":
-        raise NodeError(f"{where}: undefined value")
+    if isinstance(value, Undefined):
+        name = getattr(value, "_undefined_name", None) or "a value"
+        raise NodeError(f"{where}: {name!r} is undefined (use '| default(...)' for optional values)")
     return value
 
 

@@ -1,6 +1,7 @@
 """The flow document v1 (design section 2): what export writes and import reads.
 
-Dumping uses ``exclude_defaults`` so that load -> dump is the identity on anything dumped.
+Dumping uses ``exclude_unset``: what was written (or set by the editor) is what is exported,
+so load -> dump is the identity on anything dumped.
 """
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ class FlowDocument(_Model):
         return next((n for n in self.nodes if n.id == node_id), None)
 
     def dump(self) -> dict[str, Any]:
-        """The export form: JSON-ready, defaults left out, ``akis`` always present."""
-        data = self.model_dump(mode="json", exclude_defaults=True)
+        """The export form: JSON-ready, only the fields that were set, ``akis`` always present."""
+        data = self.model_dump(mode="json", exclude_unset=True)
         return {"akis": self.akis, **data}
 
     def dump_json(self, indent: int | None = 2) -> str:

@@ -1,0 +1,84 @@
+"""The akis CLI as a user runs it: a subprocess, exit codes, stdout and stderr."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def akis(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=full_env)
+
+
+def test_validate_valid_flow():
+    done = akis("validate", "examples/pallet_assistant.json")
+    assert done.returncode == 0 and "valid" in done.stdout
+
+
+def test_validate_invalid_flow_lists_every_problem_without_traceback(tmp_path: Path):
+    data = json.loads((ROOT / "examples/seed_scenario.json").read_text())
+    data["nodes"][1]["type"] = "teleporter"
+    data["edges"].append({"source": "node_2", "target": "ghost"})
+    data["parallel_groups"][0]["nodes"].append("node_5")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    done = akis("validate", str(bad))
+    assert done.returncode == 1
+    assert "teleporter" in done.stderr and "ghost" in done.stderr and "node_5" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_validate_unreadable_and_broken_files(tmp_path: Path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    for path in (broken, tmp_path / "missing.json"):
+        done = akis("validate", str(path))
+        assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.strip()
+
+
+def test_schema_prints_json_schema():
+    done = akis("schema")
+    assert done.returncode == 0 and json.loads(done.stdout)["title"] == "FlowDocument"
+
+
+def test_run_streams_answer_then_table_and_totals():
+    done = akis("run", "examples/pallet_assistant.json", "--message", "Transpalet arıyorum", "--tenant", "2")
+    assert done.returncode == 0, done.stderr
+    answer, _, table = done.stdout.partition("\n\nnode")
+    assert "pallet jack" in answer.lower()
+    for column in ("type", "start ms", "duration ms", "cache", "status"):
+        assert column in table
+    assert "first chunk" in done.stdout and "last chunk" in done.stdout and "result" in done.stdout
+    assert "using the offline mock provider" in done.stderr
+
+
+def test_run_json_prints_exactly_the_engine_events():
+    done = akis("run", "examples/seed_scenario.json", "-m", "hi", "--json", "--input", "extra=[1,2]")
+    assert done.returncode == 0
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["event"] == "run.started" and any(e["event"] == "run.finished" for e in events)
+    assert [e["index"] for e in events] == list(range(len(events)))
+    chunks = "".join(e["text"] for e in events if e["event"] == "message.chunk")
+    finished = next(e for e in events if e["event"] == "run.finished")
+    assert chunks == finished["output"]["answer"]
+
+
+def test_run_failure_exits_nonzero_with_reason(tmp_path: Path):
+    data = json.loads((ROOT / "examples/seed_scenario.json").read_text())
+    data["nodes"][1]["timeout_s"] = 0.01
+    flow = tmp_path / "slow.json"
+    flow.write_text(json.dumps(data))
+    done = akis("run", str(flow), "-m", "hi")
+    assert done.returncode == 1 and "timed out" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_bad_input_is_a_clear_error():
+    done = akis("run", "examples/seed_scenario.json", "-m", "hi", "--session", "a/b")
+    assert done.returncode == 1 and "session id" in done.stderr and "Traceback" not in done.stderr
