@@ -1,0 +1,58 @@
+"""Akis: wiring only. settings -> storage, cache, providers, engine -> pages -> ui.run().
+
+``python app.py`` starts the app; ``akis ...`` is the command line (``akis serve`` starts it too).
+"""
+from __future__ import annotations
+
+import typer
+
+from runtime.cli import app as cli
+from runtime.settings import get_settings
+
+
+def build_cli() -> typer.Typer:
+    """The runtime's commands plus the cache and storage sub-commands and ``serve``."""
+    from runtime.cache.cli import cache_app
+    from storage import cli as storage_cli
+
+    cli.add_typer(cache_app, name="cache")
+    storage_cli.register(cli, executor_factory=_worker_executor, warmup_factory=_worker_warmup)
+    cli.command("serve")(serve)
+    return cli
+
+
+def _worker_executor(settings=None):  # type: ignore[no-untyped-def]
+    from editor.context import worker_executor
+
+    return worker_executor(settings or get_settings())
+
+
+def _worker_warmup(settings=None):  # type: ignore[no-untyped-def]
+    from editor.context import worker_warmup
+
+    return worker_warmup(settings or get_settings())
+
+
+def serve(
+    host: str = typer.Option(None, "--host", help="Address to bind (default AKIS_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default AKIS_PORT, 8080)."),
+) -> None:
+    """Start the editor, the HTTP API and the runtime in one process."""
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    from editor.server import run_server
+
+    run_server(settings)
+
+
+def main() -> None:
+    build_cli()()
+
+
+if __name__ in {"__main__", "__mp_main__"}:
+    from editor.server import run_server
+
+    run_server(get_settings())

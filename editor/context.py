@@ -1,0 +1,152 @@
+"""Everything the pages and the API share, built once from settings.
+
+This is where the storage-backed services meet the engine: a SQL conversation store and
+product catalogue, the database metrics sink, the run recorder, the cache, the channel hub,
+and background jobs in-process or on an arq queue when Redis is configured.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from runtime import Engine, NodeRegistry
+from runtime.cache.events import CacheEvents
+from runtime.engine.background import execute_job
+from runtime.services import Services
+from runtime.settings import AkisSettings
+from runtime.wiring import build_cache, build_publisher, build_registry, build_services
+from storage.catalogue import SqlProductCatalog
+from storage.conversations import SqlConversationStore
+from storage.db import Database, init_db
+from storage.metrics_sink import SqlMetricsSink
+from storage.recorder import RunRecorder
+
+log = logging.getLogger("akis")
+
+
+@dataclass
+class AkisContext:
+    settings: AkisSettings
+    database: Database
+    registry: NodeRegistry
+    services: Services
+    engine: Engine
+    cache: Any
+    hub: Any
+    metrics: SqlMetricsSink
+    recorder: RunRecorder
+    cache_events: Any = None
+    background_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    warmup: Any = None
+
+    async def startup(self) -> None:
+        from runtime.cache.warmup import WarmupScheduler
+
+        self.warmup = WarmupScheduler(
+            self.settings.warmup_interval_s, self._warmup_flows, self.cache,
+            engine_factory=lambda cache: self.engine, initial_delay_s=5.0,
+        )
+        if self.cache is not None and self.settings.warmup_interval_s > 0:
+            self.warmup.start()
+
+    async def shutdown(self) -> None:
+        """Bounded: wait for queued background jobs and buffered metrics, then close."""
+        if self.warmup is not None:
+            await self.warmup.stop()
+        try:
+            await asyncio.wait_for(self.engine.background.drain(10.0), 12.0)
+        except (asyncio.TimeoutError, Exception) as exc:  # shutdown must finish
+            log.warning("background jobs not drained: %s", exc)
+        await self.recorder.drain(5.0)
+        try:
+            await asyncio.wait_for(self.metrics.aclose(), 10.0)
+        except Exception as exc:
+            log.warning("metrics not flushed: %s", exc)
+        for closer in (getattr(self.hub, "aclose", None), getattr(self.cache, "close", None)):
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception as exc:
+                    log.warning("close failed: %s", exc)
+
+    def _warmup_flows(self) -> list[Any]:
+        return stored_warmup_flows(self.database)
+
+
+def stored_warmup_flows(database: Database) -> list[Any]:
+    """Every tenant's current flows that list warm-up inputs, each input tagged with its tenant."""
+    from storage.repos.flows import get_document, list_flows
+    from storage.repos.tenants import list_tenants
+
+    flows: list[Any] = []
+    for tenant in database.call(list_tenants):
+        for flow in database.call(list_flows, tenant.id):
+            document = database.call(get_document, tenant.id, flow.id)
+            if document is not None and document.settings.warmup_inputs:
+                document.settings.warmup_inputs = [{**i, "tenant_id": tenant.id} for i in document.settings.warmup_inputs]
+                flows.append(document)
+    return flows
+
+
+def storage_services(settings: AkisSettings, database: Database, on_product_change: Any = None) -> Services:
+    services = build_services(settings)
+    services.conversations = SqlConversationStore(database)
+    services.catalogue = SqlProductCatalog(database, on_change=on_product_change)
+    return services
+
+
+def background_runner(settings: AkisSettings, registry: NodeRegistry, services: Services) -> Any:
+    """Jobs on the arq queue when Redis is configured, else on this event loop."""
+    if settings.redis_url:
+        from storage.jobs.arq_runner import ArqRunner
+
+        return ArqRunner(settings.redis_url)
+    from runtime.engine.background import InProcessBackgroundRunner
+
+    return InProcessBackgroundRunner(partial(execute_job, registry=registry, services=services))
+
+
+def create_context(settings: AkisSettings) -> AkisContext:
+    database = init_db(settings.sqlalchemy_url)
+    registry = build_registry(settings)
+    cache = build_cache(settings)
+    cache_events = CacheEvents(cache) if cache is not None else None
+
+    def on_product_change(tenant_id: str, event_name: str) -> None:
+        if cache_events is not None:
+            task = asyncio.get_running_loop().create_task(cache_events.emit(tenant_id, event_name))
+            context.background_tasks.add(task)
+            task.add_done_callback(context.background_tasks.discard)
+
+    services = storage_services(settings, database, on_product_change)
+    hub = build_publisher(settings)
+    metrics = SqlMetricsSink(database)
+    recorder = RunRecorder(database)
+    engine = Engine(registry=registry, services=services, cache=cache, metrics=metrics,
+                    background=background_runner(settings, registry, services), publisher=hub)
+    context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
+                          cache_events=cache_events)
+    return context
+
+
+def worker_executor(settings: AkisSettings) -> Any:
+    """What ``akis worker`` runs for a background job: the engine's ``execute_job``."""
+    registry = build_registry(settings)
+    return lambda services: partial(execute_job, registry=registry, services=services)
+
+
+def worker_warmup(settings: AkisSettings) -> Any:
+    """The worker's scheduled cache warm-up over the stored flows that list warm-up inputs."""
+    def factory(services: Services) -> Any:
+        async def warm() -> Any:
+            from runtime.cache.warmup import warm_up
+
+            database = init_db(settings.sqlalchemy_url, seed_demo=False)
+            cache = build_cache(settings)
+            engine = Engine(registry=build_registry(settings), services=services, cache=cache)
+            return await warm_up(stored_warmup_flows(database), cache, engine_factory=lambda _cache: engine)
+        return warm
+    return factory

@@ -1,0 +1,43 @@
+"""Starting the web app: context, pages, API routes and lifecycle, then ``ui.run``."""
+from __future__ import annotations
+
+import logging
+
+from runtime.settings import AkisSettings
+
+log = logging.getLogger("akis")
+
+_CONTEXT: list = []
+
+
+def get_context():  # type: ignore[no-untyped-def]
+    """The app's shared context (created by :func:`setup`)."""
+    if not _CONTEXT:
+        raise RuntimeError("the Akis app is not set up")
+    return _CONTEXT[0]
+
+
+def setup(settings: AkisSettings):  # type: ignore[no-untyped-def]
+    """Build the context and register pages and routes on NiceGUI's app (idempotent per process)."""
+    from nicegui import app
+
+    from . import pages
+    from .context import create_context
+
+    if _CONTEXT:
+        return _CONTEXT[0]
+    context = create_context(settings)
+    _CONTEXT.append(context)
+    pages.register(context)
+    app.on_startup(context.startup)
+    app.on_shutdown(context.shutdown)
+    return context
+
+
+def run_server(settings: AkisSettings) -> None:
+    from nicegui import ui
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup(settings)
+    ui.run(host=settings.host, port=settings.port, title="Akis", reload=False, show=False,
+           favicon="🌊", storage_secret=settings.secret_key.get_secret_value() or "akis-dev-storage")
