@@ -123,7 +123,7 @@ class ChannelHub:
 
     def _sweep(self, now: float) -> None:
         """Forget channels idle for longer than the retention that nobody listens to."""
-        self._next_sweep = now + max(self.retention_s / 4, 1.0)
+        self._next_sweep = now + self.retention_s / 4
         stale = [
             name
             for name, state in self._channels.items()

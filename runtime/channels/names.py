@@ -38,14 +38,14 @@ class ChannelGap(ChannelError):
 
 def check_tenant_id(tenant_id: str | int) -> str:
     value = str(tenant_id)
-    if not TENANT_ID.match(value):
+    if not TENANT_ID.fullmatch(value):
         raise ChannelError(f"tenant id {value[:80]!r} is not valid: letters, digits and '-' (at most 64)")
     return value
 
 
 def check_session_id(session_id: str) -> str:
     value = str(session_id)
-    if not SESSION_ID.match(value):
+    if not SESSION_ID.fullmatch(value):
         raise ChannelError(
             f"session id {value[:80]!r} is not valid: 1 to 128 letters, digits, '_' or '-' (no dots or spaces)"
         )
@@ -58,14 +58,14 @@ def channel_name(tenant_id: str | int, session_id: str) -> str:
 
 
 def check_channel(channel: str) -> str:
-    if not CHANNEL.match(channel):
+    if not CHANNEL.fullmatch(channel):
         raise ChannelError(f"{channel[:200]!r} is not a channel name (tenant.<tenant>.conversation.<session>)")
     return channel
 
 
 def parse_channel(channel: str) -> tuple[str, str]:
     """``(tenant_id, session_id)`` of a channel name."""
-    match = CHANNEL.match(channel)
+    match = CHANNEL.fullmatch(channel)
     if match is None:
         raise ChannelError(f"{channel[:200]!r} is not a channel name (tenant.<tenant>.conversation.<session>)")
     return match.group(1), match.group(2)
