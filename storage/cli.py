@@ -1,0 +1,317 @@
+"""Storage commands for the ``akis`` CLI: db, metrics, export/import, flows, token, user, worker.
+
+Mount them on the top-level app with :func:`register` (``akis metrics ...``), or run this
+module alone (``python -m storage.cli ...``). Every failure prints one ``error:`` line.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from .db import Database, init_db
+from .errors import StorageError
+from .repos import flows, metrics, tokens, users
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_TENANT = "1"  # the engine's default tenant, as in `akis run`
+TENANT = typer.Option(DEFAULT_TENANT, "--tenant", "-t", help="The tenant id.")
+
+app = typer.Typer(help="Akis storage: database, flows, metrics, tokens, users, worker.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+flows_app = typer.Typer(help="Stored flows and their versions.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+user_app = typer.Typer(help="Editor users (argon2 password hashes).", no_args_is_help=True)
+console = Console()
+
+_wiring: dict[str, Any] = {"executor_factory": None, "warmup_factory": None}
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(fn: F) -> F:
+    """Turn storage and database failures into one line instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StorageError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"database error: {reason}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_db() -> Database:
+    """The configured database (``AKIS_DATABASE_URL`` or ./akis.db), migrated to the head."""
+    from runtime.settings import get_settings
+
+    return init_db(get_settings().sqlalchemy_url)
+
+
+def parse_since(text: str) -> timedelta:
+    """``90s``, ``30m``, ``24h``, ``7d`` -> a duration."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if not match:
+        raise StorageError(f"--since {text!r}: use a number and s, m, h or d (for example 24h)")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})
+
+
+# --- db --------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply pending migrations (also done on every start). Existing rows are kept."""
+    from runtime.settings import get_settings
+
+    from .migrate import current_revision, upgrade
+
+    database = Database(get_settings().sqlalchemy_url)
+    before = current_revision(database)
+    upgrade(database, revision)
+    typer.echo(f"{database.describe()}: {before or 'empty'} -> {current_revision(database)}")
+
+
+@db_app.command("current")
+@friendly
+def db_current() -> None:
+    """Show the schema revision of the database and the newest one this version ships."""
+    from runtime.settings import get_settings
+
+    from .migrate import current_revision, head_revision
+
+    database = Database(get_settings().sqlalchemy_url)
+    typer.echo(f"{database.describe()}: at {current_revision(database) or 'empty'}, head {head_revision(database)}")
+
+
+# --- metrics ---------------------------------------------------------------------------------
+@friendly
+def metrics_command(
+    tenant: str = TENANT,
+    since: str = typer.Option("24h", "--since", help="Window: 30m, 24h, 7d, ..."),
+    flow: Optional[str] = typer.Option(None, "--flow", help="Only this flow."),
+    by: str = typer.Option("node_type", "--by", help="Group by node_type or node_id."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line instead of a table."),
+) -> None:
+    """Average duration and count per node type over a window, slowest first (the seed's query)."""
+    window = parse_since(since)
+    if by not in ("node_type", "node_id"):
+        raise StorageError("--by must be node_type or node_id")
+    stats = open_db().call(metrics.summary, tenant, window, flow_id=flow, by=by)
+    if as_json:
+        rows = [{by: s.key, "avg_ms": s.avg_ms, "count": s.count, "max_ms": s.max_ms,
+                 "cache_hit_rate": s.hit_rate, "failures": s.failures} for s in stats]
+        typer.echo(json.dumps({"tenant": tenant, "since": since, "rows": rows}))
+        return
+    table = Table(title=f"tenant {tenant}, last {since}" + (f", flow {flow}" if flow else ""))
+    for name in (by, "avg ms", "count", "max ms", "cache hits", "failed"):
+        table.add_column(name, justify="left" if name == by else "right")
+    for s in stats:
+        table.add_row(s.key, f"{s.avg_ms:.1f}", str(s.count), f"{s.max_ms:.1f}", f"{s.hit_rate:.0f}%", str(s.failures))
+    if not stats:
+        typer.echo(f"no metrics for tenant {tenant} in the last {since}")
+        return
+    console.print(table)
+
+
+# --- export / import -------------------------------------------------------------------------
+@friendly
+def export_command(
+    flow_id: str = typer.Argument(..., help="The flow to export."),
+    tenant: str = TENANT,
+    version: Optional[int] = typer.Option(None, "--version", help="A stored version (default: current)."),
+) -> None:
+    """Print a stored flow as JSON (``akis export FLOW_ID > flow.json``)."""
+    document = open_db().call(flows.get_document, tenant, flow_id, version)
+    if document is None:
+        which = f"version {version} of flow" if version else "flow"
+        fail(f"{which} {flow_id!r} not found for tenant {tenant}")
+    sys.stdout.write(document.dump_json() + "\n")
+
+
+@friendly
+def import_command(
+    flow_file: Path = typer.Argument(..., help="A flow JSON file ('-' reads stdin)."),
+    tenant: str = TENANT,
+    comment: Optional[str] = typer.Option(None, "--comment", "-c", help="Why this version."),
+) -> None:
+    """Validate a flow file, then store it as the flow's newest version."""
+    from runtime import FlowLoadError, load_flow, validate_flow
+    from runtime.wiring import build_registry
+
+    source: Any = sys.stdin.read() if str(flow_file) == "-" else flow_file
+    try:
+        document = load_flow(source)
+    except FlowLoadError as exc:
+        fail(f"{flow_file}: " + "; ".join(p.message for p in exc.problems))
+    problems = validate_flow(document, build_registry(), tenant)
+    if problems:
+        lines = "\n".join(f"  - {p.message}" for p in problems)
+        fail(f"{flow_file}: not imported, {len(problems)} problem(s):\n{lines}")
+    saved = open_db().call(flows.save_flow, tenant, document, comment or f"imported from {flow_file}")
+    typer.echo(f"imported flow {saved.flow_id!r} as version {saved.version} for tenant {tenant}")
+
+
+# --- flows -----------------------------------------------------------------------------------
+@flows_app.command("list")
+@friendly
+def flows_list(tenant: str = TENANT) -> None:
+    """The tenant's flows with their current version."""
+    rows = open_db().call(flows.list_flows, tenant)
+    if not rows:
+        typer.echo(f"no flows for tenant {tenant}")
+    for row in rows:
+        typer.echo(f"{row.id:32} v{row.current_version:<4} {row.updated_at:%Y-%m-%d %H:%M}  {row.name}")
+
+
+@flows_app.command("versions")
+@friendly
+def flows_versions(flow_id: str, tenant: str = TENANT) -> None:
+    """Every saved version of a flow, newest first (* marks the current one)."""
+    database = open_db()
+    flow = database.call(flows.get_flow, tenant, flow_id)
+    if flow is None:
+        fail(f"flow {flow_id!r} not found for tenant {tenant}")
+    for row in database.call(flows.list_versions, tenant, flow_id):
+        mark = "*" if row.version == flow.current_version else " "
+        typer.echo(f"{mark} v{row.version:<4} {row.created_at:%Y-%m-%d %H:%M:%S}  {row.comment or ''}")
+
+
+@flows_app.command("use")
+@friendly
+def flows_use(flow_id: str, version: int, tenant: str = TENANT) -> None:
+    """Make a stored version current again (roll back or forward)."""
+    open_db().call(flows.set_current_version, tenant, flow_id, version)
+    typer.echo(f"flow {flow_id!r} now at version {version}")
+
+
+# --- tokens ----------------------------------------------------------------------------------
+@token_app.command("create")
+@friendly
+def token_create(tenant: str = TENANT, name: str = typer.Option("", "--name", help="What it is for.")) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    row, plaintext = open_db().call(tokens.create_token, tenant, name)
+    typer.echo(plaintext)
+    typer.echo(f"token {row.id} for tenant {tenant}: keep it now, it cannot be shown again", err=True)
+
+
+@token_app.command("list")
+@friendly
+def token_list(tenant: str = TENANT) -> None:
+    rows = open_db().call(tokens.list_tokens, tenant)
+    if not rows:
+        typer.echo(f"no tokens for tenant {tenant}")
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+        used = f"last used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
+        typer.echo(f"{row.id}  {state:18} {used:28} {row.name}")
+
+
+@token_app.command("revoke")
+@friendly
+def token_revoke(token_id: str = typer.Argument(..., help="The id shown by `token list`."), tenant: str = TENANT) -> None:
+    if not open_db().call(tokens.revoke_token, tenant, token_id):
+        fail(f"no active token {token_id!r} for tenant {tenant}")
+    typer.echo(f"revoked token {token_id}")
+
+
+# --- users -----------------------------------------------------------------------------------
+@user_app.command("create")
+@friendly
+def user_create(
+    tenant: str = TENANT,
+    username: str = typer.Option(..., "--username", "-u"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+) -> None:
+    """Create an editor user (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = open_db().call(users.create_user, tenant, username, password)
+    typer.echo(f"created user {user.username!r} for tenant {tenant}")
+
+
+@user_app.command("list")
+@friendly
+def user_list(tenant: str = TENANT) -> None:
+    for user in open_db().call(users.list_users, tenant):
+        typer.echo(f"{user.username:24} created {user.created_at:%Y-%m-%d}")
+
+
+# --- worker ----------------------------------------------------------------------------------
+@friendly
+def worker_command(
+    executor: Optional[str] = typer.Option(None, "--executor", help="module:factory(services) -> execute(job)."),
+    warmup: Optional[str] = typer.Option(None, "--warmup", help="module:factory(services, db) -> async warm()."),
+    queue: str = typer.Option("akis:jobs", "--queue", help="The arq queue name."),
+    max_jobs: int = typer.Option(10, "--max-jobs", help="Jobs run at once by this worker."),
+    job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds before a job is cancelled."),
+    max_tries: int = typer.Option(5, "--max-tries"),
+    burst: bool = typer.Option(False, "--burst", help="Exit when the queue is empty."),
+    in_progress_timeout: Optional[float] = typer.Option(None, "--in-progress-timeout", hidden=True),
+    poll_delay: float = typer.Option(0.5, "--poll-delay", hidden=True),
+    metrics_key: str = typer.Option("akis:metrics", "--metrics-key", hidden=True),
+) -> None:
+    """Run queued background jobs, move metrics to the database, warm the cache on schedule."""
+    import logging
+
+    from runtime.settings import get_settings
+
+    from .jobs.defaults import engine_executor, stored_flows_warmup
+    from .jobs.worker import WorkerOptions, load_object, run_worker
+
+    settings = get_settings()
+    if not settings.redis_url:
+        fail("akis worker needs a queue: set AKIS_REDIS_URL (for example redis://127.0.0.1:6379/0)")
+    executor_factory = load_object(executor) if executor else _wiring["executor_factory"] or engine_executor
+    warmup_factory = load_object(warmup) if warmup else _wiring["warmup_factory"] or stored_flows_warmup
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = WorkerOptions(
+        redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
+        job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
+        warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, metrics_key=metrics_key,
+    )
+    run_worker(options, executor_factory, warmup_factory)
+
+
+# --- mounting --------------------------------------------------------------------------------
+TOP_LEVEL = {"metrics": metrics_command, "export": export_command, "import": import_command, "worker": worker_command}
+GROUPS = {"db": db_app, "flows": flows_app, "token": token_app, "user": user_app}
+
+
+def register(root: typer.Typer, *, executor_factory: Any = None, warmup_factory: Any = None) -> None:
+    """Mount the storage commands on ``root``; the factories are what ``akis worker`` runs."""
+    _wiring.update(executor_factory=executor_factory, warmup_factory=warmup_factory)
+    for name, fn in TOP_LEVEL.items():
+        root.command(name)(fn)
+    for name, group in GROUPS.items():
+        root.add_typer(group, name=name)
+
+
+for _name, _fn in TOP_LEVEL.items():
+    app.command(_name)(_fn)
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
+
+
+if __name__ == "__main__":
+    app()

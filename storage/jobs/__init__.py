@@ -1,0 +1,17 @@
+"""Background jobs: in-process by default, an arq queue on Redis when ``AKIS_REDIS_URL`` is set."""
+from __future__ import annotations
+
+from .arq_runner import ArqRunner
+from .codec import job_id
+from .inprocess import Executor, InProcessRunner
+
+
+def make_runner(execute: Executor, redis_url: str = "", **options: object) -> InProcessRunner | ArqRunner:
+    """The runner for this deployment. ``execute`` is only used in-process; with Redis the
+    workers run the jobs with their own executor."""
+    if redis_url:
+        return ArqRunner(redis_url, **options)  # type: ignore[arg-type]
+    return InProcessRunner(execute, **options)  # type: ignore[arg-type]
+
+
+__all__ = ["ArqRunner", "Executor", "InProcessRunner", "job_id", "make_runner"]

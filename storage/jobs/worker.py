@@ -1,0 +1,150 @@
+"""``akis worker``: runs queued background jobs, moves metrics to the database, warms the cache.
+
+Any number of workers on any machine share one Redis queue. The node code is injected: the
+worker builds :class:`runtime.services.Services` with the storage-backed conversation store
+and catalogue and hands them to an *executor factory* (by default the engine's
+``execute_job``, see :mod:`storage.jobs.defaults`), and a warm-up factory likewise.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.ports import BackgroundJob, BackgroundOutcome
+from runtime.services import Services
+
+from ..catalogue import SqlProductCatalog
+from ..conversations import SqlConversationStore
+from ..db import Database, init_db
+from ..errors import StorageError
+from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_from_dict, outcome_to_dict, serialize
+from .metrics_queue import METRICS_KEY, move_metrics
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[BackgroundJob], Awaitable[None]]
+ExecutorFactory = Callable[[Services], Executor]
+WarmupFactory = Callable[[Services, Database], Callable[[], Awaitable[Any]]]
+
+
+@dataclass
+class WorkerOptions:
+    redis_url: str
+    database_url: str = ""
+    queue_name: str = QUEUE_NAME
+    max_jobs: int = 10
+    job_timeout_s: float = 300.0
+    max_tries: int = 5
+    retry_backoff_s: float = 1.0  # after a failed try; grows linearly with the try number
+    metrics_every_s: int = 2  # move metrics from Redis to the database this often (1..60)
+    warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
+    in_progress_timeout_s: float | None = None  # None: arq's (job timeout + 10 s)
+    poll_delay_s: float = 0.5
+    burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
+    metrics_key: str = METRICS_KEY
+
+
+def load_object(spec: str) -> Any:
+    """``package.module:attribute`` -> the attribute, with a clear error."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise StorageError(f"expected 'module:attribute', got {spec!r}")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise StorageError(f"cannot load {spec!r}: {exc}") from None
+
+
+async def run_background_job(ctx: dict[str, Any], job_data: dict[str, Any]) -> dict[str, Any]:
+    """One background node. A failure is retried (arq ``Retry``) until ``max_tries``."""
+    from arq.worker import Retry
+
+    job = job_from_dict(job_data)
+    options: WorkerOptions = ctx["options"]
+    started_at, t0 = time.time(), time.perf_counter()
+    try:
+        await ctx["execute"](job)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if ctx["job_try"] < options.max_tries:
+            log.warning("job %s try %d failed (%s); retrying", ctx["job_id"], ctx["job_try"], error)
+            raise Retry(defer=options.retry_backoff_s * ctx["job_try"]) from exc
+        outcome = BackgroundOutcome(job.node_id, "failed", _ms(t0), error, started_at)
+    else:
+        outcome = BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
+    return outcome_to_dict(outcome)
+
+
+async def flush_metrics(ctx: dict[str, Any]) -> int:
+    options: WorkerOptions = ctx["options"]
+    return await move_metrics(ctx["redis"], ctx["db"], key=options.metrics_key)
+
+
+async def cache_warmup(ctx: dict[str, Any]) -> Any:
+    warmup = ctx.get("warmup")
+    return await warmup() if warmup is not None else None
+
+
+def build_worker(
+    options: WorkerOptions,
+    executor_factory: ExecutorFactory,
+    warmup_factory: WarmupFactory | None = None,
+) -> Any:
+    """An arq Worker wired to the database and the injected node executor."""
+    from arq import cron
+    from arq.connections import RedisSettings
+    from arq.worker import Worker, func
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        database = await asyncio.to_thread(init_db, options.database_url)
+        services = Services(catalogue=SqlProductCatalog(database), conversations=SqlConversationStore(database))
+        ctx.update(options=options, db=database, execute=executor_factory(services))
+        ctx["warmup"] = warmup_factory(services, database) if warmup_factory is not None else None
+        log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if "db" in ctx:
+            await flush_metrics(ctx)
+            ctx["db"].dispose()
+
+    every = max(1, min(60, int(options.metrics_every_s)))
+    cron_jobs = [cron(flush_metrics, name="akis.metrics", second=set(range(0, 60, every)), unique=True,
+                      run_at_startup=True, timeout=60)]
+    if warmup_factory is not None and options.warmup_interval_s > 0:
+        minutes = max(1, round(options.warmup_interval_s / 60))
+        cron_jobs.append(cron(cache_warmup, name="akis.warmup", minute=set(range(0, 60, minutes)), second=0,
+                              unique=True, timeout=max(60.0, options.warmup_interval_s)))
+    worker = Worker(
+        functions=[func(run_background_job, name=JOB_FUNCTION, timeout=options.job_timeout_s,
+                        max_tries=options.max_tries + 1)],  # +1: our Retry decides, arq only backstops
+        cron_jobs=cron_jobs,
+        queue_name=options.queue_name,
+        redis_settings=RedisSettings.from_dsn(options.redis_url),
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        max_jobs=options.max_jobs,
+        job_timeout=options.job_timeout_s,
+        poll_delay=options.poll_delay_s,
+        burst=options.burst,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        max_tries=options.max_tries + 1,
+    )
+    if options.in_progress_timeout_s is not None:
+        worker.in_progress_timeout_s = options.in_progress_timeout_s
+    return worker
+
+
+def run_worker(options: WorkerOptions, executor_factory: ExecutorFactory,
+               warmup_factory: WarmupFactory | None = None) -> None:
+    """Block running the worker until SIGINT/SIGTERM (arq finishes or requeues running jobs)."""
+    build_worker(options, executor_factory, warmup_factory).run()
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)

@@ -1,0 +1,108 @@
+"""Node metrics (``tenant_flow_metrics``): batched inserts and the dashboard's aggregates."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, insert
+from sqlmodel import Session, col, select
+
+from runtime.ports import MetricRow
+
+from ..models import NodeMetric
+from ..types import utcnow
+from ._common import tenant_key
+
+
+@dataclass(slots=True)
+class NodeStat:
+    """One line of the seed's monitoring query."""
+
+    key: str  # node_type (or node_id for a per-flow breakdown)
+    avg_ms: float
+    count: int
+    max_ms: float
+    cache_hits: int
+    failures: int
+
+    @property
+    def hit_rate(self) -> float:
+        return round(100.0 * self.cache_hits / self.count, 2) if self.count else 0.0
+
+
+def metric_values(row: MetricRow) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_key(row.tenant_id), "flow_id": str(row.flow_id), "run_id": row.run_id,
+        "node_id": row.node_id, "node_type": row.node_type, "duration_ms": float(row.duration_ms),
+        "cache": row.cache, "status": row.status, "tokens_in": row.tokens_in,
+        "tokens_out": row.tokens_out, "created_at": row.created_at,
+    }
+
+
+def add_metric_rows(session: Session, rows: Sequence[MetricRow]) -> int:
+    """One INSERT for the whole batch (executemany). Each row carries its own tenant."""
+    if not rows:
+        return 0
+    session.execute(insert(NodeMetric), [metric_values(r) for r in rows])
+    return len(rows)
+
+
+def since_time(since: timedelta | datetime) -> datetime:
+    return utcnow() - since if isinstance(since, timedelta) else since
+
+
+def summary(
+    session: Session,
+    tenant_id: str,
+    since: timedelta | datetime = timedelta(hours=24),
+    *,
+    flow_id: str | None = None,
+    by: str = "node_type",
+) -> list[NodeStat]:
+    """The seed's query: average duration and count per node type, slowest first.
+
+    ``by="node_id"`` (with ``flow_id``) breaks one flow down per node for the canvas overlay.
+    Served by the index (tenant_id, created_at, node_type, duration_ms).
+    """
+    if by not in ("node_type", "node_id"):
+        raise ValueError("by must be 'node_type' or 'node_id'")
+    key = col(NodeMetric.node_type) if by == "node_type" else col(NodeMetric.node_id)
+    average = func.avg(NodeMetric.duration_ms)
+    query = (
+        select(
+            key,
+            average,
+            func.count(),
+            func.max(NodeMetric.duration_ms),
+            func.sum(case((col(NodeMetric.cache) == "hit", 1), else_=0)),
+            func.sum(case((col(NodeMetric.status) == "failed", 1), else_=0)),
+        )
+        .where(NodeMetric.tenant_id == tenant_key(tenant_id), col(NodeMetric.created_at) >= since_time(since))
+        .group_by(key)
+        .order_by(average.desc())
+    )
+    if flow_id is not None:
+        query = query.where(NodeMetric.flow_id == str(flow_id))
+    return [
+        NodeStat(str(k), round(float(avg), 3), int(n), float(mx), int(hits or 0), int(fails or 0))
+        for k, avg, n, mx, hits, fails in session.exec(query)
+    ]
+
+
+def run_metrics(session: Session, tenant_id: str, run_id: str) -> list[NodeMetric]:
+    """Every node row of one run, in the order they finished."""
+    query = (
+        select(NodeMetric)
+        .where(NodeMetric.tenant_id == tenant_key(tenant_id), NodeMetric.run_id == run_id)
+        .order_by(col(NodeMetric.created_at), col(NodeMetric.id))
+    )
+    return list(session.exec(query))
+
+
+def count_metrics(session: Session, tenant_id: str, since: timedelta | datetime | None = None) -> int:
+    query = select(func.count()).select_from(NodeMetric).where(NodeMetric.tenant_id == tenant_key(tenant_id))
+    if since is not None:
+        query = query.where(col(NodeMetric.created_at) >= since_time(since))
+    return int(session.exec(query).one())

@@ -1,0 +1,165 @@
+"""Tenant isolation: tenant 5 cannot see or touch tenant 2's rows through any repository function.
+
+``CHECKS`` holds one probe per repository function; ``test_every_repository_function_is_probed``
+fails when a new function is added without one.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from runtime.ports import ChatMessage, MetricRow
+from storage import repos
+from storage.crypto import SecretBox
+from storage.errors import NotFound
+from storage.repos import credentials, flows, messages, metrics, products, runs, tenants, tokens, users
+
+A, B = "2", "5"
+BOX = SecretBox(["isolation"])
+FLOW = {"akis": 1, "flow_id": "support", "name": "A's flow", "nodes": [{"id": "in", "type": "user_input"}]}
+
+
+def populate(db: Any) -> dict[str, Any]:
+    """One of everything for tenant A, and a little for B so B's queries are not trivially empty."""
+    with db.session() as s:
+        flows.save_flow(s, A, FLOW)
+        flows.save_flow(s, A, FLOW)
+        flows.save_flow(s, B, {**FLOW, "flow_id": "b-flow", "name": "B's flow"})
+        runs.start_run(s, A, "run-a", "support", session_id="abc123", inputs={"user_message": "hi"})
+        runs.record_run(s, A, "run-a2", "support", status="succeeded")
+        metrics.add_metric_rows(s, [MetricRow(A, "support", "run-a", "n1", "product_search", 600.0, "hit", "succeeded"),
+                                    MetricRow(B, "b-flow", "run-b", "n1", "template", 5.0, "off", "succeeded")])
+        messages.save_messages(s, A, "abc123", [ChatMessage("user", "A's secret question", 0, "run-a")])
+        products.create_product(s, A, {"sku": "A-1", "name": "A's pallet jack", "category": "pallet_jack"})
+        products.create_product(s, B, {"sku": "B-1", "name": "B's forklift", "category": "forklift"})
+        credentials.set_credential(s, A, "anthropic", "anthropic", "sk-A", box=BOX)
+        token, plaintext = tokens.create_token(s, A, "a-token")
+        users.create_user(s, A, "alice", "alice's password")
+        tenants.ensure_tenant(s, B)
+    return {"token_id": token.id, "token": plaintext}
+
+
+def nothing(value: Any) -> bool:
+    return value in (None, [], 0, False) or (isinstance(value, list) and not value)
+
+
+# name -> probe(session, fixture data) run as tenant B against A's ids; True when nothing leaked
+CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+    "flows.get_flow": lambda s, d: flows.get_flow(s, B, "support") is None,
+    "flows.list_flows": lambda s, d: [f.id for f in flows.list_flows(s, B)] == ["b-flow"],
+    "flows.get_version": lambda s, d: flows.get_version(s, B, "support", 1) is None
+    and flows.get_version(s, B, "support") is None,
+    "flows.get_document": lambda s, d: flows.get_document(s, B, "support") is None,
+    "flows.list_versions": lambda s, d: flows.list_versions(s, B, "support") == [],
+    "flows.set_current_version": lambda s, d: raises(NotFound, flows.set_current_version, s, B, "support", 1),
+    "flows.delete_flow": lambda s, d: flows.delete_flow(s, B, "support") is False,
+    "flows.save_flow": lambda s, d: flows.save_flow(s, B, FLOW).version == 1,  # B's own flow, A's untouched
+    "runs.get_run": lambda s, d: runs.get_run(s, B, "run-a") is None,
+    "runs.list_runs": lambda s, d: runs.list_runs(s, B) == [] and runs.list_runs(s, B, "support") == [],
+    "runs.finish_run": lambda s, d: runs.finish_run(s, B, "run-a", status="failed") is None,
+    "runs.start_run": lambda s, d: raises(Exception, runs.start_run, s, B, "run-a", "support"),  # id taken: refused
+    "runs.record_run": lambda s, d: runs.record_run(s, B, "run-a", "support", status="failed") is False,
+    "metrics.summary": lambda s, d: [x.key for x in metrics.summary(s, B)] == ["template"],
+    "metrics.run_metrics": lambda s, d: metrics.run_metrics(s, B, "run-a") == [],
+    "metrics.count_metrics": lambda s, d: metrics.count_metrics(s, B) == 1,
+    "messages.history": lambda s, d: messages.history(s, B, "abc123", 10) == [],
+    "messages.next_seq": lambda s, d: messages.next_seq(s, B, "abc123") == 0,
+    "messages.list_sessions": lambda s, d: messages.list_sessions(s, B) == [],
+    "messages.delete_conversation": lambda s, d: messages.delete_conversation(s, B, "abc123") == 0,
+    "messages.save_messages": lambda s, d: messages.save_messages(
+        s, B, "abc123", [ChatMessage("user", "B's own", 0, "run-a")]) == 1,  # same keys, other tenant: no clash
+    "products.list_products": lambda s, d: [p.id for p in products.list_products(s, B)] == ["B-1"],
+    "products.get_product": lambda s, d: products.get_product(s, B, "A-1") is None,
+    "products.update_product": lambda s, d: raises(NotFound, products.update_product, s, B, "A-1", {"name": "x"}),
+    "products.delete_product": lambda s, d: products.delete_product(s, B, "A-1") is False,
+    "products.search_products": lambda s, d: [p["sku"] for p in products.search_products(s, B, "pallet jack", None, 5)]
+    in ([], ["B-1"]),
+    "products.create_product": lambda s, d: products.create_product(s, B, {"sku": "A-1", "name": "B's A-1"}).tenant_id == B,
+    "products.seed_products": lambda s, d: products.seed_products(s, B, [{"sku": "Z"}]) == 0,  # B has products
+    "credentials.get_credential": lambda s, d: credentials.get_credential(s, B, "anthropic") is None,
+    "credentials.get_secret": lambda s, d: credentials.get_secret(s, B, "anthropic", box=BOX) is None,
+    "credentials.list_credentials": lambda s, d: credentials.list_credentials(s, B) == [],
+    "credentials.delete_credential": lambda s, d: credentials.delete_credential(s, B, "anthropic") is False,
+    "credentials.set_credential": lambda s, d: credentials.set_credential(s, B, "anthropic", "anthropic", "sk-B", box=BOX)
+    .tenant_id == B,
+    "tokens.list_tokens": lambda s, d: tokens.list_tokens(s, B) == [],
+    "tokens.revoke_token": lambda s, d: tokens.revoke_token(s, B, d["token_id"]) is False,
+    "tokens.create_token": lambda s, d: tokens.create_token(s, B)[0].tenant_id == B,
+    "tokens.verify_token": lambda s, d: tokens.verify_token(s, d["token"]) == A,  # the token names its tenant
+    "users.get_user": lambda s, d: users.get_user(s, B, "alice") is None,
+    "users.list_users": lambda s, d: users.list_users(s, B) == [],
+    "users.authenticate": lambda s, d: users.authenticate(s, B, "alice", "alice's password") is None,
+    "users.set_password": lambda s, d: raises(NotFound, users.set_password, s, B, "alice", "hijacked!!"),
+    "users.delete_user": lambda s, d: users.delete_user(s, B, "alice") is False,
+    "users.create_user": lambda s, d: users.create_user(s, B, "alice", "B's own alice").tenant_id == B,
+    "tenants.get_tenant": lambda s, d: tenants.get_tenant(s, B).id == B,
+    "tenants.ensure_tenant": lambda s, d: tenants.ensure_tenant(s, B).id == B,
+    "tenants.rename_tenant": lambda s, d: tenants.rename_tenant(s, B, "Five").name == "Five",
+    "tenants.list_tenant_ids": lambda s, d: set(tenants.list_tenant_ids(s)) >= {A, B},  # ids only, system use
+    "users.any_users": lambda s, d: users.any_users(s) is True,  # a yes/no for the whole install, no rows
+    "tokens.any_live_tokens": lambda s, d: tokens.any_live_tokens(s) is True,
+    "metrics.add_metric_rows": lambda s, d: metrics.add_metric_rows(
+        s, [MetricRow(B, "b-flow", "run-a", "n1", "template", 1.0, "off", "succeeded")]) == 1,
+}
+
+
+def raises(kind: type[BaseException], fn: Callable[..., Any], *args: Any) -> bool:
+    session = args[0]
+    try:
+        with session.begin_nested():  # a refused insert must not spoil the rest of the test
+            fn(*args)
+    except kind:
+        return True
+    return False
+
+
+def repository_functions() -> set[str]:
+    found = set()
+    for module_name in repos.__all__:
+        module = getattr(repos, module_name)
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and not name.startswith("_"):
+                params = list(inspect.signature(fn).parameters)
+                if params and params[0] == "session":
+                    found.add(f"{module_name}.{name}")
+    return found
+
+
+def test_every_repository_function_is_probed():
+    assert repository_functions() == set(CHECKS)
+
+
+def test_tenant_b_cannot_reach_tenant_a(db):
+    """Every probe runs as tenant B on one populated database; A's rows must not move."""
+    data = populate(db)
+    before = snapshot(db)
+    leaks = []
+    for name, probe in CHECKS.items():
+        with db.session() as s:
+            if not probe(s, data):
+                leaks.append(name)
+        if snapshot(db) != before:
+            leaks.append(f"{name} changed tenant {A}'s rows")
+            before = snapshot(db)
+    assert leaks == []
+    with db.session() as s:
+        assert users.authenticate(s, A, "alice", "alice's password") is not None
+        assert credentials.get_secret(s, A, "anthropic", box=BOX) == "sk-A"
+
+
+def snapshot(db: Any) -> tuple[Any, ...]:
+    """Tenant A's rows, as plain values."""
+    with db.session() as s:
+        return (
+            [(f.id, f.current_version, f.name) for f in flows.list_flows(s, A)],
+            [(v.version, v.document) for v in flows.list_versions(s, A, "support")],
+            [(r.id, r.status, r.output) for r in runs.list_runs(s, A)],
+            [(m.seq, m.role, m.content) for m in messages.history(s, A, "abc123", 10)],
+            [(p.id, p.data) for p in products.list_products(s, A)],
+            [(c.name, c.provider, c.secret_encrypted) for c in credentials.list_credentials(s, A)],
+            [(t.id, t.token_hash, t.revoked_at) for t in tokens.list_tokens(s, A)],
+            [(u.username, u.password_hash) for u in users.list_users(s, A)],
+            [(x.key, x.count) for x in metrics.summary(s, A, timedelta(hours=1))],
+        )
