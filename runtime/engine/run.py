@@ -84,7 +84,8 @@ class Run:
         self.deferred: list[PlannedNode] = []
         self.index = 0
         self.t0 = time.perf_counter()
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
         self.fatal: _Fatal | None = None
         self.first_chunk_ms: float | None = None
         self.last_chunk_ms: float | None = None
@@ -177,7 +178,7 @@ class Run:
                 break
             heapq.heappop(self.ready)
             self.exclusive_running = node.exclusive
-            self.running[node.index] = asyncio.ensure_future(self._node_task(node))
+            self.running[node.index] = self.loop.create_task(self._node_task(node))
 
     def _can_start(self, node: PlannedNode) -> bool:
         if self.exclusive_running:
@@ -230,6 +231,8 @@ class Run:
             if node.cache is not None and self.cache is not None:
                 result, hit = await self._cached(node, config, ctx)
                 cache = "hit" if hit else "miss"
+            elif node.spec.retry is None and not node.spec.timeout_s:
+                result = await self._call(node, config, ctx)  # one frame less on every resume
             else:
                 result = await self._attempts(node, config, ctx)
         except asyncio.CancelledError:
