@@ -29,6 +29,9 @@ def setup(settings: AkisSettings):  # type: ignore[no-untyped-def]
     context = create_context(settings)
     _CONTEXT.append(context)
     pages.register(context)
+    from .api import register_api
+
+    register_api(context)
     app.on_startup(context.startup)
     app.on_shutdown(context.shutdown)
     return context
@@ -38,6 +41,13 @@ def run_server(settings: AkisSettings) -> None:
     from nicegui import ui
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    setup(settings)
+    context = setup(settings)
+    from .auth.bind import UnsafeBind, check_bind
+
+    try:
+        check_bind(settings.host, context.database)
+    except UnsafeBind as exc:
+        log.error("%s", exc)
+        raise SystemExit(f"error: {exc}") from None
     ui.run(host=settings.host, port=settings.port, title="Akis", reload=False, show=False,
            favicon="🌊", storage_secret=settings.secret_key.get_secret_value() or "akis-dev-storage")

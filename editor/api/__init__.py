@@ -1,0 +1,70 @@
+"""The HTTP API: FastAPI routes on NiceGUI's app (OpenAPI at ``/docs``).
+
+``register_api(context)`` mounts the routers, the login page, the body-size limit, the page
+guard, CORS (only when ``AKIS_CORS_ORIGINS`` is set) and the example chat widget.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def session_secret(settings: Any) -> str:
+    """The configured secret, else the generated key kept in the data folder."""
+    configured = settings.secret_key.get_secret_value()
+    if configured:
+        return configured
+    from storage.crypto import load_or_create_key
+
+    return load_or_create_key(settings.data_dir)
+
+
+def register_api(context: Any, app: Any = None) -> None:
+    from fastapi.responses import RedirectResponse
+
+    from editor.auth import login, sessions
+    from editor.auth.bind import is_loopback
+    from editor.auth.guard import PageGuard, UsersExist
+
+    from . import channels, errors, flows, ops, runs
+    from .active import ActiveRuns
+    from .limits import BodyLimit
+
+    if app is None:
+        from nicegui import app as nicegui_app
+
+        app = nicegui_app
+    settings = context.settings
+    sessions.configure(session_secret(settings))
+    active = ActiveRuns()
+    context.active_runs = active
+    users_exist = UsersExist(context.database)
+    expose = not is_loopback(settings.host)
+
+    async def login_required() -> bool:
+        return expose or await users_exist()
+
+    for router in (
+        ops.build_health_router(context), login.build_router(context), flows.build_router(context),
+        runs.build_router(context, active), channels.build_router(context), ops.build_router(context),
+    ):
+        app.include_router(router)
+
+    @app.get("/widget", include_in_schema=False)
+    async def widget_page() -> RedirectResponse:
+        return RedirectResponse("/widget/widget.html", status_code=307)
+
+    app.add_static_files("/widget", STATIC_DIR)
+    errors.install(app)
+    app.add_middleware(PageGuard, users_exist=login_required)
+    if settings.cors_origins.strip():
+        from starlette.middleware.cors import CORSMiddleware
+
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                           expose_headers=["X-Akis-Run-Id", "X-Akis-Channel"])
+    app.add_middleware(BodyLimit)

@@ -1,0 +1,136 @@
+"""Conversation channels for subscribers such as a chat widget: SSE and WebSocket.
+
+A channel is ``tenant.<tenant>.conversation.<session>``; only the caller's own tenant's
+channels exist for it (another tenant's answers 404). Events carry the channel cursor as
+their id, so a subscriber resumes with ``Last-Event-ID`` (SSE) or ``?after=`` (both). With
+Redis configured, a run in any process or worker is seen here.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket
+from fastapi.responses import StreamingResponse
+from starlette.websockets import WebSocketDisconnect
+
+from editor.auth.principal import WS_TOKEN_PROTOCOL, Principal, authenticate, bearer_token
+from runtime.channels import ChannelError, ChannelGap, parse_channel
+
+from . import sse
+from .deps import not_found, principal_dependency
+from .limits import origin_allowed, parse_origins
+
+
+def own_channel(channel: str, tenant: str) -> str:
+    """The channel when it is one of ``tenant``'s, else 404 (no hint that it exists)."""
+    try:
+        owner, _session = parse_channel(channel)
+    except ChannelError:
+        raise not_found(f"channel {channel[:200]!r}") from None
+    if owner != tenant:
+        raise not_found(f"channel {channel[:200]!r}")
+    return channel
+
+
+async def _events(hub: Any, channel: str, after: int | None) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    async for event in hub.subscribe(channel, after=after):
+        cursor = int(event.extra.get("cursor", 0))
+        data = event.to_dict()
+        data.pop("cursor", None)
+        yield cursor, data
+
+
+def build_router(context: Any) -> APIRouter:
+    router = APIRouter(prefix="/api/channels", tags=["channels"])
+    require = principal_dependency(context)
+    allowed = parse_origins(context.settings.allowed_origins)
+
+    @router.get("/{channel}/events", responses={200: {"content": {"text/event-stream": {}}}},
+                summary="Follow a channel as Server-Sent Events (resumable with Last-Event-ID)")
+    async def channel_events(
+        channel: str, request: Request,
+        after: int | None = Query(None, ge=0, le=2**53, description="Start after this cursor (0: all kept)."),
+        last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+        principal: Principal = Depends(require),
+    ) -> StreamingResponse:
+        own_channel(channel, principal.tenant_id)
+        if context.hub is None:
+            raise HTTPException(503, "channels are not configured")
+        if not origin_allowed(request.headers, allowed):
+            raise HTTPException(403, "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)")
+        resume = sse.parse_last_event_id(last_event_id)
+        start = resume if resume is not None else after
+        if start is None:
+            start = await context.hub.cursor(channel)  # fixed now: nothing published after this is missed
+
+        async def frames() -> AsyncIterator[bytes]:
+            try:
+                async for cursor, data in _events(context.hub, channel, start):
+                    yield sse.frame(str(data.get("event", "message")), data, cursor)
+            except ChannelGap as exc:
+                yield sse.frame("error", {"detail": str(exc), "oldest": exc.oldest})
+            except ChannelError as exc:
+                yield sse.frame("error", {"detail": str(exc)})
+
+        return StreamingResponse(sse.with_keepalive(frames()), media_type="text/event-stream", headers=sse.HEADERS)
+
+    @router.websocket("/{channel}/ws")
+    async def channel_ws(websocket: WebSocket, channel: str) -> None:
+        """Origin first (a browser page from elsewhere is refused before anything else), then
+        the credential, then the tenant of the channel. Refusals close before accepting (403)."""
+        if not origin_allowed(websocket.headers, allowed):
+            await websocket.close(code=1008, reason="origin not allowed")
+            return
+        principal = await authenticate(websocket, context.database)
+        if principal is None:
+            await websocket.close(code=1008, reason="authentication required")
+            return
+        try:
+            own_channel(channel, principal.tenant_id)
+        except HTTPException:
+            await websocket.close(code=1008, reason="channel not found")
+            return
+        if context.hub is None:
+            await websocket.close(code=1011, reason="channels are not configured")
+            return
+        after_text = websocket.query_params.get("after")
+        after = int(after_text) if after_text and after_text.isdigit() and len(after_text) < 18 else None
+        if after is None:
+            after = await context.hub.cursor(channel)
+        used_protocol = bearer_token(websocket) is not None and "authorization" not in websocket.headers
+        await websocket.accept(subprotocol=WS_TOKEN_PROTOCOL if used_protocol else None)
+        await _pump(websocket, context.hub, channel, after)
+
+    return router
+
+
+async def _pump(websocket: WebSocket, hub: Any, channel: str, after: int) -> None:
+    """Send events until the client leaves; a message from the client is ignored."""
+
+    async def send_all() -> None:
+        try:
+            async for cursor, data in _events(hub, channel, after):
+                await websocket.send_text(json.dumps({"id": cursor, **data}, ensure_ascii=False, default=str))
+        except ChannelError as exc:
+            await websocket.send_text(json.dumps({"event": "error", "detail": str(exc)}))
+            await websocket.close(code=1011)
+
+    async def until_closed() -> None:
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+    sender = asyncio.ensure_future(send_all())
+    watcher = asyncio.ensure_future(until_closed())
+    try:
+        await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, watcher):
+            task.cancel()
+        await asyncio.gather(sender, watcher, return_exceptions=True)

@@ -1,0 +1,93 @@
+"""Request limits and browser origin checks for the API.
+
+``BodyLimit`` is pure ASGI (no buffering of responses, so streams are untouched): a declared
+``Content-Length`` over the limit answers 413 at once; a chunked body is counted as it arrives.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_MAX_BODY = 6 * 1024 * 1024  # a flow document may be 5 MiB (runtime.flow.loader.MAX_BYTES)
+
+
+def max_body_bytes() -> int:
+    try:
+        return int(os.environ.get("AKIS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY))
+    except ValueError:
+        return DEFAULT_MAX_BODY
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _reply_413(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body too large: at most {limit} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = limit if limit is not None else max_body_bytes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = self.limit + 1
+                if declared > self.limit:
+                    await _reply_413(send, self.limit)
+                    return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _reply_413(send, self.limit)
+
+
+def parse_origins(text: str) -> set[str]:
+    return {o.strip().rstrip("/").lower() for o in (text or "").split(",") if o.strip()}
+
+
+def origin_allowed(headers: Any, allowed: set[str]) -> bool:
+    """No Origin (not a browser), the app's own origin, or one on the configured allowlist."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if "*" in allowed or origin in allowed:
+        return True
+    host = (headers.get("host") or "").lower()
+    parts = urlsplit(origin)
+    return bool(host) and parts.netloc == host and parts.scheme in ("http", "https")

@@ -1,0 +1,119 @@
+"""Cache events and stats, the metrics aggregate, and ``/healthz``."""
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
+
+from editor.auth.principal import Principal
+
+from .deps import principal_dependency
+from .models import CacheEventRequest, CacheEventResponse, MetricsOut
+
+_DURATION = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,3})?)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MAX_WINDOW = timedelta(days=366)
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``30m``, ``24h``, ``7d`` back from now, or an ISO time; 422 for anything else."""
+    match = _DURATION.match(text)
+    if match:
+        window = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        return now - min(window, MAX_WINDOW)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise HTTPException(422, f"since={text[:50]!r}: use 30m, 24h, 7d or an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def build_router(context: Any) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["cache and metrics"])
+    require = principal_dependency(context)
+
+    @router.post("/events", response_model=CacheEventResponse,
+                 summary="An event (product.updated, ...) clears its mapped cache tags for the caller's tenant")
+    async def cache_event(body: CacheEventRequest, principal: Principal = Depends(require)) -> dict[str, Any]:
+        if context.cache_events is None:
+            return {"event": body.event, "tags_cleared": []}
+        tags = await context.cache_events.emit(principal.tenant_id, body.event)
+        return {"event": body.event, "tags_cleared": tags}
+
+    @router.get("/cache/stats", summary="Cache hit rates of the caller's tenant, per key and per node type")
+    async def cache_stats(principal: Principal = Depends(require)) -> dict[str, Any]:
+        if context.cache is None:
+            return {"source": "off", "keys": {}, "node_types": {}, "outages": {}}
+        stats = await context.cache.stats(principal.tenant_id)
+        return {**stats, "node_types": stats.get("node_types", {}).get(principal.tenant_id, {})}
+
+    @router.get("/metrics", response_model=MetricsOut,
+                summary="Average duration and count per node type (or node) over a time range, slowest first")
+    async def metrics(
+        since: str = Query("24h", max_length=40, description="30m, 24h, 7d or an ISO time."),
+        flow_id: str | None = Query(None, max_length=64),
+        by: Literal["node_type", "node_id"] = Query("node_type"),
+        principal: Principal = Depends(require),
+    ) -> dict[str, Any]:
+        from storage.repos.metrics import summary
+
+        now = datetime.now(timezone.utc)
+        start = parse_since(since, now)
+        if hasattr(context.metrics, "flush"):
+            await context.metrics.flush()  # rows of runs that just finished count too
+        stats = await context.database.run(summary, principal.tenant_id, start, flow_id=flow_id, by=by)
+        rows = [{"key": s.key, "avg_ms": s.avg_ms, "count": s.count, "max_ms": s.max_ms,
+                 "cache_hit_rate": s.hit_rate, "failures": s.failures} for s in stats]
+        return {"since": start, "until": now, "by": by, "flow_id": flow_id, "rows": rows}
+
+    return router
+
+
+def build_health_router(context: Any) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Database, cache tiers and Redis: up or not (no credentials, no secrets)")
+    async def healthz() -> JSONResponse:
+        checks: dict[str, Any] = {"database": await _database(context)}
+        if context.cache is not None:
+            checks["cache"] = {name: {"ok": bool(info.get("available")), "outages": int(info.get("outages", 0))}
+                               for name, info in context.cache.health().items()}
+        if context.settings.redis_url:
+            checks["redis"] = await _redis(context.settings.redis_url)
+        checks["channels"] = {"ok": context.hub is not None, "kind": type(context.hub).__name__ if context.hub else None}
+        healthy = checks["database"]["ok"] and checks.get("redis", {"ok": True})["ok"]
+        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                            status_code=200 if healthy else 503)
+
+    return router
+
+
+async def _database(context: Any) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    def ping(session: Any) -> None:
+        session.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(context.database.run(ping), 3.0)
+        return {"ok": True, "dialect": context.database.dialect}
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        return {"ok": False, "dialect": context.database.dialect, "error": type(exc).__name__}
+
+
+async def _redis(url: str) -> dict[str, Any]:
+    try:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        try:
+            await asyncio.wait_for(client.ping(), 2.0)
+        finally:
+            await client.aclose()
+        return {"ok": True}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": type(exc).__name__}

@@ -1,0 +1,194 @@
+"""Running flows over HTTP: the result as JSON, or the run's events as Server-Sent Events.
+
+A streamed run is not cancelled when its client goes away: it finishes, is recorded, and the
+client can come back with ``Last-Event-ID`` (``GET /api/runs/{run_id}/events``) or follow
+the conversation's channel. ``POST /api/runs/{run_id}/cancel`` stops it.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from editor.auth.principal import Principal
+from runtime import Engine
+from runtime.engine.engine import InputError, channel_for
+from runtime.errors import AkisError, FlowLoadError, FlowValidationError
+from runtime.events import RUN_FINISHED, Event
+from runtime.flow.model import FlowDocument
+from runtime.flow.validate import validate_flow
+
+from . import sse
+from .active import ActiveRun, ActiveRuns
+from .deps import not_found, principal_dependency
+from .limits import origin_allowed, parse_origins
+from .models import RunOut, RunRequest, StoredRun
+
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+          "description": "The result as JSON, or with Accept: text/event-stream the run's events"},
+}
+
+
+def problems_response(problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"the flow has {len(problems)} problem(s) and cannot run", "problems": problems}, status_code=422
+    )
+
+
+def result_out(result: Any, flow_id: str, channel: str) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    nodes = {node_id: asdict(timing) for node_id, timing in (result.nodes or {}).items()}
+    return {
+        "run_id": result.run_id, "flow_id": flow_id, "status": result.status, "answer": result.answer,
+        "output": result.output, "error": result.error, "failed_node": result.failed_node,
+        "total_ms": result.total_ms, "first_chunk_ms": result.first_chunk_ms, "usage": result.usage,
+        "channel": channel, "nodes": nodes,
+    }
+
+
+def build_router(context: Any, active: ActiveRuns) -> APIRouter:
+    from storage.errors import StorageError
+    from storage.repos import flows as flows_repo
+    from storage.repos import runs as runs_repo
+
+    router = APIRouter(prefix="/api", tags=["runs"])
+    require = principal_dependency(context)
+    engine: Engine = context.engine
+    allowed = parse_origins(context.settings.allowed_origins)
+
+    async def load(tenant: str, flow_id: str, version: int | None) -> tuple[FlowDocument, int]:
+        try:
+            row = await context.database.run(flows_repo.get_version, tenant, flow_id, version)
+        except StorageError:
+            row = None
+        if row is None:
+            raise not_found(f"flow {flow_id!r}" + (f" version {version}" if version else ""))
+        try:
+            return FlowDocument.model_validate(row.document), row.version
+        except ValueError:
+            raise HTTPException(422, f"stored flow {flow_id!r} version {row.version} is not a valid document") from None
+
+    @router.post("/flows/{flow_id}/runs", response_model=RunOut, responses=STREAM_RESPONSES,
+                 summary="Run a flow: JSON result, or SSE events with Accept: text/event-stream")
+    async def run_flow(flow_id: str, body: RunRequest, request: Request,
+                       principal: Principal = Depends(require)) -> Any:
+        tenant = principal.tenant_id
+        document, version = await load(tenant, flow_id, body.version)
+        problems = [p.to_dict() for p in validate_flow(document, context.registry, tenant)]
+        if problems:
+            return problems_response(problems)
+        streaming = "text/event-stream" in request.headers.get("accept", "")
+        if streaming and not origin_allowed(request.headers, allowed):
+            raise HTTPException(403, "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)")
+        inputs = dict(body.inputs)
+        given_session = inputs.pop("session_id", None)
+        if body.session_id and given_session is not None and str(given_session) != body.session_id:
+            raise HTTPException(422, "session_id differs between the body and its inputs")
+        session_id = body.session_id or (str(given_session) if given_session is not None else uuid.uuid4().hex)
+        run_id = uuid.uuid4().hex
+        try:
+            channel = channel_for(tenant, session_id)
+            cursor = await context.hub.cursor(channel) if context.hub is not None else 0
+        except AkisError as exc:
+            raise HTTPException(422, str(exc)) from None
+        queue: asyncio.Queue[Event] | None = asyncio.Queue() if streaming else None
+
+        def listen(event: Event) -> None:
+            context.recorder.observe(event)
+            if queue is not None:
+                queue.put_nowait(event)
+
+        context.recorder.expect(run_id, {**inputs, "session_id": session_id}, version)
+        try:
+            handle = engine.start(document, inputs, tenant_id=tenant, session_id=session_id, run_id=run_id,
+                                  on_event=listen)
+        except (FlowValidationError, FlowLoadError) as exc:
+            return problems_response([p.to_dict() for p in exc.problems])
+        except (InputError, AkisError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        active.add(ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle))
+        if queue is None:
+            result = await handle.result()
+            return result_out(result, flow_id, channel)
+        return StreamingResponse(sse.with_keepalive(_from_queue(queue)), media_type="text/event-stream",
+                                 headers={**sse.HEADERS, "X-Akis-Run-Id": run_id, "X-Akis-Channel": channel})
+
+    @router.get("/runs/{run_id}/events", responses={200: {"content": {"text/event-stream": {}}}},
+                summary="Resume a recent run's event stream after Last-Event-ID")
+    async def run_events(run_id: str, request: Request,
+                         last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+                         principal: Principal = Depends(require)) -> StreamingResponse:
+        run = active.get(principal.tenant_id, run_id)
+        if run is None or context.hub is None:
+            raise not_found(f"run {run_id!r} (recent runs of this process only; finished runs: GET /api/runs/{{id}})")
+        if not origin_allowed(request.headers, allowed):
+            raise HTTPException(403, "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)")
+        after = sse.parse_last_event_id(last_event_id)
+        frames = _replay(context.hub, run, -1 if after is None else after)
+        return StreamingResponse(sse.with_keepalive(frames), media_type="text/event-stream", headers=sse.HEADERS)
+
+    @router.post("/runs/{run_id}/cancel", summary="Cancel a running run")
+    async def cancel_run(run_id: str, principal: Principal = Depends(require)) -> dict[str, Any]:
+        run = active.get(principal.tenant_id, run_id)
+        if run is None:
+            raise not_found(f"run {run_id!r}")
+        running = run.handle is not None and not run.handle.done()
+        if running:
+            run.handle.cancel()
+        return {"run_id": run_id, "cancelled": running}
+
+    @router.get("/runs/{run_id}", response_model=StoredRun, summary="A recorded run")
+    async def get_run(run_id: str, principal: Principal = Depends(require)) -> dict[str, Any]:
+        try:
+            row = await context.database.run(runs_repo.get_run, principal.tenant_id, run_id)
+        except StorageError:
+            row = None
+        if row is None:
+            raise not_found(f"run {run_id!r}")
+        return stored_run(row)
+
+    @router.get("/runs", response_model=list[StoredRun], summary="Recorded runs, newest first")
+    async def list_runs(flow_id: str | None = Query(None, max_length=64), limit: int = Query(50, ge=1, le=500),
+                        principal: Principal = Depends(require)) -> list[dict[str, Any]]:
+        rows = await context.database.run(runs_repo.list_runs, principal.tenant_id, flow_id, limit)
+        return [stored_run(r) for r in rows]
+
+    return router
+
+
+def stored_run(row: Any) -> dict[str, Any]:
+    return {
+        "run_id": row.id, "flow_id": row.flow_id, "flow_version": row.flow_version, "session_id": row.session_id,
+        "status": row.status, "output": row.output, "error": row.error, "started_at": row.started_at,
+        "finished_at": row.finished_at, "duration_ms": row.duration_ms, "first_chunk_ms": row.first_chunk_ms,
+        "tokens_in": row.tokens_in, "tokens_out": row.tokens_out,
+    }
+
+
+async def _from_queue(queue: asyncio.Queue[Event]) -> AsyncIterator[bytes]:
+    while True:
+        event = await queue.get()
+        yield sse.event_frame(event, event.index)
+        if event.event == RUN_FINISHED:
+            return
+
+
+async def _replay(hub: Any, run: ActiveRun, after_index: int) -> AsyncIterator[bytes]:
+    """The run's events with an index above ``after_index``, from the channel it streamed on."""
+    from runtime.channels import ChannelError
+
+    try:
+        async for event in hub.subscribe(run.channel, after=run.start_cursor):
+            if event.run_id != run.run_id:
+                continue
+            if event.index > after_index:
+                yield sse.event_frame(event, event.index)
+            if event.event == RUN_FINISHED:
+                return
+    except ChannelError as exc:
+        yield sse.frame("error", {"detail": str(exc)})

@@ -1,0 +1,73 @@
+"""The page guard: once editor users exist, every page needs a signed-in user.
+
+A pure ASGI middleware (it never buffers a response, so streams pass through untouched).
+API routes answer 401 themselves; pages redirect to ``/login``; the explicit allowlist below
+is everything reachable without a credential.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .sessions import SESSION_COOKIE, signer
+
+# Reachable without credentials: the login page, static assets and NiceGUI's own transport,
+# the health check, the public API description, and the example widget (a static page).
+PUBLIC_EXACT = frozenset({"/login", "/logout", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
+                          "/redoc", "/favicon.ico", "/widget"})
+PUBLIC_PREFIXES = ("/_nicegui/", "/_nicegui_ws/", "/widget/")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+
+
+class UsersExist:
+    """Whether any editor user exists, asked of the database at most every ``ttl_s``."""
+
+    def __init__(self, database: Any, ttl_s: float = 2.0) -> None:
+        self.database = database
+        self.ttl_s = ttl_s
+        self._value = False
+        self._checked = 0.0
+
+    async def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked > self.ttl_s:
+            from storage.repos.users import any_users
+
+            self._value = await self.database.run(any_users)
+            self._checked = now
+        return self._value
+
+    def forget(self) -> None:
+        self._checked = 0.0
+
+
+class PageGuard:
+    def __init__(self, app: ASGIApp, users_exist: Callable[[], Awaitable[bool]]) -> None:
+        self.app = app
+        self.users_exist = users_exist
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path.startswith("/api/") or path == "/api" or is_public(path):
+            await self.app(scope, receive, send)
+            return
+        if await self.users_exist():
+            current = signer()
+            connection = HTTPConnection(scope)
+            if current is None or current.read(connection.cookies.get(SESSION_COOKIE)) is None:
+                target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+                response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,58 @@
+"""Who is calling the API: a tenant, taken only from the credential.
+
+An API token (``Authorization: Bearer akis_...``) or an editor user's session cookie names the
+tenant. Nothing in a body, path or header other than the credential can change it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.requests import HTTPConnection
+
+from .sessions import SESSION_COOKIE, signer
+
+# A WebSocket from a browser cannot set headers: it may send the token as a subprotocol pair
+# ("akis-token", "<token>"), the same trick Kubernetes uses for its bearer tokens.
+WS_TOKEN_PROTOCOL = "akis-token"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: str
+    kind: Literal["token", "user"]
+    name: str  # the token id (public part) or the username
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if connection.scope.get("type") == "websocket":
+        offered = [p.strip() for p in connection.headers.get("sec-websocket-protocol", "").split(",")]
+        if WS_TOKEN_PROTOCOL in offered:
+            position = offered.index(WS_TOKEN_PROTOCOL)
+            if position + 1 < len(offered) and offered[position + 1]:
+                return offered[position + 1]
+    return None
+
+
+async def authenticate(connection: HTTPConnection, database: Any) -> Principal | None:
+    """The caller's principal, or None. A token that is present but wrong is never
+    overridden by a cookie: it answers None, so a mistake is not silently another identity."""
+    token = bearer_token(connection)
+    if token is not None:
+        from storage.repos.tokens import verify_token
+
+        if len(token) > 200:
+            return None
+        tenant = await database.run(verify_token, token)
+        if tenant is None:
+            return None
+        return Principal(tenant, "token", token.split("_", 2)[1])
+    current = signer()
+    user = current.read(connection.cookies.get(SESSION_COOKIE)) if current else None
+    if user is not None:
+        return Principal(user.tenant_id, "user", user.username)
+    return None
