@@ -1,0 +1,80 @@
+"""The benchmarks keep working: each runs at its tiny size and ends with one JSON line.
+
+Only the shape of the numbers is checked (present, positive, consistent), never their size:
+timings belong to the benchmarks themselves, as ratios measured in one process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_tiny(name: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--tiny"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, f"{name} --tiny exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) > 1, f"{name} printed no table before its JSON line:\n{proc.stdout}"
+    data = json.loads(lines[-1])
+    assert isinstance(data, dict)
+    return data
+
+
+def assert_positive(data: dict[str, Any], keys: list[str], where: str) -> None:
+    for key in keys:
+        assert key in data, f"{where}: missing {key!r} in {sorted(data)}"
+        value = data[key]
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{where}.{key} = {value!r}"
+        assert value > 0, f"{where}.{key} = {value!r} is not positive"
+
+
+def test_bench_engine_tiny() -> None:
+    data = run_tiny("bench_engine")
+    assert data["benchmark"] == "engine" and data["tiny"] is True
+    assert_positive(data, ["reps", "worst_akis_vs_minimal", "target_ratio"], "engine")
+    assert len(data["graphs"]) == 3
+    keys = ["nodes", "events", "metric_rows", "minimal_us_per_node", "akis_us_per_node",
+            "akis_stream_us_per_node", "akis_vs_minimal", "akis_stream_vs_minimal"]
+    if data["langgraph"]:
+        keys += ["langgraph_us_per_node", "langgraph_vs_minimal"]
+    for name, graph in data["graphs"].items():
+        assert_positive(graph, keys, f"engine.graphs[{name!r}]")
+    worst = max(g["akis_vs_minimal"] for g in data["graphs"].values())
+    assert data["worst_akis_vs_minimal"] == pytest.approx(worst)
+
+
+def test_bench_seed_tiny() -> None:
+    data = run_tiny("bench_seed")
+    assert data["benchmark"] == "seed" and data["tiny"] is True
+    assert_positive(data, ["scale", "reps", "speedup"], "seed")
+    assert set(data["modes"]) == {"parallel", "sequential"}
+    for mode, r in data["modes"].items():
+        assert_positive(r, ["first_chunk_bound_ms", "last_chunk_bound_ms", "akis_first_ms", "akis_last_ms",
+                            "akis_result_ms", "handwritten_first_ms", "handwritten_last_ms",
+                            "handwritten_result_ms"], f"seed.modes.{mode}")
+        for who in ("akis", "handwritten"):
+            assert r[f"{who}_first_ms"] <= r[f"{who}_last_ms"] <= r[f"{who}_result_ms"], (mode, who, r)
+    # the bound is read from the flow: sequential adds up the lookups, parallel waits for the slowest
+    assert data["modes"]["sequential"]["first_chunk_bound_ms"] > data["modes"]["parallel"]["first_chunk_bound_ms"]
+
+
+def test_bench_throughput_tiny() -> None:
+    data = run_tiny("bench_throughput")
+    assert data["benchmark"] == "throughput" and data["tiny"] is True
+    keys = ["runs", "critical_path_ms", "akis_vs_handwritten", "akis_vs_handwritten_cpu"]
+    for who in ("akis", "handwritten"):
+        keys += [f"{who}_runs_per_s", f"{who}_p50_ms", f"{who}_p99_ms", f"{who}_cpu_us_per_run"]
+    assert_positive(data, keys, "throughput")
+    for who in ("akis", "handwritten"):
+        assert data[f"{who}_p50_ms"] <= data[f"{who}_p99_ms"]
