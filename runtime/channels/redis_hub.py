@@ -31,6 +31,7 @@ return n
 _BATCH = 256
 _WRITE_ATTEMPTS = 3
 _READ_ATTEMPTS = 5
+_DOWN_PAUSE_S = 1.0  # after Redis failed a batch, later batches are dropped (counted) this long
 
 
 def _cursor(entry_id: bytes | str) -> int:
@@ -81,11 +82,12 @@ class RedisChannelHub:
         self.prefix = prefix
         self.dropped = 0  # events that could not be written (Redis down): counted, logged
         self._client = client
-        self._append = client.register_script(_APPEND)
+        self._sha: str | None = None  # the append script, loaded once per connection to Redis
         self._queue: asyncio.Queue[tuple[str, Event]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._known: set[str] = set()
         self._closed = False
+        self._down_until = 0.0
 
     # --- keys --------------------------------------------------------------------------------
     def stream_key(self, channel: str) -> str:
@@ -128,22 +130,31 @@ class RedisChannelHub:
                     queue.task_done()
 
     async def _write(self, batch: list[tuple[str, Event]]) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._down_until:  # Redis just failed: drop fast rather than pile up
+            self.dropped += len(batch)
+            return
         for attempt in range(_WRITE_ATTEMPTS):
             try:
+                if self._sha is None:
+                    self._sha = await self._client.script_load(_APPEND)
+                # EVALSHA directly, not a registered script: redis-py would add a round trip
+                # (SCRIPT EXISTS) to every pipeline; a flushed script cache fails once and reloads.
                 pipe = self._client.pipeline(transaction=False)
                 for channel, event in batch:
-                    await self._append(
-                        keys=[self.stream_key(channel), self.counter_key(channel)],
-                        args=[encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms],
-                        client=pipe,
+                    pipe.evalsha(
+                        self._sha, 2, self.stream_key(channel), self.counter_key(channel),
+                        encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms,
                     )
                 await pipe.execute()
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis down must not stop a run
+                self._sha = None
                 if attempt + 1 == _WRITE_ATTEMPTS:
                     self.dropped += len(batch)
+                    self._down_until = loop.time() + _DOWN_PAUSE_S
                     log.warning("channel events not delivered (Redis at %s): %s", self.url, exc)
                     return
                 await asyncio.sleep(0.05 * 2**attempt)

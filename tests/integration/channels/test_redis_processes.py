@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from runtime.channels import Transcript, channel_name, collect_run
 from runtime.channels.redis_hub import RedisChannelHub
-from runtime.events import MESSAGE_CHUNK
+from runtime.events import MESSAGE_CHUNK, Event
 
 from .conftest import delete_prefix
 from .flows import ANSWER
@@ -103,3 +104,28 @@ async def test_subscriber_that_disconnects_halfway_resumes_and_gets_every_chunk(
     assert transcript.missing() == {} and transcript.duplicates == 0
     assert len(transcript.chunks["ai"]) == len(expected)
     assert transcript.text("ai").encode("utf-8") == info["answer"].encode("utf-8") == expected.encode("utf-8")
+
+
+async def test_a_lost_script_is_loaded_again(redis_hub: RedisChannelHub) -> None:
+    channel = channel_name("2", f"s-{uuid.uuid4().hex[:12]}")
+    redis_hub._sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
+    redis_hub.publish(channel, Event(MESSAGE_CHUNK, "r1", 0.0, node_id="ai", text="still here", seq=0))
+    await redis_hub.flush()
+    assert redis_hub.dropped == 0
+    got = await asyncio.wait_for(anext(redis_hub.subscribe(channel, after=0)), 5.0)
+    assert got.text == "still here" and got.extra["cursor"] == 1
+
+
+async def test_redis_down_never_stops_a_run() -> None:
+    from runtime import Engine
+
+    from .flows import parallel_join_flow
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hub = RedisChannelHub(f"redis://127.0.0.1:{port}/0")
+    result = await Engine(publisher=hub).run(parallel_join_flow("ok"), {"user_message": "hi", "session_id": "down"})
+    assert result.status == "succeeded" and result.output == {"answer": "ok"}
+    await hub.aclose()
+    assert hub.dropped > 0  # counted and logged, not raised into the run

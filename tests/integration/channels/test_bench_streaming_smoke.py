@@ -1,0 +1,34 @@
+"""bench/bench_streaming.py keeps working at its tiny size (numbers' shape only, never size)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+PATHS = {"asyncio.Queue (direct)", "channel hub (in-process)", "channel hub (Redis)"}
+
+
+def test_bench_streaming_tiny(redis_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_streaming.py"), "--tiny", "--redis", redis_url],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) > 1, proc.stdout
+    data = json.loads(lines[-1])
+    assert data["benchmark"] == "streaming" and data["tiny"] is True and data["redis"] is True
+    assert set(data["latency"]) == PATHS
+    for name, row in data["latency"].items():
+        assert row["n"] == data["chunks"] * data["rounds"], name
+        assert 0 < row["p50_us"] <= row["p99_us"], (name, row)
+        assert data["ratio_p50"][name] > 0
+    assert data["ratio_p50"]["asyncio.Queue (direct)"] == 1.0
+    seed = data["seed"]
+    assert seed["bound_ms"] > 0
+    assert set(seed["first_chunk_ms"]) == {"Engine.stream (no hub)", "channel hub (in-process)", "channel hub (Redis)"}
+    assert all(ms > 0 for ms in seed["first_chunk_ms"].values())
