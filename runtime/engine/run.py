@@ -262,14 +262,16 @@ class Run:
         self.results[node.id] = result
         if node.merge:
             self.values.update(result)
-        self._record(node, timing, start, status, cache, ctx, None)
-        self.emit(Event(NODE_FINISHED, self.run_id, self.now_ms(), node_id=node.id, node_type=node.type_id,
+        end = self._record(node, timing, start, status, cache, ctx, None)
+        self.emit(Event(NODE_FINISHED, self.run_id, end, node_id=node.id, node_type=node.type_id,
                         duration_ms=timing.duration_ms, cache=cache, status=status))  # type: ignore[arg-type]
         self._settle(node.index, status, result)
 
     def _record(self, node: PlannedNode, timing: NodeTiming, start: float, status: str, cache: str,
-                ctx: NodeContext, error: str | None) -> None:
-        timing.duration_ms = round(self.now_ms() - start, 3)
+                ctx: NodeContext, error: str | None) -> float:
+        """Fill the node's timing and metrics row; returns the end time (ms) for its event."""
+        end = self.now_ms()
+        timing.duration_ms = round(end - start, 3)
         timing.status, timing.cache, timing.error = status, cache, error
         for key, value in ctx.usage.items():
             self.usage[key] = self.usage.get(key, 0) + value
@@ -278,6 +280,7 @@ class Run:
                 self.tenant_id, self.plan.flow_id, self.run_id, node.id, node.type_id, timing.duration_ms,
                 cache, status, ctx.usage.get("tokens_in", 0), ctx.usage.get("tokens_out", 0),  # type: ignore[arg-type]
             ))
+        return end
 
     async def _cached(self, node: PlannedNode, config: Any, ctx: NodeContext) -> tuple[dict[str, Any], bool]:
         strategy = node.cache
