@@ -28,9 +28,16 @@ class FallbackMock(MockProvider):
         self.notice = notice
 
 
+def missing_variable(provider: str, credential: str) -> str:
+    """The variable(s) a person sets to configure ``credential`` for ``provider``."""
+    if provider != "openai_compatible":
+        return key_variable(credential)
+    own = f"{env_prefix(credential)}_BASE_URL"
+    return f"{own} or OPENAI_BASE_URL" if credential == provider else own
+
+
 def fallback_notice(provider: str, credential: str) -> str:
-    variable = f"{env_prefix(credential)}_BASE_URL" if provider == "openai_compatible" else key_variable(credential)
-    return f"no {variable}: using the offline mock provider instead of {provider}"
+    return f"no {missing_variable(provider, credential)}: using the offline mock provider instead of {provider}"
 
 
 class EnvProviderResolver:
@@ -69,6 +76,8 @@ class EnvProviderResolver:
             return MockProvider()
         name = check_name(credential) if credential else kind
         found = self.credentials.get(name, tenant_id)
+        if kind == "openai_compatible" and name == kind and not (found and found.base_url):
+            found = self.credentials.get("openai", tenant_id)  # OPENAI_BASE_URL, as the README says
         usable = found is not None and (found.base_url if kind == "openai_compatible" else found.api_key)
         if not usable:
             return self._missing(kind, name, explicit=credential is not None and credential != kind)
@@ -77,7 +86,7 @@ class EnvProviderResolver:
 
     def _missing(self, kind: str, name: str, *, explicit: bool) -> LLMProvider:
         what = "base URL" if kind == "openai_compatible" else "API key"
-        variable = f"{env_prefix(name)}_BASE_URL" if kind == "openai_compatible" else key_variable(name)
+        variable = missing_variable(kind, name)
         if explicit or not self.fallback_to_mock:
             raise MissingKey(
                 f"{kind}: credential {name!r} has no {what}: set {variable} or store the credential",

@@ -79,8 +79,15 @@ def test_notice_is_recorded_once_and_named_per_provider() -> None:
     assert notices == [
         "no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic",
         "no OPENAI_API_KEY: using the offline mock provider instead of openai",
-        "no OPENAI_COMPATIBLE_BASE_URL: using the offline mock provider instead of openai_compatible",
+        "no OPENAI_COMPATIBLE_BASE_URL or OPENAI_BASE_URL: using the offline mock provider instead of openai_compatible",
     ]
+
+
+def test_openai_compatible_also_takes_openai_base_url() -> None:
+    chosen = resolver({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}).resolve("openai_compatible", None, "1")
+    assert isinstance(chosen, OpenAIProvider) and chosen.compatible and chosen.where == "http://127.0.0.1:11434/v1"
+    with pytest.raises(MissingKey, match="set LOCAL_BASE_URL or store"):
+        resolver({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}).resolve("openai_compatible", "local", "1")
 
 
 def test_a_named_credential_that_is_missing_is_an_error_not_a_mock() -> None:
