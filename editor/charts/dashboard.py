@@ -1,0 +1,148 @@
+"""The dashboard's charts, each from one SQL aggregate of ``storage.repos.dashboard``."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from storage.repos.dashboard import PercentileRow
+
+from .style import CONFIG, SERIES, axis, base_layout, empty_figure, fmt_ms
+
+NO_DATA = "No runs in this range yet."
+
+
+def percentiles_figure(rows: Sequence[PercentileRow], *, by: str = "node_type", title: str | None = None,
+                       limit: int = 15) -> dict[str, Any]:
+    """p50 and p95 per node type (or node), slowest p50 on top."""
+    title = title or ("Duration by node type" if by == "node_type" else "Duration by node")
+    rows = list(rows)[:limit]
+    if not rows:
+        return empty_figure(NO_DATA, title)
+    labels = [r.key if by == "node_type" else f"{r.key} · {r.flow_id}" for r in rows]
+    hover = [[r.node_type, r.count, fmt_ms(r.avg_ms), fmt_ms(r.max_ms)] for r in rows]
+    template = ("<b>%{y}</b> (%{customdata[0]})<br>%{fullData.name} %{x:.1f} ms<br>"
+                "%{customdata[1]} runs, mean %{customdata[2]}, max %{customdata[3]}<extra></extra>")
+    data = [
+        {"type": "bar", "orientation": "h", "name": "p50", "y": labels, "x": [r.p50_ms for r in rows],
+         "marker": {"color": "#2563eb"}, "customdata": hover, "hovertemplate": template},
+        {"type": "bar", "orientation": "h", "name": "p95", "y": labels, "x": [r.p95_ms for r in rows],
+         "marker": {"color": "#93c5fd"}, "customdata": hover, "hovertemplate": template},
+    ]
+    layout = base_layout(title, height=110 + 34 * len(rows), barmode="group",
+                         xaxis=axis("ms", rangemode="tozero"), yaxis=axis("", autorange="reversed"))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: str = "Mean duration over time",
+                     ) -> dict[str, Any]:
+    if not series:
+        return empty_figure(NO_DATA, title)
+    by_type: dict[str, list[tuple[datetime, float, int]]] = {}
+    for at, node_type, avg, n in series:
+        by_type.setdefault(node_type, []).append((at, avg, n))
+    ranked = sorted(by_type, key=lambda t: -max(avg for _, avg, _ in by_type[t]))
+    data = [
+        {"type": "scatter", "mode": "lines+markers", "name": node_type, "line": {"color": SERIES[i % len(SERIES)]},
+         "marker": {"size": 5}, "x": [_iso(at) for at, _, _ in by_type[node_type]],
+         "y": [avg for _, avg, _ in by_type[node_type]], "customdata": [n for _, _, n in by_type[node_type]],
+         "hovertemplate": "%{fullData.name}<br>%{x}<br>mean %{y:.1f} ms over %{customdata} runs<extra></extra>"}
+        for i, node_type in enumerate(ranked)
+    ]
+    layout = base_layout(title, height=320, xaxis=axis(""), yaxis=axis("ms", rangemode="tozero"))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def cache_types_figure(by_type: Mapping[str, Mapping[str, Any]], title: str = "Cache hit rate by node type",
+                       ) -> dict[str, Any]:
+    """The seed's ``{total, hits, rate}`` per node type as bars of the rate."""
+    if not by_type:
+        return empty_figure("No cached node ran in this range.", title)
+    types = sorted(by_type, key=lambda t: -by_type[t]["total"])
+    data = [{
+        "type": "bar", "x": types, "y": [by_type[t]["rate"] for t in types], "marker": {"color": "#2563eb"},
+        "text": [f"{by_type[t]['rate']:.0f}% of {by_type[t]['total']}" for t in types], "textposition": "auto",
+        "customdata": [[by_type[t]["hits"], by_type[t]["total"]] for t in types],
+        "hovertemplate": "%{x}<br>%{customdata[0]} hits of %{customdata[1]} lookups (%{y:.1f}%)<extra></extra>",
+    }]
+    layout = base_layout(title, height=280, yaxis=axis("hit rate %", range=[0, 100]), xaxis=axis(""))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10,
+                      title: str = "Top cache keys") -> dict[str, Any]:
+    """The most looked-up keys with the seed's total, hits and rate, as a table."""
+    if not keys:
+        return empty_figure("The cache has no counted keys yet.", title)
+    ranked = sorted(keys.items(), key=lambda item: (-item[1]["total"], item[0]))[:top]
+    short = [k if len(k) <= 52 else k[:30] + "…" + k[-20:] for k, _ in ranked]
+    data = [{
+        "type": "table", "columnwidth": [5, 1, 1, 1],
+        "header": {"values": ["key", "total", "hits", "rate %"], "align": ["left", "right"],
+                   "fill": {"color": "rgba(148,163,184,0.15)"}, "font": {"size": 12}},
+        "cells": {"values": [short, [c["total"] for _, c in ranked], [c["hits"] for _, c in ranked],
+                             [f"{c['rate']:.2f}" for _, c in ranked]],
+                  "align": ["left", "right"], "height": 24, "font": {"size": 12}},
+    }]
+    layout = base_layout(title, height=80 + 26 * len(ranked) + 26)
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def runs_figure(series: Sequence[tuple[datetime, int, int]], *, bucket_s: int = 60,
+                title: str = "Runs per minute and error rate") -> dict[str, Any]:
+    if not series:
+        return empty_figure(NO_DATA, title)
+    per_minute = 60.0 / bucket_s
+    x = [_iso(at) for at, _, _ in series]
+    ok = [round((n - failed) * per_minute, 3) for _, n, failed in series]
+    bad = [round(failed * per_minute, 3) for _, _, failed in series]
+    rate = [round(100.0 * failed / n, 1) if n else 0.0 for _, n, failed in series]
+    data = [
+        {"type": "bar", "name": "succeeded or cancelled", "x": x, "y": ok, "marker": {"color": "#16a34a"},
+         "hovertemplate": "%{x}<br>%{y} runs/min<extra></extra>"},
+        {"type": "bar", "name": "failed", "x": x, "y": bad, "marker": {"color": "#dc2626"},
+         "hovertemplate": "%{x}<br>%{y} failed runs/min<extra></extra>"},
+        {"type": "scatter", "mode": "lines+markers", "name": "error rate %", "x": x, "y": rate, "yaxis": "y2",
+         "line": {"color": "#f59e0b"}, "marker": {"size": 5}, "hovertemplate": "%{x}<br>%{y}% failed<extra></extra>"},
+    ]
+    layout = base_layout(title, height=300, barmode="stack", xaxis=axis(""), yaxis=axis("runs / min", rangemode="tozero"),
+                         yaxis2=axis("error %", overlaying="y", side="right", range=[0, 100], showgrid=False))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], *, p50: float | None = None,
+                       p95: float | None = None, title: str = "Time to first chunk") -> dict[str, Any]:
+    if not histogram:
+        return empty_figure("No streamed answer in this range.", title)
+    data = [{
+        "type": "bar", "x": [start + width_ms / 2 for start, _ in histogram], "y": [n for _, n in histogram],
+        "width": [width_ms * 0.92] * len(histogram), "marker": {"color": "#7c3aed"}, "name": "runs",
+        "customdata": [[start, start + width_ms] for start, _ in histogram],
+        "hovertemplate": "%{customdata[0]:.0f}-%{customdata[1]:.0f} ms<br>%{y} runs<extra></extra>",
+    }]
+    shapes, notes = [], []
+    for value, name in ((p50, "p50"), (p95, "p95")):
+        if value is not None:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1,
+                           "line": {"color": "#0f172a", "width": 1.5, "dash": "dash"}})
+            notes.append({"xref": "x", "yref": "paper", "x": value, "y": 1, "yanchor": "bottom", "showarrow": False,
+                          "text": f"{name} {fmt_ms(value)}", "font": {"size": 11}})
+    layout = base_layout(title, height=280, shapes=shapes, annotations=notes, showlegend=False,
+                         xaxis=axis("ms to the first chunk", rangemode="tozero"), yaxis=axis("runs"))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def tokens_figure(series: Sequence[tuple[datetime, int, int]], title: str = "Tokens used") -> dict[str, Any]:
+    if not series:
+        return empty_figure("No tokens were reported in this range.", title)
+    x = [_iso(at) for at, _, _ in series]
+    data = [
+        {"type": "bar", "name": "input", "x": x, "y": [i for _, i, _ in series], "marker": {"color": "#0d9488"}},
+        {"type": "bar", "name": "output", "x": x, "y": [o for _, _, o in series], "marker": {"color": "#db2777"}},
+    ]
+    layout = base_layout(title, height=280, barmode="stack", xaxis=axis(""), yaxis=axis("tokens", rangemode="tozero"))
+    return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()

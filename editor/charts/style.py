@@ -1,0 +1,62 @@
+"""Colours and layout shared by every chart; outcome colours match the canvas's status colours."""
+from __future__ import annotations
+
+from typing import Any
+
+OUTCOME_COLORS: dict[str, str] = {
+    "done": "#16a34a",
+    "cached": "#2563eb",
+    "failed": "#dc2626",
+    "skipped": "#94a3b8",
+    "running": "#f59e0b",
+    "cancelled": "#64748b",
+    "background": "#7c3aed",
+}
+OUTCOME_NAMES: dict[str, str] = {
+    "done": "done",
+    "cached": "from cache",
+    "failed": "failed",
+    "skipped": "skipped",
+    "running": "running",
+    "cancelled": "cancelled",
+    "background": "background",
+}
+SERIES = ["#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#db2777", "#0d9488", "#dc2626", "#64748b", "#ea580c", "#4f46e5"]
+CRITICAL_LINE = "#0f172a"
+CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
+                          "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+
+
+def base_layout(title: str | None = None, height: int = 320, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 12, "b": 36},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": "Roboto, system-ui, sans-serif", "size": 12, "color": "#475569"},
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "hoverlabel": {"font": {"size": 12}},
+    }
+    if title:
+        layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
+    layout.update(extra)
+    return layout
+
+
+def axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title}, "gridcolor": "rgba(148,163,184,0.25)", "zeroline": False,
+            "automargin": True, **extra}
+
+
+def empty_figure(message: str, title: str | None = None, height: int = 240) -> dict[str, Any]:
+    """A chart with nothing to plot says so instead of showing empty axes."""
+    layout = base_layout(title, height, xaxis={"visible": False}, yaxis={"visible": False})
+    layout["annotations"] = [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
+                              "x": 0.5, "y": 0.5, "font": {"size": 13, "color": "#94a3b8"}}]
+    return {"data": [], "layout": layout, "config": CONFIG}
+
+
+def fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"

@@ -1,0 +1,161 @@
+"""The timeline of one run: a bar per node on a time axis, coloured by outcome, the critical
+path outlined, and markers for the first streamed chunk and the result.
+
+Bars that overlap in time ran in parallel; the outlined chain is what the answer waited for.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from runtime.report import RunReport
+
+from .style import CONFIG, CRITICAL_LINE, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms
+
+TOLERANCE_MS = 3.0  # a node that started within this of another's end was waiting for it
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineBar:
+    node_id: str
+    label: str
+    node_type: str
+    start_ms: float
+    duration_ms: float
+    outcome: str  # a key of OUTCOME_COLORS
+    error: str | None = None
+    cache: str = "off"
+
+    @property
+    def end_ms(self) -> float:
+        return self.start_ms + self.duration_ms
+
+
+def outcome_of(status: str, cache: str) -> str:
+    if status.endswith("(background)"):
+        return "failed" if status.startswith("failed") else "background"
+    if status in ("failed", "continued"):
+        return "failed"
+    if status in ("skipped", "running", "cancelled"):
+        return status
+    return "cached" if cache == "hit" else "done"
+
+
+def bars_from_report(report: RunReport, labels: Mapping[str, str] | None = None,
+                     end_ms: float | None = None) -> list[TimelineBar]:
+    """One bar per node of ``report``. A node still running at ``end_ms`` (or cut off when the
+    run ended) is drawn up to that moment."""
+    labels = labels or {}
+    until = end_ms if end_ms is not None else report.result_ms
+    bars = []
+    for row in report.ordered():
+        outcome = outcome_of(row.status, row.cache)
+        duration = row.duration_ms
+        if duration is None:
+            duration = max(0.0, (until or row.start_ms) - row.start_ms)
+            if report.status in ("cancelled", "failed"):
+                outcome = "cancelled"
+        bars.append(TimelineBar(row.node_id, labels.get(row.node_id) or row.node_id, row.node_type, row.start_ms,
+                                duration, outcome, row.error, row.cache))
+    return bars
+
+
+def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iterable[str]]) -> list[str]:
+    """The chain the run waited for, first to last: from the last node to finish, step back to
+    whatever ended just before it started: its latest predecessor, or, when a predecessor ended
+    much earlier, the node it queued behind (sequential mode, an AI node running alone)."""
+    usable = {b.node_id: b for b in bars if b.outcome not in ("skipped", "background")}
+    if not usable:
+        return []
+    current = max(usable.values(), key=lambda b: (b.end_ms, b.start_ms)).node_id
+    path = [current]
+    seen = {current}
+    while True:
+        start = usable[current].start_ms
+        before = [b for b in usable.values() if b.node_id not in seen and b.end_ms <= start + TOLERANCE_MS]
+        if not before:
+            break
+        latest = max(before, key=lambda b: b.end_ms)
+        from_preds = [b for b in before if b.node_id in set(preds.get(current, ()))]
+        best_pred = max(from_preds, key=lambda b: b.end_ms) if from_preds else None
+        chosen = best_pred if best_pred is not None and best_pred.end_ms >= latest.end_ms - TOLERANCE_MS else latest
+        if start - chosen.end_ms > TOLERANCE_MS and best_pred is None:
+            break  # nothing ended right before it: it started on its own (a root)
+        current = chosen.node_id
+        path.append(current)
+        seen.add(current)
+    path.reverse()
+    return path
+
+
+def timeline_traces(bars: list[TimelineBar], critical: set[str], *, yaxis: str = "y",
+                    show_legend: bool = True) -> list[dict[str, Any]]:
+    """One horizontal bar trace per outcome (so the legend names outcomes)."""
+    total = max((b.end_ms for b in bars), default=0.0)
+    min_width = max(total * 0.004, 0.5)
+    traces = []
+    for outcome, color in OUTCOME_COLORS.items():
+        group = [b for b in bars if b.outcome == outcome]
+        if not group:
+            continue
+        traces.append({
+            "type": "bar", "orientation": "h", "name": OUTCOME_NAMES[outcome], "legendgroup": outcome,
+            "showlegend": show_legend, "yaxis": yaxis, "xaxis": yaxis.replace("y", "x"),
+            "y": [b.label for b in group], "base": [round(b.start_ms, 2) for b in group],
+            "x": [round(max(b.duration_ms, min_width), 2) for b in group],
+            "marker": {"color": color,
+                       "line": {"color": CRITICAL_LINE, "width": [2.5 if b.node_id in critical else 0 for b in group]}},
+            "customdata": [[b.node_id, b.node_type, fmt_ms(b.start_ms), fmt_ms(b.duration_ms), b.cache,
+                            "critical path" if b.node_id in critical else "", (b.error or "")[:200]] for b in group],
+            "hovertemplate": ("<b>%{y}</b> (%{customdata[1]})<br>start %{customdata[2]}, took %{customdata[3]}"
+                              "<br>cache %{customdata[4]} %{customdata[5]}<br>%{customdata[6]}<extra></extra>"),
+        })
+    if critical and show_legend:
+        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "critical path",
+                       "marker": {"symbol": "square-open", "size": 12, "color": CRITICAL_LINE,
+                                  "line": {"width": 2.5}}, "hoverinfo": "skip", "yaxis": yaxis,
+                       "xaxis": yaxis.replace("y", "x")})
+    return traces
+
+
+def markers(first_chunk_ms: float | None, result_ms: float | None, *, xref: str = "x", yref: str = "y domain",
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    shapes, notes = [], []
+    for value, name, color, dash in ((first_chunk_ms, "first chunk", "#7c3aed", "dash"),
+                                     (result_ms, "result", "#0f172a", "dot")):
+        if value is None:
+            continue
+        shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": value, "x1": value, "y0": 0, "y1": 1,
+                       "line": {"color": color, "width": 1.5, "dash": dash}})
+        notes.append({"xref": xref, "yref": yref, "x": value, "y": 1, "yanchor": "bottom", "showarrow": False,
+                      "text": f"{name} {fmt_ms(value)}", "font": {"size": 11, "color": color}})
+    return shapes, notes
+
+
+def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), first_chunk_ms: float | None = None,
+                    result_ms: float | None = None, title: str | None = None) -> dict[str, Any]:
+    if not bars:
+        return empty_figure("No node ran.", title)
+    bars = unique_labels(sorted(bars, key=lambda b: (b.start_ms, b.node_id)))
+    shapes, notes = markers(first_chunk_ms, result_ms)
+    layout = base_layout(
+        title, height=90 + 30 * len({b.label for b in bars}) + (30 if title else 0),
+        barmode="overlay", bargap=0.35, shapes=shapes, annotations=notes,
+        xaxis=axis("ms since the run started", rangemode="tozero"),
+        yaxis=axis("", autorange="reversed", categoryorder="array", categoryarray=_labels(bars)),
+    )
+    layout["margin"]["t"] = max(layout["margin"]["t"], 30)
+    return {"data": timeline_traces(bars, set(critical)), "layout": layout, "config": CONFIG}
+
+
+def unique_labels(bars: list[TimelineBar]) -> list[TimelineBar]:
+    """Two nodes with one label would share a row: name the node too."""
+    counts: dict[str, int] = {}
+    for b in bars:
+        counts[b.label] = counts.get(b.label, 0) + 1
+    return [replace(b, label=f"{b.label} ({b.node_id})") if counts[b.label] > 1 else b for b in bars]
+
+
+def _labels(bars: list[TimelineBar]) -> list[str]:
+    return list(dict.fromkeys(b.label for b in bars))
