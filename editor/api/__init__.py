@@ -57,6 +57,7 @@ def register_api(context: Any, app: Any = None) -> None:
         return RedirectResponse("/widget/widget.html", status_code=307)
 
     app.add_static_files("/widget", STATIC_DIR)
+    add_docs(app)
     errors.install(app)
     app.add_middleware(PageGuard, users_exist=login_required)
     if settings.cors_origins.strip():
@@ -68,3 +69,40 @@ def register_api(context: Any, app: Any = None) -> None:
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
                            expose_headers=["X-Akis-Run-Id", "X-Akis-Channel"])
     app.add_middleware(BodyLimit)
+
+
+def api_routes(app: Any) -> list[Any]:
+    """The API's routes (not NiceGUI's pages and assets), as FastAPI's route contexts."""
+    from fastapi.routing import iter_route_contexts
+
+    return [r for r in iter_route_contexts(app.routes)
+            if (r.path or "").startswith("/api/") or r.path == "/healthz"]
+
+
+def add_docs(app: Any) -> None:
+    """NiceGUI turns FastAPI's docs off; serve the API's own spec at /openapi.json and /docs."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    cached: list[dict[str, Any]] = []
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        if not cached:
+            schema = get_openapi(
+                title="Akis API", version="1",
+                description="Run chatbot flows over HTTP, SSE and WebSocket. Every route except /healthz needs "
+                            "'Authorization: Bearer <token>' (akis token create --tenant N) or an editor session.",
+                routes=api_routes(app),
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"bearer": []}]
+            for operation in schema.get("paths", {}).get("/healthz", {}).values():
+                operation["security"] = []
+            cached.append(schema)
+        return JSONResponse(cached[0])
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Akis API")

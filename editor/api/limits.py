@@ -10,6 +10,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY = 6 * 1024 * 1024  # a flow document may be 5 MiB (runtime.flow.loader.MAX_BYTES)
@@ -22,8 +23,11 @@ def max_body_bytes() -> int:
         return DEFAULT_MAX_BODY
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive``: FastAPI passes an HTTPException through as its own answer."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large: at most {limit} bytes")
 
 
 async def _reply_413(send: Send, limit: int) -> None:
@@ -60,7 +64,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -1,0 +1,89 @@
+"""Two tenants over every endpoint: B's token with A's ids answers 404, and nothing of A shows
+up in what B gets back."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from .conftest import TENANT_A, TENANT_B, Api
+from .harness import chat_flow
+
+
+async def a_world(api: Api) -> dict[str, str]:
+    """Tenant A's flow, run and channel."""
+    suffix = uuid.uuid4().hex[:8]
+    flow_id, session = f"a-flow-{suffix}", f"a-session-{suffix}"
+    async with api.client(api.token_a) as a:
+        assert (await a.post("/api/flows", json=chat_flow(flow_id, chunks=3))).status_code == 201
+        run = await a.post(f"/api/flows/{flow_id}/runs", json={"inputs": {"user_message": "hi"}, "session_id": session})
+        assert run.status_code == 200 and run.json()["status"] == "succeeded"
+        # B has a flow with the same id as well: it must see its own, never A's.
+    return {"flow_id": flow_id, "run_id": run.json()["run_id"], "channel": f"tenant.{TENANT_A}.conversation.{session}",
+            "answer": run.json()["answer"], "session": session}
+
+
+def matrix(a: dict[str, str]) -> list[tuple[str, str, dict | None]]:
+    f, r, c = a["flow_id"], a["run_id"], a["channel"]
+    return [
+        ("GET", f"/api/flows/{f}", None),
+        ("PUT", f"/api/flows/{f}", chat_flow(f)),
+        ("DELETE", f"/api/flows/{f}", None),
+        ("GET", f"/api/flows/{f}/versions", None),
+        ("GET", f"/api/flows/{f}/export", None),
+        ("POST", f"/api/flows/{f}/runs", {"inputs": {"user_message": "steal"}}),
+        ("GET", f"/api/runs/{r}", None),
+        ("GET", f"/api/runs/{r}/events", None),
+        ("POST", f"/api/runs/{r}/cancel", None),
+        ("GET", f"/api/channels/{c}/events", None),
+    ]
+
+
+def template_of(path: str, a: dict[str, str]) -> str:
+    return (path.replace(a["flow_id"], "{flow_id}").replace(a["run_id"], "{run_id}")
+            .replace(a["channel"], "{channel}"))
+
+
+async def test_tenant_b_gets_404_for_everything_of_tenant_a(api: Api) -> None:
+    a = await a_world(api)
+    cases = matrix(a)
+    async with api.client(api.token_b) as b:
+        spec = (await b.get("/openapi.json")).json()
+        with_ids = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if "{" in p}
+        covered = {(m, template_of(p, a)) for m, p, _ in cases}
+        assert with_ids <= covered, f"endpoints missing from the matrix: {with_ids - covered}"
+        for method, path, body in cases:
+            response = await b.request(method, path, json=body)
+            assert response.status_code == 404, (method, path, response.status_code, response.text[:200])
+            assert a["answer"] not in response.text
+        # B's own flow with A's id is B's, and stays separate.
+        await b.post("/api/flows", json=chat_flow(a["flow_id"], text="tenant b answer", chunks=2))
+        own = await b.get(f"/api/flows/{a['flow_id']}")
+        assert own.status_code == 200 and "tenant b answer" in own.text and a["answer"] not in own.text
+        assert (await b.delete(f"/api/flows/{a['flow_id']}")).status_code == 204
+        listings = [await b.get(p) for p in ("/api/flows", "/api/runs", "/api/cache/stats", "/api/metrics")]
+        for listing in listings:
+            assert listing.status_code == 200
+            text = listing.text
+            assert a["flow_id"] not in text and a["run_id"] not in text and a["session"] not in text
+            assert not re.search(rf"tenant_{TENANT_A}_", text)
+        assert (await b.get(f"/api/metrics?flow_id={a['flow_id']}")).json()["rows"] == []
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(api.url.replace("http", "ws") + f"/api/channels/{a['channel']}/ws",
+                                      additional_headers=api.headers(api.token_b)):
+            pass
+    assert refused.value.response.status_code == 403
+    async with api.client(api.token_a) as a_client:  # nothing B did touched A's flow
+        still = await a_client.get(f"/api/flows/{a['flow_id']}")
+        assert still.status_code == 200 and still.json()["current_version"] == 1
+        assert (await a_client.get(f"/api/runs/{a['run_id']}")).status_code == 200
+
+
+async def test_channel_names_cannot_reach_another_tenant(api: Api) -> None:
+    async with api.client(api.token_b) as b:
+        for name in (f"tenant.{TENANT_A}.conversation.x", f"tenant.{TENANT_B}.conversation.x.tenant.{TENANT_A}",
+                     f"tenant.{TENANT_B}x.conversation.x", "tenant..conversation.x", "anything"):
+            assert (await b.get(f"/api/channels/{name}/events")).status_code == 404, name
