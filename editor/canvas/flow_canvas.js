@@ -1,0 +1,492 @@
+// The Akis flow canvas: Vue Flow rendering Python's nodes, edges and group frames.
+// Data comes in through props; user intent goes out as small typed events. The canvas never
+// validates or runs anything: it draws what Python says and reports what the user did.
+import { markRaw } from "vue";
+import {
+  VueFlow,
+  Handle,
+  BaseEdge,
+  EdgeLabelRenderer,
+  getBezierPath,
+  getTransformForBounds,
+  MarkerType,
+  Background,
+  Controls,
+  MiniMap,
+} from "akis-vueflow";
+import { loadResource } from "../../static/utils/resources.js";
+
+const DRAG_TYPE = "application/akis-node-type";
+const FRAME_PAD = 22;
+const FRAME_PAD_TOP = 34;
+const NODE_W = 232; // .akis-node width in canvas.css
+const NODE_H = 56; // a node without badges; only used to fit the view before nodes are measured
+const FIT = { padding: 0.12, minZoom: 0.1, maxZoom: 1 };
+const DATA_DEFAULTS = {
+  category: "other",
+  icon: "widgets",
+  color: "#64748b",
+  badges: [],
+  status: null,
+  duration_ms: null,
+  error: null,
+  problems: [],
+  branches: [],
+  has_input: true,
+  has_output: true,
+};
+const BADGE_ICONS = { cached: "bolt", background: "schedule", group: "call_split", join: "merge" };
+
+export function edgeId(source, target, sourceHandle) {
+  return `${source}->${target}` + (sourceHandle ? `#${sourceHandle}` : "");
+}
+
+function formatMs(ms) {
+  if (ms === null || ms === undefined) return "";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10000 ? 0 : 1)} s` : `${Math.round(ms)} ms`;
+}
+
+function isTyping(target) {
+  if (!target || !target.closest) return false;
+  return !!target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], .cm-editor");
+}
+
+const AkisNode = {
+  components: { Handle },
+  inheritAttrs: false,
+  props: ["id", "data", "selected"],
+  computed: {
+    d() {
+      return { ...DATA_DEFAULTS, ...this.data };
+    },
+    classes() {
+      const d = this.d;
+      return [
+        `akis-cat-${d.category}`,
+        d.status ? `akis-status-${d.status}` : "",
+        d.problems.length ? "akis-has-problems" : "",
+      ];
+    },
+    badges() {
+      return this.d.badges.map((b) => {
+        const [kind, ...rest] = String(b).split(":");
+        return { kind, icon: BADGE_ICONS[kind] || "", text: rest.length ? rest.join(":") : kind };
+      });
+    },
+    statusText() {
+      const d = this.d;
+      switch (d.status) {
+        case "running":
+          return "running…";
+        case "done":
+          return formatMs(d.duration_ms) || "done";
+        case "cached":
+          return "cached" + (d.duration_ms !== null ? ` · ${formatMs(d.duration_ms)}` : "");
+        case "failed":
+          return "failed";
+        case "skipped":
+          return "skipped";
+        case "waiting":
+          return "waiting";
+        default:
+          return "";
+      }
+    },
+    statusIcon() {
+      return { running: "sync", done: "check", cached: "bolt", failed: "error", skipped: "block", waiting: "schedule" }[
+        this.d.status
+      ];
+    },
+  },
+  template: `
+    <div :class="classes" :data-status="d.status || ''" :data-node-id="id">
+      <div class="akis-node" :style="{'--akis-cat': d.color}" :title="d.status === 'failed' && d.error ? d.error : null">
+        <Handle v-if="d.has_input" type="target" position="left" />
+        <div class="akis-node__main">
+          <i class="material-icons akis-node__icon">{{ d.icon }}</i>
+          <div class="akis-node__text">
+            <div class="akis-node__label" :title="d.label">{{ d.label }}</div>
+            <div class="akis-node__type">{{ d.node_type }}</div>
+          </div>
+          <span v-if="d.problems.length" class="akis-node__problem" data-testid="node-problem"
+                :title="d.problems.join('\\n')">{{ d.problems.length > 1 ? d.problems.length : '!' }}</span>
+        </div>
+        <div v-if="badges.length || statusText" class="akis-node__footer">
+          <span v-for="b in badges" :key="b.kind + b.text" class="akis-badge" :class="'akis-badge--' + b.kind">
+            <i v-if="b.icon" class="material-icons">{{ b.icon }}</i>{{ b.text }}
+          </span>
+          <span v-if="statusText" class="akis-status-chip" :title="d.status === 'failed' ? d.error : null">
+            <i class="material-icons">{{ statusIcon }}</i>{{ statusText }}
+          </span>
+        </div>
+        <div v-if="d.branches.length" class="akis-node__branches">
+          <div v-for="b in d.branches" :key="b" class="akis-branch">{{ b }}
+            <Handle type="source" position="right" :id="b" />
+          </div>
+        </div>
+        <Handle v-else-if="d.has_output" type="source" position="right" />
+      </div>
+    </div>`,
+};
+
+const ProblemEdge = {
+  components: { BaseEdge, EdgeLabelRenderer },
+  inheritAttrs: false,
+  props: ["id", "sourceX", "sourceY", "targetX", "targetY", "sourcePosition", "targetPosition", "markerEnd", "data"],
+  computed: {
+    path() {
+      return getBezierPath({
+        sourceX: this.sourceX,
+        sourceY: this.sourceY,
+        sourcePosition: this.sourcePosition,
+        targetX: this.targetX,
+        targetY: this.targetY,
+        targetPosition: this.targetPosition,
+      });
+    },
+    problems() {
+      return (this.data && this.data.problems) || [];
+    },
+  },
+  template: `
+    <BaseEdge :id="id" :path="path[0]" :marker-end="markerEnd" />
+    <EdgeLabelRenderer>
+      <div class="akis-edge-problem nodrag nopan" data-testid="edge-problem" :data-edge-id="id"
+           :style="{transform: 'translate(-50%, -50%) translate(' + path[1] + 'px,' + path[2] + 'px)'}"
+           :title="problems.join('\\n')">!</div>
+    </EdgeLabelRenderer>`,
+};
+
+export default {
+  components: { VueFlow, Background, Controls, MiniMap },
+  template: `
+    <div class="akis-canvas" :class="{'akis-dark': isDark, 'akis-drop-target': dropActive}" tabindex="-1"
+         :data-ready="readySent ? 'true' : null" @dragover="onDragOver" @dragleave="dropActive = false" @drop="onDrop">
+      <VueFlow v-if="cssLoaded" :node-types="nodeTypes" :edge-types="edgeTypes" :min-zoom="0.1" :max-zoom="2"
+               :delete-key-code="null" selection-key-code="Shift" :multi-selection-key-code="['Shift', 'Meta', 'Control']"
+               connection-mode="strict" :elevate-edges-on-select="true" :zoom-on-double-click="false"
+               @pane-ready="onPaneReady" @nodes-initialized="onNodesInitialized"
+               @node-drag-start="onDragStart" @node-drag-stop="onDragStop"
+               @selection-drag-start="onDragStart" @selection-drag-stop="onDragStop"
+               @connect="onConnect" @nodes-change="onChanges" @edges-change="onChanges"
+               @node-click="(e) => $emit('node_click', {id: e.node.id})" @pane-click="$emit('pane_click', {})">
+        <Background :gap="20" :size="1.2" :pattern-color="isDark ? '#334155' : '#cbd5e1'" />
+        <Controls position="bottom-left" :show-interactive="false" />
+        <MiniMap position="bottom-right" pannable zoomable :node-color="miniMapColor" :node-border-radius="6"
+                 :mask-color="isDark ? 'rgba(15, 23, 42, 0.6)' : 'rgba(241, 245, 249, 0.7)'" />
+        <template #zoom-pane>
+          <div class="akis-frames">
+            <div v-for="f in frames" :key="f.id" class="akis-frame" :class="{'akis-frame--problem': f.problems.length}"
+                 :data-group-id="f.id"
+                 :style="{transform: 'translate(' + f.x + 'px,' + f.y + 'px)', width: f.w + 'px', height: f.h + 'px'}">
+              <div class="akis-frame__label" @click="$emit('group_click', {id: f.id})">
+                <i class="material-icons">call_split</i>{{ f.label }}
+                <span v-if="f.join" class="akis-frame__join">join → {{ f.join }}</span>
+              </div>
+              <div v-if="f.problems.length" class="akis-frame__problem" data-testid="group-problem"
+                   :title="f.problems.join('\\n')">{{ f.problems[0] }}</div>
+            </div>
+          </div>
+        </template>
+      </VueFlow>
+    </div>`,
+  props: {
+    nodes: Array,
+    edges: Array,
+    groups: Array,
+    dark: { type: Boolean, default: null },
+    resourcePath: String,
+  },
+  data() {
+    return {
+      cssLoaded: false,
+      flowTick: 0,
+      readySent: false,
+      dropActive: false,
+      bodyDark: document.body.classList.contains("body--dark"),
+      nodeTypes: markRaw({ akis: markRaw(AkisNode) }),
+      edgeTypes: markRaw({ "akis-problem": markRaw(ProblemEdge) }),
+    };
+  },
+  computed: {
+    isDark() {
+      return this.dark === null || this.dark === undefined ? this.bodyDark : this.dark;
+    },
+    frames() {
+      if (!this.flowTick || !this.flow) return [];
+      const frames = [];
+      for (const g of this.groups || []) {
+        let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        for (const id of g.nodes) {
+          const n = this.flow.findNode(id);
+          if (!n) continue;
+          const w = n.dimensions.width || 232, h = n.dimensions.height || 64;
+          x0 = Math.min(x0, n.position.x);
+          y0 = Math.min(y0, n.position.y);
+          x1 = Math.max(x1, n.position.x + w);
+          y1 = Math.max(y1, n.position.y + h);
+        }
+        if (x0 === Infinity) continue;
+        const problems = g.problems || [];
+        const joinNode = g.join_at ? this.flow.findNode(g.join_at) : null;
+        frames.push({
+          id: g.id,
+          label: g.label || g.id,
+          join: joinNode ? joinNode.data.label || g.join_at : g.join_at || "",
+          problems,
+          x: x0 - FRAME_PAD,
+          y: y0 - FRAME_PAD_TOP,
+          w: x1 - x0 + 2 * FRAME_PAD,
+          h: y1 - y0 + FRAME_PAD + FRAME_PAD_TOP + (problems.length ? 22 : 0),
+        });
+      }
+      return frames;
+    },
+  },
+  watch: {
+    nodes() {
+      this.scheduleSync();
+    },
+    edges() {
+      this.scheduleSync();
+    },
+  },
+  created() {
+    this.t0 = performance.now();
+    this.phases = {};
+    this.flow = null;
+    this.synced = { nodes: "", edges: "" };
+    this.lastSelection = "";
+  },
+  async mounted() {
+    this.onKey = this.onKey.bind(this);
+    document.addEventListener("keydown", this.onKey);
+    this.themeObserver = new MutationObserver(() => {
+      this.bodyDark = document.body.classList.contains("body--dark");
+    });
+    this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class"] });
+    await this.$nextTick(); // window.path_prefix is set by then
+    await loadResource(window.path_prefix + `${this.resourcePath}/index.css`);
+    this.cssLoaded = true;
+    this.phases.css = this.since();
+  },
+  unmounted() {
+    document.removeEventListener("keydown", this.onKey);
+    this.themeObserver?.disconnect();
+  },
+  methods: {
+    // ---------- props -> Vue Flow ----------
+    toVfNode(n) {
+      return {
+        id: n.id,
+        type: "akis",
+        position: { x: n.position?.x ?? 0, y: n.position?.y ?? 0 },
+        data: { ...DATA_DEFAULTS, ...(n.data || {}), label: n.label ?? n.id, node_type: n.type },
+      };
+    },
+    toVfEdge(e) {
+      const problems = e.problems || [];
+      return {
+        id: e.id || edgeId(e.source, e.target, e.sourceHandle),
+        source: e.source,
+        target: e.target,
+        sourceHandle: e.sourceHandle || null,
+        type: problems.length ? "akis-problem" : "default",
+        class: problems.length ? "akis-edge--problem" : "",
+        markerEnd: MarkerType.ArrowClosed,
+        data: { problems },
+      };
+    },
+    scheduleSync() {
+      if (this.syncPending) return;
+      this.syncPending = true;
+      this.$nextTick(() => {
+        this.syncPending = false;
+        this.sync();
+      });
+    },
+    sync() {
+      if (!this.flow) return;
+      const nodesKey = JSON.stringify(this.nodes || []);
+      const edgesKey = JSON.stringify(this.edges || []);
+      if (nodesKey !== this.synced.nodes) {
+        this.synced.nodes = nodesKey;
+        this.flow.setNodes((this.nodes || []).map(this.toVfNode));
+      }
+      if (edgesKey !== this.synced.edges || nodesKey !== this.synced.nodesForEdges) {
+        this.synced.edges = edgesKey;
+        this.synced.nodesForEdges = nodesKey;
+        const ids = new Set((this.nodes || []).map((n) => n.id));
+        const edges = (this.edges || []).filter((e) => ids.has(e.source) && ids.has(e.target));
+        this.flow.setEdges(edges.map(this.toVfEdge));
+      }
+    },
+    since() {
+      return Math.round(performance.now() - this.t0);
+    },
+    onPaneReady(instance) {
+      this.flow = markRaw(instance);
+      this.phases.pane = this.since();
+      this.sync();
+      this.fitNow(false);
+      this.flowTick += 1;
+      if (!(this.nodes || []).length) this.emitReady();
+    },
+    onNodesInitialized() {
+      if (this.readySent) return;
+      this.phases.measured = this.since();
+      this.fitNow(true);
+      this.emitReady();
+    },
+    fitNow(measured) {
+      // Fit the view from node positions; before nodes are measured an estimated size is used, so
+      // the first paint is already fitted and the measured fit rarely needs to move anything.
+      const { width, height } = this.flow.dimensions.value;
+      const nodes = this.flow.getNodes.value;
+      if (!nodes.length || !width || !height) return;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const n of nodes) {
+        const w = (measured && n.dimensions.width) || NODE_W, h = (measured && n.dimensions.height) || NODE_H;
+        x0 = Math.min(x0, n.position.x);
+        y0 = Math.min(y0, n.position.y);
+        x1 = Math.max(x1, n.position.x + w);
+        y1 = Math.max(y1, n.position.y + h);
+      }
+      const bounds = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+      const next = getTransformForBounds(bounds, width, height, FIT.minZoom, FIT.maxZoom, FIT.padding);
+      const now = this.flow.getViewport();
+      const moved = Math.abs(next.zoom - now.zoom) / now.zoom > 0.02 || Math.abs(next.x - now.x) + Math.abs(next.y - now.y) > 12;
+      if (moved) this.flow.setViewport(next);
+    },
+    emitReady() {
+      if (this.readySent) return;
+      // after the next paint: a frame, then a task
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          this.readySent = true;
+          this.$emit("ready", {
+            node_count: this.flow.getNodes.value.length,
+            edge_count: this.flow.getEdges.value.length,
+            ms: this.since(),
+            page_ms: Math.round(performance.now()),
+            phases: { ...this.phases, created: Math.round(this.t0) },
+          });
+        }, 0),
+      );
+    },
+
+    // ---------- gestures -> events ----------
+    frameAt(x, y, frames) {
+      let best = null;
+      for (const f of frames) {
+        if (x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h && (!best || f.w * f.h < best.w * best.h)) {
+          best = f;
+        }
+      }
+      return best ? best.id : null;
+    },
+    onDragStart(e) {
+      this.dragFrames = this.frames.map((f) => ({ ...f }));
+      this.dragFrom = Object.fromEntries((e.nodes || [e.node]).map((n) => [n.id, { ...n.position }]));
+    },
+    onDragStop(e) {
+      const nodes = e.nodes && e.nodes.length ? e.nodes : [e.node];
+      const moves = nodes.map((n) => ({ id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y) }));
+      const from = this.dragFrom || {};
+      const moved = moves.some((m) => !from[m.id] || Math.abs(from[m.id].x - m.x) + Math.abs(from[m.id].y - m.y) >= 1);
+      if (!moved) return;
+      const lead = e.node || nodes[0];
+      const w = lead.dimensions?.width || 232, h = lead.dimensions?.height || 64;
+      const group = this.frameAt(lead.position.x + w / 2, lead.position.y + h / 2, this.dragFrames || []);
+      this.$emit("node_moved", { moves, group });
+    },
+    onConnect(params) {
+      const sourceHandle = params.sourceHandle || null;
+      const id = edgeId(params.source, params.target, sourceHandle);
+      if (this.flow.findEdge(id)) return;
+      this.flow.addEdges([this.toVfEdge({ id, source: params.source, target: params.target, sourceHandle })]);
+      this.$emit("connect", { id, source: params.source, target: params.target, sourceHandle });
+    },
+    onChanges(changes) {
+      if (!changes.some((c) => c.type === "select") || this.selectionPending) return;
+      this.selectionPending = true;
+      setTimeout(() => {
+        this.selectionPending = false;
+        const nodes = this.flow.getSelectedNodes.value.map((n) => n.id).sort();
+        const edges = this.flow.getSelectedEdges.value.map((e) => e.id).sort();
+        const key = JSON.stringify([nodes, edges]);
+        if (key === this.lastSelection) return;
+        this.lastSelection = key;
+        this.$emit("selection_change", { nodes, edges });
+      }, 0);
+    },
+    onDragOver(e) {
+      if (!e.dataTransfer || !Array.from(e.dataTransfer.types || []).includes(DRAG_TYPE)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+      this.dropActive = true;
+    },
+    onDrop(e) {
+      this.dropActive = false;
+      const type = e.dataTransfer && e.dataTransfer.getData(DRAG_TYPE);
+      if (!type || !this.flow) return;
+      e.preventDefault();
+      const p = this.flow.screenToFlowCoordinate({ x: e.clientX, y: e.clientY });
+      this.$emit("palette_drop", { type, x: Math.round(p.x), y: Math.round(p.y) });
+    },
+    onKey(e) {
+      if (!this.flow || !this.$el.isConnected || this.$el.offsetParent === null) return;
+      const mod = e.ctrlKey || e.metaKey;
+      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      let action = null;
+      if (mod && key === "s") action = "save";
+      else if (isTyping(e.target)) return;
+      else if (mod && key === "z") action = e.shiftKey ? "redo" : "undo";
+      else if (mod && key === "y") action = "redo";
+      else if (mod && key === "c" && !String(window.getSelection() || "")) action = "copy";
+      else if (mod && key === "v") action = "paste";
+      else if (mod && key === "a") action = "select_all";
+      else if (!mod && (key === "Delete" || key === "Backspace")) {
+        if (this.deleteSelection()) e.preventDefault();
+        return;
+      }
+      if (!action) return;
+      e.preventDefault();
+      this.$emit("shortcut", { action });
+    },
+
+    // ---------- methods for Python (run_method) ----------
+    updateNode(id, patch) {
+      if (!this.flow || !this.flow.findNode(id)) return false;
+      this.flow.updateNodeData(id, patch);
+      return true;
+    },
+    fitView(padding = 0.12) {
+      if (this.flow) this.flow.fitView({ padding, maxZoom: 1, duration: 200 });
+    },
+    setCenter(x, y, zoom = null) {
+      if (this.flow) this.flow.setCenter(x, y, { zoom: zoom ?? this.flow.getViewport().zoom, duration: 200 });
+    },
+    selectNodes(ids) {
+      if (!this.flow) return 0;
+      this.flow.removeSelectedElements();
+      const nodes = ids.map((id) => this.flow.findNode(id)).filter(Boolean);
+      this.flow.addSelectedNodes(nodes);
+      return nodes.length;
+    },
+    deleteSelection() {
+      if (!this.flow) return false;
+      const nodes = this.flow.getSelectedNodes.value.map((n) => n.id);
+      const edges = this.flow.getSelectedEdges.value.map((e) => e.id);
+      if (!nodes.length && !edges.length) return false;
+      this.$emit("delete_request", { nodes, edges });
+      return true;
+    },
+    getViewport() {
+      return this.flow ? this.flow.getViewport() : null;
+    },
+    miniMapColor(node) {
+      return (node.data && node.data.color) || "#64748b";
+    },
+  },
+};

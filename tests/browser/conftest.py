@@ -1,0 +1,141 @@
+"""Browser-test helpers: the canvas harness app as a subprocess, and headless Debian Chromium.
+
+The browser is launched lazily per module (only after ``chromium_path`` has checked it exists),
+so a missing browser skips locally and fails under CI=true, like every other service.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = Path(__file__).with_name("canvas_harness.py")
+ARTIFACTS = ROOT / "artifacts" / "canvas"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HarnessApp:
+    """The harness app on a free loopback port; ``events()`` is what Python received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = ARTIFACTS / f"harness-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HARNESS), "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/events", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"canvas harness did not start; its log:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.get("/events") if name is None or e["name"] == name]
+
+    def wait_event(self, name: str, where: Callable[[dict], bool] = lambda _: True, timeout: float = 10) -> dict:
+        """The first event ``name`` whose args satisfy ``where``; fails naming what did arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events(name):
+                if where(event["args"]):
+                    return event["args"]
+            time.sleep(0.05)
+        pytest.fail(f"no {name!r} event arrived in Python; got {self.events()}", pytrace=False)
+
+
+class _Browser:
+    def __init__(self) -> None:
+        self.playwright: Any = None
+        self.browser: Any = None
+
+    def get(self, executable: str) -> Any:
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        return self.browser
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[HarnessApp]:
+    app = HarnessApp()
+    app.start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def _browser_holder() -> Iterator[_Browser]:
+    holder = _Browser()
+    yield holder
+    holder.close()
+
+
+@pytest.fixture
+def page(chromium_path: str, _browser_holder: _Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page (1440x860); a screenshot of it is saved under artifacts/canvas/ after the test."""
+    context = _browser_holder.get(chromium_path).new_context(viewport={"width": 1440, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
