@@ -47,6 +47,7 @@ class WorkerOptions:
     poll_delay_s: float = 0.5
     burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
     metrics_key: str = METRICS_KEY
+    handle_signals: bool = True  # False when embedded in another event loop (tests)
 
 
 def load_object(spec: str) -> Any:
@@ -134,6 +135,7 @@ def build_worker(
         job_serializer=serialize,
         job_deserializer=deserialize,
         max_tries=options.max_tries + 1,
+        handle_signals=options.handle_signals,
     )
     if options.in_progress_timeout_s is not None:
         worker.in_progress_timeout_s = options.in_progress_timeout_s
