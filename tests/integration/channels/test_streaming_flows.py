@@ -13,9 +13,12 @@ from runtime.events import MESSAGE_CHUNK, NODE_FINISHED, RUN_FINISHED, RUN_START
 from .flows import ANSWER, parallel_join_flow, two_answers_flow
 
 
-async def run_and_listen(hub: Any, flow: dict[str, Any], tenant: str, session: str, message: str = "Transpalet arıyorum") -> tuple[Transcript, Any]:
+async def run_and_listen(
+    hub: Any, flow: dict[str, Any], tenant: str, session: str, message: str = "Transpalet arıyorum",
+    engine: Engine | None = None,
+) -> tuple[Transcript, Any]:
     channel = channel_name(tenant, session)
-    engine = Engine(publisher=hub)
+    engine = engine or Engine(publisher=hub)
     stream = hub.subscribe(channel, after=await hub.cursor(channel))
     listener = asyncio.create_task(collect_run(stream))
     result = await engine.run(flow, {"user_message": message, "tenant_id": tenant, "session_id": session})
@@ -32,8 +35,12 @@ def assert_complete(transcript: Transcript) -> None:
 
 
 async def test_streaming_after_parallel_branches_and_a_join(hub: Any) -> None:
-    transcript, result = await run_and_listen(hub, parallel_join_flow(), "2", "abc123")
+    engine = Engine(publisher=hub)
+    transcript, result = await run_and_listen(hub, parallel_join_flow(), "2", "abc123", engine=engine)
     assert result.status == "succeeded", result.error
+    await result.wait_background()  # save_message runs after the answer
+    stored = await engine.services.conversations.history("2", "abc123", 10)
+    assert stored[-1].role == "assistant" and stored[-1].content.encode() == transcript.text("ai").encode()
     assert_complete(transcript)
     assert transcript.text("ai").encode("utf-8") == ANSWER.encode("utf-8")
     assert transcript.finished is not None and transcript.finished.output == {"answer": ANSWER}
