@@ -156,3 +156,14 @@ async def test_idle_channels_are_forgotten_after_the_retention() -> None:
     await hub.aclose()
     hub.publish(CHANNEL, chunk(1))  # after close: ignored, not an error
     assert hub.last_cursor(CHANNEL) == 1
+
+
+async def test_build_hub_follows_the_settings() -> None:
+    from runtime.channels import ChannelHub, build_hub
+    from runtime.channels.redis_hub import RedisChannelHub
+    from runtime.settings import AkisSettings
+
+    assert isinstance(build_hub(AkisSettings(_env_file=None, redis_url="")), ChannelHub)  # type: ignore[call-arg]
+    remote = build_hub(AkisSettings(_env_file=None, redis_url="redis://127.0.0.1:6379/0"))  # type: ignore[call-arg]
+    assert isinstance(remote, RedisChannelHub)  # no connection is made until it is used
+    await remote.aclose()
