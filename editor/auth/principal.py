@@ -30,7 +30,10 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     if connection.scope.get("type") == "websocket":
-        offered = [p.strip() for p in connection.headers.get("sec-websocket-protocol", "").split(",")]
+        # Servers hand the offered subprotocols over in the scope (uvicorn drops the header).
+        offered = [str(p).strip() for p in connection.scope.get("subprotocols") or ()]
+        if not offered:
+            offered = [p.strip() for p in connection.headers.get("sec-websocket-protocol", "").split(",")]
         if WS_TOKEN_PROTOCOL in offered:
             position = offered.index(WS_TOKEN_PROTOCOL)
             if position + 1 < len(offered) and offered[position + 1]:
