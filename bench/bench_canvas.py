@@ -157,7 +157,7 @@ def main() -> None:
     verdict = "meets" if ready_ms <= TARGET_READY_MS else "MISSES"
     print(f"\n{nodes} nodes ready in {ready_ms:.0f} ms: {verdict} the {TARGET_READY_MS} ms target")
     emit({
-        "bench": "canvas", "nodes": nodes, "runs": runs, "tiny": opts.tiny,
+        "benchmark": "canvas", "nodes": nodes, "runs": runs, "tiny": opts.tiny,
         "ready_ms": round(ready_ms, 1), "ready_baseline_ms": round(base_ms, 1), "ready_ratio": round(ready_ms / base_ms, 3),
         "ready_target_ms": TARGET_READY_MS, "ready_meets_target": ready_ms <= TARGET_READY_MS,
         "update_ms_median": round(median(update), 2), "update_ms_p95": round(percentile(update, 95), 2),

@@ -395,6 +395,7 @@ export default {
       const from = this.dragFrom || {};
       const moved = moves.some((m) => !from[m.id] || Math.abs(from[m.id].x - m.x) + Math.abs(from[m.id].y - m.y) >= 1);
       if (!moved) return;
+      this.synced.nodes = ""; // the browser now differs from the last props: accept the next ones as they are
       const lead = e.node || nodes[0];
       const w = lead.dimensions?.width || 232, h = lead.dimensions?.height || 64;
       const group = this.frameAt(lead.position.x + w / 2, lead.position.y + h / 2, this.dragFrames || []);
@@ -405,6 +406,7 @@ export default {
       const id = edgeId(params.source, params.target, sourceHandle);
       if (this.flow.findEdge(id)) return;
       this.flow.addEdges([this.toVfEdge({ id, source: params.source, target: params.target, sourceHandle })]);
+      this.synced.edges = ""; // so that Python can take the edge back by sending the old edges
       this.$emit("connect", { id, source: params.source, target: params.target, sourceHandle });
     },
     onChanges(changes) {
@@ -459,6 +461,7 @@ export default {
     updateNode(id, patch) {
       if (!this.flow || !this.flow.findNode(id)) return false;
       this.flow.updateNodeData(id, patch);
+      this.synced.nodes = "";
       return true;
     },
     fitView(padding = 0.12) {

@@ -77,7 +77,7 @@ log: Any = None
 
 
 @ui.page("/")
-def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0) -> None:
+def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0, reject: int = 0) -> None:
     global log
     EVENTS.clear()
     nodes, edges, grps = seed_flow() if n <= 0 else grid_flow(n)
@@ -115,6 +115,11 @@ def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0) -> None
                  "node_click", "pane_click", "group_click"):
         canvas.on_event(name, record)
     canvas.on_palette_drop(lambda e: add_node(canvas, e.args))
+    if reject:  # an editor that refuses every drawn edge and every move: the canvas must follow it
+        original = {n["id"]: dict(n["position"]) for n in nodes}
+        canvas.on_connect(lambda e: canvas.set_edges([x for x in canvas.edges if x["id"] != e.args["id"]]))
+        canvas.on_node_moved(lambda e: canvas.set_nodes(
+            [{**n, "position": original[n["id"]]} if n["id"] in original else n for n in canvas.nodes]))
     canvas.on_delete_request(lambda e: delete(canvas, e.args))
 
 

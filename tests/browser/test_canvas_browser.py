@@ -107,6 +107,50 @@ def test_connect_from_a_branch_handle(page: Any, harness: HarnessApp) -> None:
     assert (args["source"], args["target"], args["sourceHandle"]) == ("node_6", "node_8", "no")
 
 
+def test_python_can_take_back_an_edge_or_a_move(page: Any, harness: HarnessApp) -> None:
+    open_canvas(page, harness, "?reject=1")
+    source = center(page, f'{NODE.format("node_1")} .vue-flow__handle.source')
+    target = center(page, f'{NODE.format("node_9")} .vue-flow__handle.target')
+    drag(page, source, target, steps=15)
+    harness.wait_event("connect")
+    page.wait_for_selector('.vue-flow__edge[data-id="node_1->node_9"]', state="detached")
+    start = center(page, NODE.format("node_9"))
+    drag(page, start, (start[0] - 200, start[1] + 100))
+    harness.wait_event("node_moved")
+    page.wait_for_function(
+        "([x, y]) => { const r = document.querySelector('.vue-flow__node[data-id=\"node_9\"]').getBoundingClientRect();"
+        " return Math.abs(r.x + r.width / 2 - x) < 2 && Math.abs(r.y + r.height / 2 - y) < 2; }", arg=list(start))
+    assert harness.get("/state")["nodes"]["node_9"] == {"x": 1540.0, "y": 200.0}
+
+
+def test_box_selection_with_shift(page: Any, harness: HarnessApp) -> None:
+    open_canvas(page, harness)
+    boxes = [page.locator(NODE.format(i)).bounding_box() for i in ("node_2", "node_3", "node_4")]
+    top_left = (min(b["x"] for b in boxes) - 12, min(b["y"] for b in boxes) - 12)
+    bottom_right = (max(b["x"] + b["width"] for b in boxes) + 12, max(b["y"] + b["height"] for b in boxes) + 12)
+    page.keyboard.down("Shift")
+    drag(page, top_left, bottom_right)
+    page.keyboard.up("Shift")
+    selection = harness.wait_event("selection_change", lambda a: len(a["nodes"]) == 3)
+    assert selection["nodes"] == ["node_2", "node_3", "node_4"]
+
+
+def test_a_frame_follows_its_members_while_dragging(page: Any, harness: HarnessApp) -> None:
+    open_canvas(page, harness)
+    frame = page.locator('.akis-frame[data-group-id="lookups"]')
+    before = frame.bounding_box()
+    start = center(page, NODE.format("node_2"))
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 3, start[1] - 3)
+    page.mouse.move(start[0] + 3, start[1] - 120, steps=8)
+    during = frame.bounding_box()
+    page.mouse.up()
+    assert during["y"] < before["y"] - 100 and during["height"] > before["height"] + 100
+    # dropped outside the frame as it was before the drag: the member is reported as leaving it
+    assert harness.wait_event("node_moved")["group"] is None
+
+
 def test_drop_a_palette_item_where_it_is_dropped(page: Any, harness: HarnessApp) -> None:
     open_canvas(page, harness)
     pane = page.locator(".vue-flow__pane").bounding_box()
