@@ -1,0 +1,149 @@
+"""Cache warm-up: run a flow's ``settings.warmup_inputs`` through its cacheable nodes only.
+
+The engine's ``run(flow, inputs, warmup=True)`` skips AI and background nodes, so warming
+never calls a model and never saves a message. ``WarmupScheduler`` repeats it (the seed's cron,
+every 4 minutes by default; an interval of 0 turns it off).
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Union
+
+log = logging.getLogger("runtime.cache")
+
+EngineFactory = Callable[[Any], Any]  # cache -> object with async run(flow, inputs, warmup=True)
+Progress = Callable[[int, int, str], None]  # (done, total, label)
+FlowsProvider = Callable[[], Union[Iterable[Any], Awaitable[Iterable[Any]]]]
+
+
+@dataclass
+class WarmupReport:
+    flows: int = 0
+    runs: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def default_engine_factory(cache: Any) -> Any:
+    """The engine wired from settings (registry with plugins, services), with this cache."""
+    from ..wiring import build_engine
+
+    return build_engine(cache=cache, publisher=None)
+
+
+def warmup_jobs(flows: Iterable[Any], default_tenant: str | None = None) -> list[tuple[Any, dict[str, Any]]]:
+    """Every (flow, inputs) pair to run, with the tenant filled in when the input lacks one."""
+    jobs = []
+    for flow in flows:
+        for inputs in flow.settings.warmup_inputs:
+            inputs = dict(inputs)
+            if "tenant_id" not in inputs and default_tenant is not None:
+                inputs["tenant_id"] = default_tenant
+            inputs.setdefault("session_id", "warmup")
+            jobs.append((flow, inputs))
+    return jobs
+
+
+async def warm_up(
+    flows: Iterable[Any],
+    cache: Any,
+    *,
+    engine_factory: EngineFactory | None = None,
+    default_tenant: str | None = None,
+    on_progress: Progress | None = None,
+) -> WarmupReport:
+    """Run every warm-up input one at a time (warming must not load the servers); never raises."""
+    flows = list(flows)
+    jobs = warmup_jobs(flows, default_tenant)
+    report = WarmupReport(flows=sum(1 for f in flows if f.settings.warmup_inputs))
+    if not jobs:
+        return report
+    engine = (engine_factory or default_engine_factory)(cache)
+    for done, (flow, inputs) in enumerate(jobs, start=1):
+        label = f"{flow.flow_id} #{done}"
+        if "tenant_id" not in inputs:
+            report.failed += 1
+            report.errors.append(f"{label}: warm-up input has no tenant_id (pass a default tenant)")
+        else:
+            try:
+                await engine.run(flow, inputs, warmup=True)
+                report.runs += 1
+            except Exception as exc:  # one bad input must not stop the others
+                report.failed += 1
+                report.errors.append(f"{label}: {type(exc).__name__}: {exc}")
+        if on_progress is not None:
+            on_progress(done, len(jobs), label)
+    return report
+
+
+class WarmupScheduler:
+    """Warms the cache at start and then every ``interval_s``; ``interval_s <= 0`` is off."""
+
+    def __init__(
+        self,
+        interval_s: float,
+        flows_provider: FlowsProvider,
+        cache: Any = None,
+        *,
+        engine_factory: EngineFactory | None = None,
+        default_tenant: str | None = None,
+        initial_delay_s: float = 0.0,
+    ) -> None:
+        self.interval_s = interval_s
+        self.flows_provider = flows_provider
+        self.cache = cache
+        self.engine_factory = engine_factory
+        self.default_tenant = default_tenant
+        self.initial_delay_s = initial_delay_s
+        self.rounds = 0
+        self.last_report: WarmupReport | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> bool:
+        """Start in the running loop; returns False when switched off (interval 0)."""
+        if self.interval_s <= 0 or self.running:
+            return False
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="akis-cache-warmup")
+        return True
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def run_once(self) -> WarmupReport:
+        flows = self.flows_provider()
+        if inspect.isawaitable(flows):
+            flows = await flows
+        report = await warm_up(
+            flows, self.cache, engine_factory=self.engine_factory, default_tenant=self.default_tenant
+        )
+        self.rounds += 1
+        self.last_report = report
+        if report.failed:
+            log.warning("cache warm-up: %d of %d runs failed: %s", report.failed,
+                        report.runs + report.failed, "; ".join(report.errors[:3]))
+        return report
+
+    async def _loop(self) -> None:
+        if self.initial_delay_s > 0:
+            await asyncio.sleep(self.initial_delay_s)
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the provider failed: log and try again next round
+                log.exception("cache warm-up round failed")
+            await asyncio.sleep(self.interval_s)
