@@ -18,7 +18,7 @@ class RunRequest(Strict):
         None, pattern=r"^[A-Za-z0-9_-]{1,128}$",
         description="Conversation id; the run streams on channel tenant.<tenant>.conversation.<session_id>.",
     )
-    version: int | None = Field(None, ge=1, description="A stored version (default: the current one).")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="A stored version (default: the current one).")
 
     @field_validator("inputs")
     @classmethod
