@@ -7,7 +7,9 @@ and the last ``message.chunk`` arrive and when ``run.finished`` does, measured f
 The bound is the physical limit read from the flow (0.875 s / 1.35 s parallel and
 1.975 s / 2.45 s sequential at scale 1). A hand-written asyncio version of the same flow runs
 interleaved with the engine as the reference. One warm-up run of each comes first (the first
-run validates and compiles the plan).
+run validates and compiles the plan). The targets (first chunk within 3 ms and last within
+15 ms of the bound, medians) are for the parallel flow; sequential chains six waits, and each
+wait can overshoot by up to a millisecond (epoll's timeout resolution).
 """
 from __future__ import annotations
 
@@ -82,8 +84,6 @@ async def measure(mode: str, scale: float, reps: int) -> dict[str, Any]:
         out[f"{name}_first_over_bound_ms"] = out[f"{name}_first_ms"] - first_bound
         out[f"{name}_last_over_bound_ms"] = out[f"{name}_last_ms"] - last_bound
         out[f"{name}_last_over_bound_max_ms"] = max(r["last"] for r in runs) - last_bound
-    out["first_target_met"] = out["akis_first_over_bound_ms"] <= FIRST_CHUNK_SLACK_MS
-    out["last_target_met"] = out["akis_last_over_bound_ms"] <= LAST_CHUNK_SLACK_MS
     return out
 
 
@@ -111,12 +111,15 @@ def main() -> None:
                          r[f"{who}_result_ms"]])
     print(table(headers, rows, f"Seed scenario at scale 1/{scale:g}, median of {reps} runs (ms from the call)"))
     speedup = results["sequential"]["akis_result_ms"] / results["parallel"]["akis_result_ms"]
-    parallel = results["parallel"]
-    met = parallel["first_target_met"] and parallel["last_target_met"]
+    parallel = results["parallel"]  # the targets are for the parallel flow, the seed's "after"
+    first_met = parallel["akis_first_over_bound_ms"] <= FIRST_CHUNK_SLACK_MS
+    last_met = parallel["akis_last_over_bound_ms"] <= LAST_CHUNK_SLACK_MS
+    met = first_met and last_met
     print(f"\nparallel is {speedup:.2f}x faster than sequential. Targets (parallel): first chunk within "
           f"{FIRST_CHUNK_SLACK_MS:g} ms, last within {LAST_CHUNK_SLACK_MS:g} ms of the bound: {'met' if met else 'MISSED'}")
     emit({"benchmark": "seed", "tiny": args.tiny, "scale": scale, "reps": reps, "modes": results,
-          "speedup": speedup, "target_met": met, **machine()})
+          "speedup": speedup, "first_target_met": first_met, "last_target_met": last_met, "target_met": met,
+          **machine()})
 
 
 if __name__ == "__main__":
