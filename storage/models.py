@@ -121,11 +121,11 @@ class Run(SQLModel, table=True):
 
 # --- metrics: the seed's table ---------------------------------------------------------------
 class NodeMetric(SQLModel, table=True):
-    """One node execution. The dashboard index covers the seed's aggregate query."""
+    """One node execution. ``ix_tfm_tenant_created`` covers the dashboard query: an index-only scan."""
 
     __tablename__ = "tenant_flow_metrics"
     __table_args__ = (
-        Index("ix_tfm_tenant_created", "tenant_id", "created_at", "node_type", "duration_ms"),
+        Index("ix_tfm_tenant_created", "tenant_id", "created_at", "node_type", "duration_ms", "cache", "status"),
         Index("ix_tfm_tenant_run", "tenant_id", "run_id"),
     )
 

@@ -313,6 +313,39 @@ def metric_node_types(session: Session, f: Filters) -> list[str]:
     return sorted(str(v) for (v,) in session.execute(query))
 
 
+@dataclass(slots=True)
+class DashboardData:
+    """Everything the dashboard page shows, read in one unit of work."""
+
+    by_type: list[PercentileRow]
+    by_node: list[PercentileRow]
+    durations: list[tuple[datetime, str, float, int]]
+    bucket_s: int
+    cache_types: dict[str, dict[str, Any]]
+    runs: list[tuple[datetime, int, int]]
+    run_bucket_s: int
+    totals: RunTotals
+    first_chunk_width: float
+    first_chunk: list[tuple[float, int]]
+    first_chunk_p50: float | None
+    first_chunk_p95: float | None
+    tokens: list[tuple[datetime, int, int]]
+
+
+def dashboard_data(session: Session, f: Filters) -> DashboardData:
+    bucket = pick_bucket(f)
+    run_bucket = max(60, bucket)
+    width, histogram = first_chunk_histogram(session, f)
+    p50, p95 = first_chunk_percentiles(session, f)
+    return DashboardData(
+        by_type=node_percentiles(session, f, "node_type"), by_node=node_percentiles(session, f, "node_id"),
+        durations=durations_over_time(session, f, bucket), bucket_s=bucket, cache_types=cache_by_node_type(session, f),
+        runs=runs_over_time(session, f, run_bucket), run_bucket_s=run_bucket, totals=run_totals(session, f),
+        first_chunk_width=width, first_chunk=histogram, first_chunk_p50=p50, first_chunk_p95=p95,
+        tokens=tokens_over_time(session, f, bucket),
+    )
+
+
 def _nice_width(raw: float) -> float:
     for width in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
         if raw <= width:

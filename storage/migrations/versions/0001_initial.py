@@ -91,7 +91,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_tfm_tenant_created",
         "tenant_flow_metrics",
-        ["tenant_id", "created_at", "node_type", "duration_ms"],
+        ["tenant_id", "created_at", "node_type", "duration_ms", "cache", "status"],  # covers the dashboard
     )
     op.create_index("ix_tfm_tenant_run", "tenant_flow_metrics", ["tenant_id", "run_id"])
     op.create_table(
