@@ -24,6 +24,7 @@ from runtime.flow.validate import validate_flow
 from . import sse
 from .active import ActiveRun, ActiveRuns
 from .deps import not_found, principal_dependency
+from .documents import DocumentCache
 from .limits import origin_allowed, parse_origins
 from .models import RunOut, RunRequest, StoredRun
 
@@ -61,25 +62,38 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
     engine: Engine = context.engine
     allowed = parse_origins(context.settings.allowed_origins)
 
-    async def load(tenant: str, flow_id: str, version: int | None) -> tuple[FlowDocument, int]:
+    documents = DocumentCache()
+
+    async def load(tenant: str, flow_id: str, version: int | None) -> tuple[FlowDocument, int, list[dict[str, Any]]]:
+        """The document to run, its version and its problems (parsed and validated once per version)."""
         try:
-            row = await context.database.run(flows_repo.get_version, tenant, flow_id, version)
+            flow = await context.database.run(flows_repo.get_flow, tenant, flow_id)
         except StorageError:
-            row = None
+            flow = None
+        if flow is None:
+            raise not_found(f"flow {flow_id!r}")
+        wanted = version or flow.current_version
+        created = flow.created_at.isoformat()
+        cached = documents.get(tenant, flow.id, created, wanted)
+        if cached is not None:
+            return cached[0], wanted, cached[1]
+        row = await context.database.run(flows_repo.get_version, tenant, flow_id, wanted)
         if row is None:
-            raise not_found(f"flow {flow_id!r}" + (f" version {version}" if version else ""))
+            raise not_found(f"flow {flow_id!r} version {wanted}")
         try:
-            return FlowDocument.model_validate(row.document), row.version
+            document = FlowDocument.model_validate(row.document)
         except ValueError:
-            raise HTTPException(422, f"stored flow {flow_id!r} version {row.version} is not a valid document") from None
+            raise HTTPException(422, f"stored flow {flow_id!r} version {wanted} is not a valid document") from None
+        problems = [p.to_dict() for p in validate_flow(document, context.registry, tenant)]
+        documents.put(tenant, flow.id, created, wanted, document, problems)
+        return document, wanted, problems
 
     @router.post("/flows/{flow_id}/runs", response_model=RunOut, responses=STREAM_RESPONSES,
                  summary="Run a flow: JSON result, or SSE events with Accept: text/event-stream")
     async def run_flow(flow_id: str, body: RunRequest, request: Request,
                        principal: Principal = Depends(require)) -> Any:
         tenant = principal.tenant_id
-        document, version = await load(tenant, flow_id, body.version)
-        problems = [p.to_dict() for p in validate_flow(document, context.registry, tenant)]
+        document, version, problems = await load(tenant, flow_id, body.version)
         if problems:
             return problems_response(problems)
         streaming = "text/event-stream" in request.headers.get("accept", "")

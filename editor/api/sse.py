@@ -36,30 +36,56 @@ def parse_last_event_id(value: str | None) -> int | None:
     return int(value)
 
 
-async def with_keepalive(frames: AsyncIterator[bytes], every_s: float = KEEPALIVE_S) -> AsyncIterator[bytes]:
-    """Interleave ``: keep-alive`` comments while the source is quiet, so proxies keep the
-    connection open and a vanished client is noticed."""
-    iterator = frames.__aiter__()
-    pending: asyncio.Task[bytes] | None = None
+async def with_keepalive(frames: AsyncIterator[bytes], every_s: float = KEEPALIVE_S,
+                         max_batch: int = 256) -> AsyncIterator[bytes]:
+    """Frames from ``frames``, batched, with ``: keep-alive`` comments while it is quiet.
+
+    One producer task reads the source into a bounded queue; the response takes whatever is
+    waiting as one write. Batching matters: each write passes every middleware, so a fast
+    stream of small chunks costs per write, not per byte. A quiet stream gets a comment every
+    ``every_s`` so proxies keep it open and a vanished client is noticed.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4 * max_batch)
+    failure: list[BaseException] = []
+
+    async def produce() -> None:
+        try:
+            async for item in frames:
+                await queue.put(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer below
+            failure.append(exc)
+        await queue.put(_END)
+
+    producer = asyncio.get_running_loop().create_task(produce())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=every_s)
-            if not done:
+            try:
+                async with asyncio.timeout(every_s):
+                    item = await queue.get()
+            except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            try:
-                chunk = pending.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                pending = None
-            yield chunk
+            batch: list[bytes] = []
+            while True:
+                if item is _END:
+                    if batch:
+                        yield b"".join(batch)
+                    if failure:
+                        raise failure[0]
+                    return
+                batch.append(item)
+                if len(batch) >= max_batch or queue.empty():
+                    break
+                item = queue.get_nowait()
+            yield b"".join(batch)
     finally:
-        if pending is not None:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
-        closer = getattr(iterator, "aclose", None)
+        producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
+        closer = getattr(frames, "aclose", None)
         if closer is not None:
             await closer()
+
+
+_END = object()

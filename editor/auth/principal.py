@@ -5,6 +5,8 @@ tenant. Nothing in a body, path or header other than the credential can change i
 """
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +43,35 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     return None
 
 
+class TokenCache:
+    """Recently verified tokens, for ``ttl_s`` seconds: verifying is a database round trip (and
+    a write of ``last_used_at``) that a busy client would otherwise pay on every request. A
+    revoked token stops working within ``ttl_s``. Only successes are kept, by digest."""
+
+    def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def get(self, token: str) -> str | None:
+        key = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[0]
+
+    def put(self, token: str, tenant_id: str) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[hashlib.sha256(token.encode("utf-8")).hexdigest()] = (tenant_id, time.monotonic() + self.ttl_s)
+
+
+TOKENS = TokenCache()
+
+
 async def authenticate(connection: HTTPConnection, database: Any) -> Principal | None:
     """The caller's principal, or None. A token that is present but wrong is never
     overridden by a cookie: it answers None, so a mistake is not silently another identity."""
@@ -50,9 +81,12 @@ async def authenticate(connection: HTTPConnection, database: Any) -> Principal |
 
         if len(token) > 200:
             return None
-        tenant = await database.run(verify_token, token)
+        tenant = TOKENS.get(token)
         if tenant is None:
-            return None
+            tenant = await database.run(verify_token, token)
+            if tenant is None:
+                return None
+            TOKENS.put(token, tenant)
         return Principal(tenant, "token", token.split("_", 2)[1])
     current = signer()
     user = current.read(connection.cookies.get(SESSION_COOKIE)) if current else None
