@@ -282,8 +282,8 @@ def worker_command(
     settings = get_settings()
     if not settings.redis_url:
         fail("akis worker needs a queue: set AKIS_REDIS_URL (for example redis://127.0.0.1:6379/0)")
-    executor_factory = load_object(executor) if executor else _wiring["executor_factory"] or engine_executor
-    warmup_factory = load_object(warmup) if warmup else _wiring["warmup_factory"] or stored_flows_warmup
+    executor_factory = load_object(executor) if executor else _provided("executor_factory") or engine_executor
+    warmup_factory = load_object(warmup) if warmup else _provided("warmup_factory") or stored_flows_warmup
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = WorkerOptions(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
@@ -293,13 +293,25 @@ def worker_command(
     run_worker(options, executor_factory, warmup_factory)
 
 
+def _provided(name: str) -> Any:
+    provider = _wiring[name]
+    return provider() if provider is not None else None
+
+
 # --- mounting --------------------------------------------------------------------------------
 TOP_LEVEL = {"metrics": metrics_command, "export": export_command, "import": import_command, "worker": worker_command}
 GROUPS = {"db": db_app, "flows": flows_app, "token": token_app, "user": user_app}
 
 
 def register(root: typer.Typer, *, executor_factory: Any = None, warmup_factory: Any = None) -> None:
-    """Mount the storage commands on ``root``; the factories are what ``akis worker`` runs."""
+    """Mount the storage commands on ``root``.
+
+    The two arguments are *providers*, called with no arguments when ``akis worker`` starts
+    (so the app's wiring is only imported by the worker): ``executor_factory()`` returns
+    ``factory(services) -> execute(job)``, ``warmup_factory()`` returns
+    ``factory(services[, database]) -> async warm()``. Left out, the worker uses
+    :mod:`storage.jobs.defaults`.
+    """
     _wiring.update(executor_factory=executor_factory, warmup_factory=warmup_factory)
     for name, fn in TOP_LEVEL.items():
         root.command(name)(fn)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 Executor = Callable[[BackgroundJob], Awaitable[None]]
 ExecutorFactory = Callable[[Services], Executor]
-WarmupFactory = Callable[[Services, Database], Callable[[], Awaitable[Any]]]
+WarmupFactory = Callable[..., Callable[[], Awaitable[Any]]]  # (services) or (services, database)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class WorkerOptions:
     job_timeout_s: float = 300.0
     max_tries: int = 5
     retry_backoff_s: float = 1.0  # after a failed try; grows linearly with the try number
-    metrics_every_s: int = 2  # move metrics from Redis to the database this often (1..60)
+    metrics_every_s: float = 2.0  # move metrics from Redis to the database this often
     warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
     in_progress_timeout_s: float | None = None  # None: arq's (job timeout + 10 s)
     poll_delay_s: float = 0.5
@@ -86,9 +87,29 @@ async def flush_metrics(ctx: dict[str, Any]) -> int:
     return await move_metrics(ctx["redis"], ctx["db"], key=options.metrics_key)
 
 
+async def metrics_loop(ctx: dict[str, Any]) -> None:
+    """Every worker moves metrics (not an arq job: no log line every few seconds). LPOP is
+    atomic, so several workers never move the same row."""
+    options: WorkerOptions = ctx["options"]
+    while True:
+        await asyncio.sleep(options.metrics_every_s)
+        try:
+            await flush_metrics(ctx)
+        except Exception as exc:  # the database is down: the rows wait in Redis
+            log.warning("moving metrics to the database failed: %s", exc)
+
+
 async def cache_warmup(ctx: dict[str, Any]) -> Any:
     warmup = ctx.get("warmup")
     return await warmup() if warmup is not None else None
+
+
+def make_warmup(factory: Any, services: Services, database: Database) -> Callable[[], Awaitable[Any]] | None:
+    """A warm-up factory takes (services) or (services, database)."""
+    if factory is None:
+        return None
+    takes = len(inspect.signature(factory).parameters)
+    return factory(services, database) if takes >= 2 else factory(services)
 
 
 def build_worker(
@@ -105,17 +126,20 @@ def build_worker(
         database = await asyncio.to_thread(init_db, options.database_url)
         services = Services(catalogue=SqlProductCatalog(database), conversations=SqlConversationStore(database))
         ctx.update(options=options, db=database, execute=executor_factory(services))
-        ctx["warmup"] = warmup_factory(services, database) if warmup_factory is not None else None
+        ctx["warmup"] = make_warmup(warmup_factory, services, database)
+        ctx["metrics_task"] = asyncio.get_running_loop().create_task(metrics_loop(ctx), name="akis-metrics")
         log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        task = ctx.pop("metrics_task", None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         if "db" in ctx:
             await flush_metrics(ctx)
             ctx["db"].dispose()
 
-    every = max(1, min(60, int(options.metrics_every_s)))
-    cron_jobs = [cron(flush_metrics, name="akis.metrics", second=set(range(0, 60, every)), unique=True,
-                      run_at_startup=True, timeout=60)]
+    cron_jobs: list[Any] = []
     if warmup_factory is not None and options.warmup_interval_s > 0:
         minutes = max(1, round(options.warmup_interval_s / 60))
         cron_jobs.append(cron(cache_warmup, name="akis.warmup", minute=set(range(0, 60, minutes)), second=0,

@@ -29,6 +29,12 @@ def list_tenant_ids(session: Session) -> list[str]:
     return list(session.exec(select(Tenant.id).order_by(Tenant.id)))
 
 
+def list_tenants(session: Session) -> list[Tenant]:
+    """Every tenant (id and name). System use only: warm-up and an administrator's tenant
+    switcher; a tenant's own data is never reachable from here."""
+    return list(session.exec(select(Tenant).order_by(Tenant.id)))
+
+
 def rename_tenant(session: Session, tenant_id: str, name: str) -> Tenant:
     tenant = ensure_tenant(session, tenant_id)
     tenant.name = name

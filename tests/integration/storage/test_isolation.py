@@ -98,6 +98,7 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "tenants.ensure_tenant": lambda s, d: tenants.ensure_tenant(s, B).id == B,
     "tenants.rename_tenant": lambda s, d: tenants.rename_tenant(s, B, "Five").name == "Five",
     "tenants.list_tenant_ids": lambda s, d: set(tenants.list_tenant_ids(s)) >= {A, B},  # ids only, system use
+    "tenants.list_tenants": lambda s, d: {t.id for t in tenants.list_tenants(s)} >= {A, B},  # id and name only
     "users.any_users": lambda s, d: users.any_users(s) is True,  # a yes/no for the whole install, no rows
     "tokens.any_live_tokens": lambda s, d: tokens.any_live_tokens(s) is True,
     "metrics.add_metric_rows": lambda s, d: metrics.add_metric_rows(

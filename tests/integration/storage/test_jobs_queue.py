@@ -106,6 +106,12 @@ async def test_metrics_go_through_redis_to_the_database(db, redis_url):
         assert await client.llen(names.metrics_key) == 0
         stats = db.call(metrics.summary, "2")
         assert [(s.key, s.count, s.avg_ms) for s in stats] == [("product_search", 250, 124.5)]
+        for i in range(50):  # and a worker moves them too (at the latest when it stops)
+            sink.record(MetricRow("2", "6", "r", "x", "template", 1.0, "off", "succeeded", created_at=now))
+        await sink.flush()
+        await run_worker_until_empty(WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue,
+                                                   metrics_key=names.metrics_key))
+        assert db.call(metrics.count_metrics, "2") == 300 and await client.llen(names.metrics_key) == 0
     finally:
         await sink.aclose()
         await client.aclose()
