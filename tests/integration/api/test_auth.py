@@ -1,6 +1,7 @@
 """Authentication: the route table walk, tokens, editor login, body rules, the bind check."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -18,6 +19,7 @@ from .conftest import PASSWORD, TENANT_A, Api
 from .harness import ROOT, chat_flow, server_env
 
 ROUTE_DUMP = """
+import asyncio
 import json
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount, WebSocketRoute
@@ -180,3 +182,26 @@ def test_the_app_refuses_a_public_address_without_credentials(tmp_path) -> None:
     assert out.returncode != 0
     assert "refusing to listen on 192.0.2.1" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def test_a_revoked_token_stops_working(api: Api) -> None:
+    from storage.db import Database
+    from storage.repos.tokens import create_token, revoke_token
+
+    database = Database(api.database_url)
+    row, token = database.call(create_token, TENANT_A, "short-lived")
+    async with api.client(token) as client:
+        assert (await client.get("/api/flows")).status_code == 200
+        database.call(revoke_token, TENANT_A, row.id)
+        await asyncio.sleep(2.2)  # verified tokens are remembered for 2 s
+        assert (await client.get("/api/flows")).status_code == 401
+    database.dispose()
+
+
+async def test_cors_is_off_unless_configured(api: Api) -> None:
+    async with api.client(api.token_a) as client:
+        preflight = await client.options("/api/flows", headers={"Origin": "http://shop.example",
+                                                                "Access-Control-Request-Method": "GET"})
+        assert "access-control-allow-origin" not in preflight.headers
+        plain = await client.get("/api/flows", headers={"Origin": "http://shop.example"})
+        assert "access-control-allow-origin" not in plain.headers
