@@ -5,6 +5,7 @@ fails when a new function is added without one.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,7 +15,8 @@ from runtime.ports import ChatMessage, MetricRow
 from storage import repos
 from storage.crypto import SecretBox
 from storage.errors import NotFound
-from storage.repos import credentials, flows, messages, metrics, products, runs, tenants, tokens, users
+from storage.repos import credentials, dashboard, flows, messages, metrics, products, runs, tenants, tokens, users
+from storage.repos.dashboard import Filters
 
 A, B = "2", "5"
 BOX = SecretBox(["isolation"])
@@ -28,8 +30,11 @@ def populate(db: Any) -> dict[str, Any]:
         flows.save_flow(s, A, FLOW)
         flows.save_flow(s, B, {**FLOW, "flow_id": "b-flow", "name": "B's flow"})
         runs.start_run(s, A, "run-a", "support", session_id="abc123", inputs={"user_message": "hi"})
-        runs.record_run(s, A, "run-a2", "support", status="succeeded")
-        metrics.add_metric_rows(s, [MetricRow(A, "support", "run-a", "n1", "product_search", 600.0, "hit", "succeeded"),
+        runs.record_run(s, A, "run-a2", "support", status="succeeded", first_chunk_ms=100.0,
+                        inputs={"user_message": "hi"}, duration_ms=200.0)
+        runs.record_run(s, A, "run-a3", "support", status="failed", inputs={"user_message": "hi"})
+        metrics.add_metric_rows(s, [MetricRow(A, "support", "run-a", "n1", "product_search", 600.0, "hit", "succeeded",
+                                              tokens_in=10, tokens_out=20),
                                     MetricRow(B, "b-flow", "run-b", "n1", "template", 5.0, "off", "succeeded")])
         messages.save_messages(s, A, "abc123", [ChatMessage("user", "A's secret question", 0, "run-a")])
         products.create_product(s, A, {"sku": "A-1", "name": "A's pallet jack", "category": "pallet_jack"})
@@ -101,6 +106,22 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "tenants.list_tenants": lambda s, d: {t.id for t in tenants.list_tenants(s)} >= {A, B},  # id and name only
     "users.any_users": lambda s, d: users.any_users(s) is True,  # a yes/no for the whole install, no rows
     "tokens.any_live_tokens": lambda s, d: tokens.any_live_tokens(s) is True,
+    "dashboard.node_percentiles": lambda s, d: [r.key for r in dashboard.node_percentiles(s, Filters(B))] == ["template"]
+    and [r.key for r in dashboard.node_percentiles(s, Filters(B), "node_id")] == ["n1"],
+    "dashboard.flow_node_stats": lambda s, d: dashboard.flow_node_stats(s, B, "support") == {},
+    "dashboard.durations_over_time": lambda s, d: {t for _, t, *_ in dashboard.durations_over_time(s, Filters(B))}
+    == {"template"},
+    "dashboard.tokens_over_time": lambda s, d: sum(i + o for _, i, o in dashboard.tokens_over_time(s, Filters(B))) == 0,
+    "dashboard.runs_over_time": lambda s, d: sum(n for _, n, _ in dashboard.runs_over_time(s, Filters(B))) == 0,
+    "dashboard.run_totals": lambda s, d: dashboard.run_totals(s, Filters(B)).runs == 0,
+    "dashboard.cache_by_node_type": lambda s, d: set(dashboard.cache_by_node_type(s, Filters(B))) <= {"template"},
+    "dashboard.first_chunk_histogram": lambda s, d: sum(n for _, n in dashboard.first_chunk_histogram(s, Filters(B))[1]) == 0,
+    "dashboard.first_chunk_percentiles": lambda s, d: dashboard.first_chunk_percentiles(s, Filters(B)) == (None, None),
+    "dashboard.input_repeat_rate": lambda s, d: dashboard.input_repeat_rate(s, B, "support", ["user_message"]) is None,
+    "dashboard.metric_flows": lambda s, d: dashboard.metric_flows(s, Filters(B)) == ["b-flow"],
+    "dashboard.metric_node_types": lambda s, d: dashboard.metric_node_types(s, Filters(B)) == ["template"],
+    "dashboard.dashboard_data": lambda s, d: [r.key for r in dashboard.dashboard_data(s, Filters(B)).by_type] == ["template"]
+    and dashboard.dashboard_data(s, Filters(B)).totals.runs == 0,
     "metrics.add_metric_rows": lambda s, d: metrics.add_metric_rows(
         s, [MetricRow(B, "b-flow", "run-a", "n1", "template", 1.0, "off", "succeeded")]) == 1,
 }
@@ -118,8 +139,8 @@ def raises(kind: type[BaseException], fn: Callable[..., Any], *args: Any) -> boo
 
 def repository_functions() -> set[str]:
     found = set()
-    for module_name in repos.__all__:
-        module = getattr(repos, module_name)
+    for module_name in [*repos.__all__, "dashboard"]:
+        module = importlib.import_module(f"storage.repos.{module_name}")
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and not name.startswith("_"):
                 params = list(inspect.signature(fn).parameters)
