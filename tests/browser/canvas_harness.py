@@ -1,9 +1,12 @@
 """A page with only the canvas, a palette strip and an event log (browser tests and bench/).
 
-Run: ``python tests/browser/canvas_harness.py --port 8765`` then open ``/?n=300`` (n nodes,
-default: the seed's demo flow) or ``/?dark=1``. It behaves like a minimal editor: a palette drop
-adds a node, a delete request removes what was asked, so tests see whole gestures end to end.
-Every event the canvas sends is recorded in Python and served as JSON at ``/events``.
+Run: ``python tests/browser/canvas_harness.py --port 8765``, then open ``/`` (the seed's demo
+flow), ``/?n=300`` (n nodes in a grid), ``/?dark=1`` (``2``: the page is dark and the canvas
+follows it), ``/?problems=1`` (validation problems drawn) or ``/?reject=1`` (an editor that takes
+back every drawn edge and move). It behaves like a minimal editor: a palette drop adds a node, a
+delete request removes what was asked, so tests see whole gestures end to end. Every event the
+canvas sends is recorded in Python and served as JSON at ``/events``; ``/state`` is what Python
+holds.
 """
 from __future__ import annotations
 
@@ -94,7 +97,10 @@ def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0, reject:
                     ui.icon(icon).classes("mr-1")
                     ui.label(type_).classes("inline")
                 item.on("dragstart", js_handler=f"(e) => e.dataTransfer.setData('application/akis-node-type', '{type_}')")
-        canvas = FlowCanvas(nodes, edges, grps if groups else [], dark=bool(dark)).classes("flex-grow")
+        if dark == 2:  # the page is dark and the canvas follows it
+            ui.dark_mode(True)
+        canvas = FlowCanvas(nodes, edges, grps if groups else [], dark=None if dark == 2 else bool(dark))
+        canvas.classes("flex-grow")
         canvas.style("height: 100vh; min-width: 0")
         CURRENT["canvas"] = canvas
         with ui.column().classes("gap-1 p-2").style("width: 260px; flex: none; height: 100vh"):

@@ -50,7 +50,7 @@ def test_demo_flow_renders_every_node_and_reports_ready(page: Any, harness: Harn
     # the condition node has one labelled source handle per branch
     assert page.locator(f'{NODE.format("node_6")} .vue-flow__handle.source').count() == 2
     assert page.locator(f'{NODE.format("node_6")} .akis-branch').all_inner_texts() == ["yes", "no"]
-    assert page.locator(".vue-flow__minimap").count() == 1 and page.locator(".vue-flow__controls").count() == 1
+    assert page.locator(".akis-minimap rect:not(.akis-minimap__view)").count() == 9 and page.locator(".vue-flow__controls").count() == 1
     assert harness.get("/state")["ready"] is True
 
 
@@ -180,6 +180,16 @@ def test_delete_key_asks_python_to_delete_the_selection(page: Any, harness: Harn
     assert "node_9" not in harness.get("/state")["nodes"]
 
 
+def test_select_an_edge_and_delete_it_with_backspace(page: Any, harness: HarnessApp) -> None:
+    open_canvas(page, harness)
+    page.mouse.click(*center(page, '.vue-flow__edge[data-id="node_3->node_5"]'))
+    harness.wait_event("selection_change", lambda a: a["edges"] == ["node_3->node_5"])
+    page.keyboard.press("Backspace")
+    assert harness.wait_event("delete_request") == {"nodes": [], "edges": ["node_3->node_5"]}
+    page.wait_for_selector('.vue-flow__edge[data-id="node_3->node_5"]', state="detached")
+    assert "node_3->node_5" not in harness.get("/state")["edges"]
+
+
 def test_shift_click_selects_many_and_shortcuts_are_reported(page: Any, harness: HarnessApp) -> None:
     open_canvas(page, harness)
     page.locator(NODE.format("node_2")).click()
@@ -247,8 +257,9 @@ def test_problems_show_on_nodes_edges_and_groups(page: Any, harness: HarnessApp)
     assert page.locator(".akis-frame--problem").count() == 1
 
 
-def test_dark_mode(page: Any, harness: HarnessApp) -> None:
-    open_canvas(page, harness, "?dark=1")
+@pytest.mark.parametrize("query", ["?dark=1", "?dark=2"], ids=["dark-prop", "dark-page"])
+def test_dark_mode(page: Any, harness: HarnessApp, query: str) -> None:
+    open_canvas(page, harness, query)
     assert page.locator(".akis-canvas.akis-dark").count() == 1
     background = page.locator(".akis-node").first.evaluate("el => getComputedStyle(el).backgroundColor")
     assert background == "rgb(30, 41, 59)"
