@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 cache_app = typer.Typer(help="The tenant-aware cache: hit rates, events, warm-up.", no_args_is_help=True)
@@ -22,7 +23,7 @@ IN_PROCESS_NOTE = (
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -94,7 +95,7 @@ def stats(
         out.print_json(json.dumps(data))
         return
     if not _shared(cache):
-        err.print(f"[yellow]note:[/yellow] {IN_PROCESS_NOTE}")
+        err.print(f"[yellow]note:[/yellow] {IN_PROCESS_NOTE}", soft_wrap=True)
     types = Table(title=f"Hit rate per node type ({data['source']})")
     for column in ("tenant", "node type", "total", "hits", "rate %"):
         types.add_column(column, justify="right" if column in ("total", "hits", "rate %") else "left")
@@ -178,7 +179,7 @@ def warmup(
     documents = _load_flows(flows)
     cache = _cache()
     if not _shared(cache):
-        err.print(f"[yellow]note:[/yellow] {IN_PROCESS_NOTE}")
+        err.print(f"[yellow]note:[/yellow] {IN_PROCESS_NOTE}", soft_wrap=True)
 
     async def main() -> Any:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
@@ -197,7 +198,7 @@ def warmup(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     for line in report.errors:
-        err.print(f"[red]failed:[/red] {line}")
+        err.print(f"[red]failed:[/red] {escape(line)}", soft_wrap=True)
     out.print(f"warmed {report.runs} run(s) over {report.flows} flow(s); {report.failed} failed")
     if report.failed:
         raise typer.Exit(1)

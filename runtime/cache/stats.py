@@ -141,24 +141,18 @@ class CacheStatsRecorder:
     # --- reading ----------------------------------------------------------------------------
     async def snapshot(self, tenant: str | None = None) -> dict[str, Any]:
         """``{"source", "keys": {key: counts}, "node_types": {tenant: {type: counts}}, "outages"}``."""
-        keys: dict[str, list[int]] = {}
-        types: dict[str, list[int]] = {}
-        outages: dict[str, int] = {}
-        source = self.source
         if self.redis is not None and await self.flush():
             names = ["keys:total", "keys:hits", "types:total", "types:hits", "outages"]
             hashes = await self.redis.hgetall_many([self._hash(n) for n in names])
             if hashes is not None:
-                k_total, k_hits, t_total, t_hits, out = ({_s(f): int(v) for f, v in h.items()} for h in hashes)
+                k_total, k_hits, t_total, t_hits, outages = ({_s(f): int(v) for f, v in h.items()} for h in hashes)
                 keys = {k: [n, k_hits.get(k, 0)] for k, n in k_total.items()}
                 types = {t: [n, t_hits.get(t, 0)] for t, n in t_total.items()}
-                outages = out
-            else:
-                source = "memory (redis unavailable: pending counts of this process only)"
-        if source != "redis":
-            keys = {k: v[:2] for k, v in self._local.keys.items()}
-            types = self._local.types()
-            outages = dict(self._local.outages)
+                return _shape(keys, types, outages, tenant, "redis", self.prefix)
+        source = "memory" if self.redis is None else "memory (Redis unavailable: this process's unsent counts)"
+        keys = {k: v[:2] for k, v in self._local.keys.items()}
+        types = self._local.types()
+        outages = dict(self._local.outages)
         return _shape(keys, types, outages, tenant, source, self.prefix)
 
     async def close(self) -> None:
