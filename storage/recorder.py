@@ -31,8 +31,10 @@ class _Pending:
 
 
 class RunRecorder:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, inputs: dict[str, Any] | None = None) -> None:
+        """``inputs``: recorded for runs nobody called :meth:`expect` for (``akis run --record``)."""
         self.database = database
+        self.default_inputs = dict(inputs or {})
         self._runs: dict[str, _Pending] = {}
         self._writes: set[asyncio.Task[bool]] = set()
         self.recorded = 0
@@ -40,11 +42,13 @@ class RunRecorder:
     def expect(self, run_id: str, inputs: dict[str, Any] | None = None, flow_version: int | None = None) -> None:
         """Attach what events do not carry (the inputs, the stored version) to a run."""
         pending = self._runs.setdefault(run_id, _Pending())
-        pending.inputs = dict(inputs or {})
+        pending.inputs = dict(inputs if inputs is not None else self.default_inputs)
         pending.flow_version = flow_version
 
     def observe(self, event: Event) -> None:
-        pending = self._runs.setdefault(event.run_id, _Pending())
+        pending = self._runs.get(event.run_id)
+        if pending is None:
+            pending = self._runs[event.run_id] = _Pending(inputs=dict(self.default_inputs))
         if event.event == RUN_STARTED:
             pending.started_at = utcnow() - timedelta(milliseconds=event.t_ms)
         elif event.event == MESSAGE_CHUNK and pending.first_chunk_ms is None:

@@ -117,3 +117,15 @@ async def test_a_recorded_run_has_its_timings_and_output(db):
     assert run.output == result.output and set(run.timings) == {"node_1", "node_6", "node_8"}
     assert run.first_chunk_ms is not None and run.duration_ms >= run.first_chunk_ms
     assert run.id == result.run_id
+
+
+async def test_recording_a_streamed_run_as_the_cli_would(db):
+    recorder = RunRecorder(db, inputs=INPUTS)
+    engine = Engine(registry=default_registry(), services=Services(conversations=SqlConversationStore(db)))
+    events = [event async for event in engine.stream(FLOW, INPUTS)]
+    for event in events:
+        recorder.observe(event)
+    await recorder.drain()
+    run = db.call(runs.list_runs, "2")[0]
+    assert run.id == events[0].run_id and run.inputs == INPUTS and run.status == "succeeded"
+    assert run.flow_version is None  # a file, not a stored version
