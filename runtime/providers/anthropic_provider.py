@@ -6,6 +6,7 @@ the raw stream lets us close the HTTP response the moment the consumer stops.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, AsyncIterator
 
 from ..ports import LLMRequest, Usage
@@ -41,6 +42,8 @@ class AnthropicProvider(StreamingProvider):
         if http_client is not None:
             kwargs["http_client"] = http_client
         self.client = anthropic.AsyncAnthropic(**kwargs)
+        # Recent SDKs dropped ``temperature`` from the Messages API; send it only where it exists.
+        self._takes_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
 
     async def _open(self, request: LLMRequest) -> Any:
         params: dict[str, Any] = {
@@ -51,7 +54,7 @@ class AnthropicProvider(StreamingProvider):
         }
         if request.system:
             params["system"] = request.system
-        if request.temperature is not None:
+        if request.temperature is not None and self._takes_temperature:
             params["temperature"] = request.temperature
         return await self.client.messages.create(**params)
 
