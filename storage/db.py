@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from .errors import StorageError
@@ -102,7 +103,12 @@ def init_db(url: str = "", *, seed_demo: bool = True) -> Database:
     from .seed import seed_first_start
 
     database = Database(url)
-    upgrade(database)
-    if seed_demo:
-        seed_first_start(database)
+    try:
+        upgrade(database)
+        if seed_demo:
+            seed_first_start(database)
+    except OperationalError as exc:
+        database.dispose()
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StorageError(f"cannot open the database {database.describe()}: {reason}") from None
     return database

@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from .db import Database
+from .errors import StorageError
 
 # Any constant works; every Akis process that migrates takes the same PostgreSQL lock.
 _PG_LOCK_ID = 0x414B4953  # "AKIS"
@@ -55,7 +56,8 @@ def _sqlite_file_lock(database: Database) -> Iterator[None]:
         yield
         return
     lock_path = Path(path).with_name(Path(path).name + ".migrate-lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if not lock_path.parent.is_dir():
+        raise StorageError(f"cannot open the database {path}: the folder {lock_path.parent} does not exist")
     with open(lock_path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
