@@ -27,6 +27,7 @@ def register_api(context: Any, app: Any = None) -> None:
     from editor.auth import login, sessions
     from editor.auth.bind import is_loopback
     from editor.auth.guard import PageGuard, UsersExist
+    from editor.auth.principal import session_principal
 
     from . import channels, errors, flows, ops, runs
     from .active import ActiveRuns
@@ -59,7 +60,10 @@ def register_api(context: Any, app: Any = None) -> None:
     app.add_static_files("/widget", STATIC_DIR)
     add_docs(app)
     errors.install(app)
-    app.add_middleware(PageGuard, users_exist=login_required)
+    async def signed_in(connection: Any) -> bool:
+        return await session_principal(connection, context.database) is not None
+
+    app.add_middleware(PageGuard, login_required=login_required, signed_in=signed_in)
     if settings.cors_origins.strip():
         from starlette.middleware.cors import CORSMiddleware
 

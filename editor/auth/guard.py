@@ -14,7 +14,6 @@ from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .sessions import SESSION_COOKIE, signer
 
 # Reachable without credentials: the login page, static assets and NiceGUI's own transport,
 # the health check, the public API description, and the example widget (a static page).
@@ -50,9 +49,14 @@ class UsersExist:
 
 
 class PageGuard:
-    def __init__(self, app: ASGIApp, users_exist: Callable[[], Awaitable[bool]]) -> None:
+    """``login_required()`` says whether pages need a login now; ``signed_in(connection)``
+    whether this request carries a valid session."""
+
+    def __init__(self, app: ASGIApp, login_required: Callable[[], Awaitable[bool]],
+                 signed_in: Callable[[HTTPConnection], Awaitable[bool]]) -> None:
         self.app = app
-        self.users_exist = users_exist
+        self.login_required = login_required
+        self.signed_in = signed_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,10 +66,8 @@ class PageGuard:
         if path.startswith("/api/") or path == "/api" or is_public(path):
             await self.app(scope, receive, send)
             return
-        if await self.users_exist():
-            current = signer()
-            connection = HTTPConnection(scope)
-            if current is None or current.read(connection.cookies.get(SESSION_COOKIE)) is None:
+        if await self.login_required():
+            if not await self.signed_in(HTTPConnection(scope)):
                 target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
                 response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
                 await response(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -34,6 +35,30 @@ _PAGE = """<!doctype html>
 </form></body></html>"""
 
 
+class Throttle:
+    """At most ``limit`` failed sign-ins per client address in ``window_s``: argon2 already
+    makes each guess slow; this makes guessing in bulk impossible."""
+
+    def __init__(self, limit: int = 10, window_s: float = 300.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, client: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(client, []) if now - t < self.window_s]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return len(recent) >= self.limit
+
+    def failed(self, client: str) -> None:
+        if len(self._failures) > 100_000:
+            self._failures.clear()
+        self._failures.setdefault(client, []).append(time.monotonic())
+
+
 def _safe_next(target: str | None) -> str:
     """Only a local path: never redirect to another site after login."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -49,6 +74,7 @@ def login_page(next_path: str = "/", tenant: str = "1", username: str = "", erro
 
 def build_router(context: Any, on_change: Any = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    throttle = Throttle()
 
     @router.get("/login", response_class=HTMLResponse)
     async def show_login(next: str = "/") -> HTMLResponse:  # noqa: A002 - the query parameter's name
@@ -65,12 +91,17 @@ def build_router(context: Any, on_change: Any = None) -> APIRouter:
         from storage.errors import StorageError
         from storage.repos.users import authenticate
 
+        client = request.client.host if request.client else "?"
+        if throttle.blocked(client):
+            page = login_page(next, tenant, username, "Too many failed sign-ins: wait a few minutes.")
+            return HTMLResponse(page, status_code=429)
         try:
             user = await context.database.run(authenticate, tenant.strip(), username.strip(), password)
         except StorageError:
             user = None
         current = signer()
         if user is None or current is None:
+            throttle.failed(client)
             page = login_page(next, tenant, username, "Wrong tenant, user name or password.")
             return HTMLResponse(page, status_code=401)
         response = RedirectResponse(_safe_next(next), status_code=303)

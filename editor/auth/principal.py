@@ -88,8 +88,44 @@ async def authenticate(connection: HTTPConnection, database: Any) -> Principal |
                 return None
             TOKENS.put(token, tenant)
         return Principal(tenant, "token", token.split("_", 2)[1])
+    return await session_principal(connection, database)
+
+
+class UserPresence:
+    """Whether a session's user still exists, remembered for ``ttl_s``: deleting a user ends
+    their sessions within that time, without a database read on every request."""
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._seen: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    async def exists(self, database: Any, tenant_id: str, username: str) -> bool:
+        key = (tenant_id, username)
+        entry = self._seen.get(key)
+        now = time.monotonic()
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        from storage.errors import StorageError
+        from storage.repos.users import get_user
+
+        try:
+            found = await database.run(get_user, tenant_id, username) is not None
+        except StorageError:
+            found = False
+        if len(self._seen) >= self.max_entries:
+            self._seen.clear()
+        self._seen[key] = (found, now + self.ttl_s)
+        return found
+
+
+USERS = UserPresence()
+
+
+async def session_principal(connection: HTTPConnection, database: Any) -> Principal | None:
+    """The signed-in editor user of a request (a valid cookie of a user who still exists)."""
     current = signer()
     user = current.read(connection.cookies.get(SESSION_COOKIE)) if current else None
-    if user is not None:
-        return Principal(user.tenant_id, "user", user.username)
-    return None
+    if user is None or not await USERS.exists(database, user.tenant_id, user.username):
+        return None
+    return Principal(user.tenant_id, "user", user.username)

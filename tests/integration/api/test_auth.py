@@ -205,3 +205,20 @@ async def test_cors_is_off_unless_configured(api: Api) -> None:
         assert "access-control-allow-origin" not in preflight.headers
         plain = await client.get("/api/flows", headers={"Origin": "http://shop.example"})
         assert "access-control-allow-origin" not in plain.headers
+
+
+async def test_deleting_a_user_ends_their_sessions(api: Api) -> None:
+    from storage.db import Database
+    from storage.repos.users import create_user, delete_user
+
+    database = Database(api.database_url)
+    database.call(create_user, TENANT_A, "temp", PASSWORD)
+    async with httpx.AsyncClient(base_url=api.url, timeout=30, follow_redirects=False) as client:
+        ok = await client.post("/login", data={"tenant": TENANT_A, "username": "temp", "password": PASSWORD})
+        assert ok.status_code == 303
+        assert (await client.get("/api/flows")).status_code == 200
+        database.call(delete_user, TENANT_A, "temp")
+        await asyncio.sleep(5.2)  # a user's presence is remembered for 5 s
+        assert (await client.get("/api/flows")).status_code == 401
+        assert (await client.get("/")).headers["location"].startswith("/login")
+    database.dispose()

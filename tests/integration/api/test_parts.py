@@ -89,3 +89,14 @@ async def test_keepalive_passes_a_source_failure_on() -> None:
     else:
         raise AssertionError("the failure was swallowed")
     assert got == [b"a"]
+
+
+def test_login_throttle() -> None:
+    from editor.auth.login import Throttle
+
+    throttle = Throttle(limit=3, window_s=60)
+    for _ in range(3):
+        assert not throttle.blocked("10.0.0.1")
+        throttle.failed("10.0.0.1")
+    assert throttle.blocked("10.0.0.1") and not throttle.blocked("10.0.0.2")
+    assert not Throttle(limit=3, window_s=0).blocked("10.0.0.1")
