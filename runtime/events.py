@@ -31,6 +31,9 @@ BACKGROUND_FINISHED: EventName = "background.finished"
 CacheOutcome = Literal["hit", "miss", "off"]
 
 
+_ROUNDED = {"t_ms", "duration_ms"}
+
+
 @dataclass(slots=True)
 class Event:
     """One engine event. Fields that do not apply to an event kind stay ``None``.
@@ -69,7 +72,7 @@ class Event:
             if name == "extra":
                 out.update(value)
             elif value is not None:
-                out[name] = value
+                out[name] = round(value, 3) if name in _ROUNDED else value
         return out
 
     @classmethod

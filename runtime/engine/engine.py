@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections import OrderedDict
 from functools import partial
@@ -14,7 +15,7 @@ from ..events import BACKGROUND_FINISHED, RUN_FINISHED, Event
 from ..flow.loader import load_flow
 from ..flow.model import FlowDocument
 from ..nodes.registry import NodeRegistry, default_registry
-from ..ports import BackgroundRunner, EventPublisher, MetricRow, MetricsSink, NodeCache
+from ..ports import BackgroundOutcome, BackgroundRunner, EventPublisher, MetricRow, MetricsSink, NodeCache
 from ..services import Services
 from .background import InProcessBackgroundRunner, execute_job
 from .metrics import MemoryMetricsSink
@@ -133,21 +134,23 @@ class Engine:
     async def _execute(self, run: Run) -> RunResult:
         result = await run.execute()
         if result.status == "succeeded":
-            for job in run.background_jobs():
-                outcome = asyncio.ensure_future(self.background.submit(job))
-                result.background.append(outcome)
-                outcome.add_done_callback(partial(self._background_done, run, job.node_type))
+            loop = asyncio.get_running_loop()
+            for node in sorted(run.deferred, key=lambda n: n.order):
+                result.background.append(loop.create_task(self._background(run, node)))
         return result
 
-    def _background_done(self, run: Run, node_type: str, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
-            return
-        outcome = future.result()
-        run.emit(Event(BACKGROUND_FINISHED, run.run_id, run.now_ms(), node_id=outcome.node_id, node_type=node_type,
+    async def _background(self, run: Run, node: Any) -> BackgroundOutcome:
+        """Render, queue and await one background node, off the result's path; then report it."""
+        try:
+            outcome = await self.background.submit(run.background_job(node))
+        except Exception as exc:  # a config that does not render, a queue that is down
+            outcome = BackgroundOutcome(node.id, "failed", 0.0, f"{type(exc).__name__}: {exc}", time.time())
+        run.emit(Event(BACKGROUND_FINISHED, run.run_id, run.now_ms(), node_id=outcome.node_id, node_type=node.type_id,
                        duration_ms=outcome.duration_ms, status=outcome.status, error=outcome.error))
-        if self.metrics is not None and not run.warmup:
-            self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node_type,
+        if not run.warmup:
+            self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node.type_id,
                                           outcome.duration_ms, "off", outcome.status))
+        return outcome
 
 
 def _tenant(explicit: str | int | None, values: dict[str, Any]) -> str:

@@ -94,7 +94,7 @@ class Run:
 
     # -- events -------------------------------------------------------------------------------
     def now_ms(self) -> float:
-        return round((time.perf_counter() - self.t0) * 1000, 3)
+        return (time.perf_counter() - self.t0) * 1000.0  # rounded when serialised
 
     def emit(self, event: Event) -> None:
         event.index = self.index
@@ -147,19 +147,11 @@ class Run:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def background_jobs(self) -> list[BackgroundJob]:
-        """Background nodes that became ready, with their config rendered against this run."""
-        jobs: list[BackgroundJob] = []
-        for node in sorted(self.deferred, key=lambda n: n.order):
-            try:
-                config = node.render(self.values) if node.render is not None else node.config.model_dump(mode="json")  # type: ignore[union-attr]
-            except NodeError as exc:
-                self.emit(Event(NODE_FAILED, self.run_id, self.now_ms(), node_id=node.id,
-                                node_type=node.type_id, status="failed", error=str(exc)))
-                continue
-            jobs.append(BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
-                                      node.id, node.type_id, config))
-        return jobs
+    def background_job(self, node: PlannedNode) -> BackgroundJob:
+        """A deferred background node as a job, its config rendered against this run's values."""
+        config = node.render(self.values) if node.render is not None else node.config.model_dump(mode="json")  # type: ignore[union-attr]
+        return BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
+                             node.id, node.type_id, config)
 
     # -- scheduling ---------------------------------------------------------------------------
     def _make_ready(self, i: int) -> None:
@@ -271,7 +263,7 @@ class Run:
                 ctx: NodeContext, error: str | None) -> float:
         """Fill the node's timing and metrics row; returns the end time (ms) for its event."""
         end = self.now_ms()
-        timing.duration_ms = round(end - start, 3)
+        timing.duration_ms = end - start
         timing.status, timing.cache, timing.error = status, cache, error
         for key, value in ctx.usage.items():
             self.usage[key] = self.usage.get(key, 0) + value

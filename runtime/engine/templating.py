@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import ChainMap
 from typing import Any, Callable
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, UndefinedError
@@ -16,6 +17,13 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from ..errors import NodeError
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# "{{ name }}" and "{{ name | default('') }}": most config templates; looked up directly.
+_PLAIN_NAME = re.compile(
+    r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?:\|\s*default\(\s*(?:(?P<default>''|\"\"|none|None|0|\[\])|(?P<other>[A-Za-z_][A-Za-z0-9_]*))\s*\))?\s*$"
+)
+_LITERALS = {"''": "", '""': "", "none": None, "None": None, "0": 0, "[]": []}
+_RESERVED = {"true", "false", "none", "True", "False", "None", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
 
 Renderer = Callable[[dict[str, Any]], Any]
@@ -46,8 +54,15 @@ def compile_value(value: Any, where: str) -> Renderer:
     return _compile_string(value, where)
 
 
-def _compile_string(text: str, where: str) -> Renderer:
+def _compile_string_slow(text: str, where: str) -> Renderer:
+    return _compile_string(text, where, fast=False)
+
+
+def _compile_string(text: str, where: str, fast: bool = True) -> Renderer:
     single = _SINGLE_EXPRESSION.match(text)
+    plain = _PLAIN_NAME.match(single.group("expr")) if single and fast else None
+    if plain and plain.group("name") not in _RESERVED and plain.group("other") not in _RESERVED:
+        return _compile_lookup(plain.group("name"), plain.group("default"), plain.group("other"), text, where)
     try:
         if single:
             expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
@@ -63,9 +78,33 @@ def _compile_string(text: str, where: str) -> Renderer:
         raise NodeError(f"{where}: template error: {exc}") from None
 
     def render_template(ctx: dict[str, Any]) -> str:
-        return _guard(lambda: template.render(ctx), where)
+        # Template.render would copy the context and the globals on every call; a ChainMap
+        # over both gives the same lookups without the copies.
+        def render() -> str:
+            context = template.new_context(ChainMap(ctx, template.globals), shared=True)  # type: ignore[arg-type]
+            return "".join(template.root_render_func(context))
+
+        return _guard(render, where)
 
     return render_template
+
+
+def _compile_lookup(name: str, default: str | None, other: str | None, text: str, where: str) -> Renderer:
+    """``{{ name }}`` without Jinja: a dict lookup (plus a copy of containers, as below)."""
+    fallback = _compile_string_slow(text, where)
+
+    def lookup(ctx: dict[str, Any]) -> Any:
+        if name in ctx:
+            value = ctx[name]
+        elif default is not None:
+            value = _LITERALS[default]
+        elif other is not None and other in ctx:
+            value = ctx[other]
+        else:
+            return fallback(ctx)  # Jinja reports the undefined name the usual way
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+    return lookup
 
 
 def _guard(call: Callable[[], Any], where: str) -> Any:

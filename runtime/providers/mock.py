@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from typing import AsyncIterator
 
 from ..ports import LLMRequest, Usage
@@ -21,6 +22,15 @@ def mock_answer(request: LLMRequest) -> str:
         "and forklifts handle heavier loads and high racks. Tell me the load and the lifting height "
         "and I will narrow it down. (This answer comes from the offline mock model.)"
     )
+
+
+@lru_cache(maxsize=256)
+def _pieces(text: str, wanted: int) -> tuple[str, ...]:
+    """The chunks of an answer, computed once per (text, count): demos repeat the same text."""
+    pieces = split_words(text)
+    if wanted and wanted != len(pieces):
+        pieces = _regroup(pieces, wanted)
+    return tuple(pieces)
 
 
 def split_words(text: str) -> list[str]:
@@ -50,10 +60,7 @@ class MockProvider:
         rate = float(options.get("tokens_per_second", 40))
         interval = 1 / rate if rate > 0 else 0.0
         text = mock_answer(request)
-        pieces = split_words(text)
-        wanted = int(options.get("chunks", 0) or 0)
-        if wanted and wanted != len(pieces):
-            pieces = _regroup(pieces, wanted)
+        pieces = _pieces(text, int(options.get("chunks", 0) or 0))
         if delay_s:
             await asyncio.sleep(delay_s)
         loop = asyncio.get_running_loop()

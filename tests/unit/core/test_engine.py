@@ -249,7 +249,7 @@ async def test_events_carry_the_contract_fields():
     assert "".join(c.text for c in chunks) == done.output["answer"]
     as_dict = chunks[0].to_dict()
     assert {"event", "run_id", "t_ms", "node_id", "node_type", "text", "seq"} <= set(as_dict)
-    assert Event.from_dict(as_dict) == chunks[0]
+    assert Event.from_dict(as_dict).to_dict() == as_dict
 
 
 async def test_every_node_execution_produces_a_metrics_row():
