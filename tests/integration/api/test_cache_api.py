@@ -1,0 +1,39 @@
+"""Cache over HTTP: an event clears its tags for the caller's tenant only; stats are per tenant."""
+from __future__ import annotations
+
+from .conftest import Api
+
+
+def search_flow(flow_id: str) -> dict:
+    return {
+        "akis": 1, "flow_id": flow_id,
+        "nodes": [{"id": "in", "type": "user_input"},
+                  {"id": "search", "type": "product_search", "config": {"query": "{{ user_message }}", "limit": 3}},
+                  {"id": "out", "type": "output", "config": {"fields": {"n": "{{ products | length }}"}}}],
+        "edges": [{"source": "in", "target": "search"}, {"source": "search", "target": "out"}],
+        "cache_strategy": {"product_search": {"enabled": True, "ttl": 300, "key_fields": ["query"],
+                                              "tags": ["products"]}},
+    }
+
+
+async def cache_outcome(client, flow_id: str) -> str:
+    response = await client.post(f"/api/flows/{flow_id}/runs", json={"inputs": {"user_message": "pallet jack"}})
+    assert response.status_code == 200 and response.json()["status"] == "succeeded", response.text
+    return response.json()["nodes"]["search"]["cache"]
+
+
+async def test_cache_event_clears_only_the_callers_tenant(api: Api) -> None:
+    async with api.client(api.token_a) as a, api.client(api.token_b) as b:
+        for client in (a, b):
+            assert (await client.post("/api/flows", json=search_flow("cached-search"))).status_code in (201, 409)
+            await cache_outcome(client, "cached-search")
+            assert await cache_outcome(client, "cached-search") == "hit"
+        cleared = await b.post("/api/events", json={"event": "product.updated"})
+        assert cleared.status_code == 200 and cleared.json() == {"event": "product.updated", "tags_cleared": ["products"]}
+        assert await cache_outcome(b, "cached-search") == "miss"
+        assert await cache_outcome(a, "cached-search") == "hit"  # tenant A's entries were not touched
+        unknown = await a.post("/api/events", json={"event": "nothing.mapped"})
+        assert unknown.json()["tags_cleared"] == []
+        stats = (await a.get("/api/cache/stats")).json()
+        assert stats["node_types"]["product_search"]["hits"] >= 2
+        assert all(key.startswith("tenant_2_") or "tenant_2_" in key for key in stats["keys"])
