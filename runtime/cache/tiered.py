@@ -175,10 +175,10 @@ class TieredCache:
 
     def health(self) -> dict[str, Any]:
         """Per tier: available or bypassed, and how many outages so far (for /healthz)."""
-        return {
-            t.name: {"available": t.available, "outages": t.breaker.outages}
-            for t in [*self.tiers, *self._extra, self.versions.store]
-        }
+        tiers = [*self.tiers, *self._extra]
+        if self.versions.store.shared and self.versions.store not in tiers:
+            tiers.append(self.versions.store)
+        return {t.name: {"available": t.available, "outages": t.breaker.outages} for t in tiers}
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -224,7 +224,7 @@ class TieredCache:
                         versions = await self.versions.current(tenant, tags)
                     if versions is None:  # tags cannot be checked: nothing tagged is fresh
                         return None, None
-                if not await self._fresh(entry, tenant, versions):  # type: ignore[arg-type]
+                if not is_fresh(entry.tags, versions) and not await self._fresh(entry, tenant, versions):  # type: ignore[union-attr]
                     continue
             if position:
                 self._fill(position, key, entry, raw)  # type: ignore[arg-type]
@@ -232,6 +232,7 @@ class TieredCache:
         return None, versions
 
     async def _fresh(self, entry: Entry, tenant: str, versions: Versions) -> bool:
+        """The slow path of the freshness test: the entry carries tags not asked for now."""
         unknown = [t for t in entry.tags if t not in versions]
         if unknown:  # written under other tags than asked for now: check those too
             more = await self.versions.current(tenant, unknown)
