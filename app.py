@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from runtime.cli import app as cli
+from runtime.cli import app as cli, set_recording_factory
 from runtime.settings import get_settings
 
 
@@ -18,7 +18,15 @@ def build_cli() -> typer.Typer:
     cli.add_typer(cache_app, name="cache")
     storage_cli.register(cli, executor_factory=_worker_executor, warmup_factory=_worker_warmup)
     cli.command("serve")(serve)
+    set_recording_factory(_cli_recording)
     return cli
+
+
+def _cli_recording():  # type: ignore[no-untyped-def]
+    """``akis run --record``: the run row and its node metrics go to the configured database."""
+    from editor.context import cli_recording
+
+    return cli_recording(get_settings())
 
 
 def _worker_executor(settings=None):  # type: ignore[no-untyped-def]

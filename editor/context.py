@@ -65,7 +65,9 @@ class AkisContext:
             await asyncio.wait_for(self.metrics.aclose(), 10.0)
         except Exception as exc:
             log.warning("metrics not flushed: %s", exc)
-        for closer in (getattr(self.hub, "aclose", None), getattr(self.cache, "close", None)):
+        closers = (getattr(self.hub, "aclose", None), getattr(self.cache, "close", None),
+                   getattr(self.services.providers, "aclose", None))
+        for closer in closers:
             if closer is not None:
                 try:
                     await closer()
@@ -150,3 +152,23 @@ def worker_warmup(settings: AkisSettings) -> Any:
             return await warm_up(stored_warmup_flows(database), cache, engine_factory=lambda _cache: engine)
         return warm
     return factory
+
+
+class CliRecording:
+    """What ``akis run --record`` writes through: the run recorder and the metrics sink."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.recorder = RunRecorder(database)
+        self.metrics = SqlMetricsSink(database)
+
+    def observe(self, event: Any) -> None:
+        self.recorder.observe(event)
+
+    async def drain(self) -> None:
+        await self.recorder.drain(10.0)
+        await self.metrics.aclose()
+
+
+def cli_recording(settings: AkisSettings) -> CliRecording:
+    return CliRecording(init_db(settings.sqlalchemy_url))

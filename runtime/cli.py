@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import typer
 
@@ -21,6 +21,24 @@ app = typer.Typer(
     name="akis", help="Akis: visual editor and runtime for AI chatbot workflows.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
+
+
+class Recording(Protocol):
+    """Where ``akis run --record`` stores runs and metrics (the storage package provides it)."""
+
+    metrics: Any
+
+    def observe(self, event: Any) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+_recording_factory: list[Callable[[], Recording]] = []
+
+
+def set_recording_factory(factory: Callable[[], Recording]) -> None:
+    """Called by the app's wiring so that ``--record`` can store runs without runtime importing storage."""
+    _recording_factory[:] = [factory]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -79,14 +97,17 @@ def run(
     session: str = typer.Option("cli", "--session"),
     inputs: list[str] = typer.Option([], "--input", "-i", help="Extra input key=value (value may be JSON)."),
     as_json: bool = typer.Option(False, "--json", help="Print the engine's events, one JSON object per line."),
+    record: bool = typer.Option(False, "--record", help="Store the run and its node metrics in the database."),
 ) -> None:
     """Run a flow: the answer streams to stdout, then a table per node and the totals."""
     flow = read_flow(flow_file)
     values = parse_inputs(inputs)
     if message is not None:
         values["user_message"] = message
+    if record and not _recording_factory:
+        fail("--record needs the storage package (run the full `akis` command)")
     try:
-        code = asyncio.run(_run(flow, values, tenant, session, as_json))
+        code = asyncio.run(_run(flow, values, tenant, session, as_json, record))
     except FlowValidationError as exc:
         print_problems(flow_file, exc.problems)
         raise typer.Exit(1) from None
@@ -108,15 +129,19 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
-async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session: str, as_json: bool) -> int:
+async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session: str, as_json: bool,
+               record: bool = False) -> int:
     from .wiring import build_engine
 
-    engine = build_engine()
+    recording = _recording_factory[0]() if record else None
+    engine = build_engine(**({"metrics": recording.metrics} if recording else {}))
     finished = None
     report = RunReport()
     streamed_from: str | None = None
     async for event in engine.stream(flow, values, tenant_id=tenant, session_id=session):
         report.observe(event)
+        if recording is not None:
+            recording.observe(event)
         if as_json:
             sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
@@ -129,6 +154,10 @@ async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session:
         if event.event == "run.finished":
             finished = event
     await engine.metrics.flush()
+    if recording is not None:
+        await recording.drain()
+        if not as_json and finished is not None:
+            typer.echo(f"recorded run {finished.run_id}", err=True)
     result_failed = finished is None or finished.status != "succeeded"
     if not as_json:
         if streamed_from is None and finished is not None and finished.output:

@@ -116,7 +116,7 @@ class LLMProvider(Protocol):
 
 class ProviderResolver(Protocol):
     def resolve(self, provider: str, credential: str | None, tenant_id: str) -> LLMProvider:
-        """The provider to use; raises ``runtime.errors.ProviderError`` with a clear message."""
+        """The provider to use; raises ``runtime.providers.errors.ProviderError`` (an AkisError)."""
         ...
 
 

@@ -158,14 +158,14 @@ def _tenant(explicit: str | int | None, values: dict[str, Any]) -> str:
     if explicit is not None and given is not None and str(given) != str(explicit):
         raise InputError(f"inputs name tenant {given!r} but the run is for tenant {explicit!r}")
     tenant = str(explicit if explicit is not None else given if given is not None else DEFAULT_TENANT)
-    if not TENANT_ID.match(tenant):
+    if not TENANT_ID.fullmatch(tenant):
         raise InputError(f"tenant id {tenant!r} is not valid: letters, digits and '-', at most 64")
     return tenant
 
 
 def _session(explicit: str | None, values: dict[str, Any]) -> str:
     session = str(explicit if explicit is not None else values.get("session_id") or DEFAULT_SESSION)
-    if not SESSION_ID.match(session):
+    if not SESSION_ID.fullmatch(session):
         raise InputError(f"session id {session!r} is not valid: letters, digits, '_' and '-', 1 to 128")
     return session
 

@@ -302,12 +302,14 @@ class Run:
                 return await self._call(node, config, ctx)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 sent = self.texts.get(node.id)
-                if attempt == attempts or (len(sent) if sent else 0) != chunks_before:
+                if (attempt == attempts or (len(sent) if sent else 0) != chunks_before
+                        or not getattr(exc, "retryable", True)):  # a missing key will not appear on retry
                     raise
                 assert retry is not None
-                await asyncio.sleep(retry.backoff_s * 2 ** (attempt - 1))
+                wait = retry.backoff_s * 2 ** (attempt - 1)
+                await asyncio.sleep(max(wait, float(getattr(exc, "retry_after", 0) or 0)))
         raise AssertionError("unreachable")
 
     async def _call(self, node: PlannedNode, config: Any, ctx: NodeContext) -> dict[str, Any]:

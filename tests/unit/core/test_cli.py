@@ -82,3 +82,15 @@ def test_run_failure_exits_nonzero_with_reason(tmp_path: Path):
 def test_run_bad_input_is_a_clear_error():
     done = akis("run", "examples/seed_scenario.json", "-m", "hi", "--session", "a/b")
     assert done.returncode == 1 and "session id" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_record_stores_the_run_and_its_metrics(tmp_path: Path):
+    env = {"AKIS_DATABASE_URL": f"sqlite:///{tmp_path}/akis.db"}
+    done = subprocess.run([sys.executable, "-c", "import app; app.main()", "run", "examples/seed_scenario.json",
+                           "-m", "hi", "--tenant", "2", "--record"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    assert "recorded run" in done.stderr
+    metrics = subprocess.run([sys.executable, "-c", "import app; app.main()", "metrics", "--tenant", "2"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert metrics.returncode == 0 and "delay" in metrics.stdout and "ai_response" in metrics.stdout
