@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import socket
 import sys
@@ -33,6 +34,7 @@ from runtime.settings import AkisSettings  # noqa: E402
 VALUE = {"products": [{"sku": "TP-2500", "name": "Manual pallet jack 2.5 t", "price_eur": 329}], "count": 1}
 FIELDS = {"query": "Transpalet arıyorum", "category": "pallet_jack"}
 Op = Callable[[], Awaitable[Any]]
+PREFIX = f"bench{os.getpid()}:"  # this run's keys, deleted at the end
 
 
 def port_open(address: str) -> bool:
@@ -68,7 +70,7 @@ async def per_op_us(variants: dict[str, Op], ops: int, rounds: int) -> dict[str,
 async def tier_hits(tiers: str, redis_url: str, memcached: str, ops: int, rounds: int) -> dict[str, float]:
     settings = AkisSettings(
         cache_tiers=tiers, redis_url=redis_url if "redis" in tiers else "", memcached=memcached,
-        cache_prefix="bench:",
+        cache_prefix=PREFIX,
     )
     cache = build_cache(settings)
     tagged = CachePolicy(ttl=600, key_fields=FIELDS, tags=("products",))
@@ -91,7 +93,14 @@ async def tier_hits(tiers: str, redis_url: str, memcached: str, ops: int, rounds
 
         raw = aioredis.Redis.from_url(redis_url)
         variants["raw"] = lambda: raw.get(key)
-        closers.append(raw.aclose)
+
+        async def clean_up() -> None:
+            stale = [k async for k in raw.scan_iter(match=f"{PREFIX}*")]
+            if stale:
+                await raw.delete(*stale)
+            await raw.aclose()
+
+        closers.append(clean_up)
     elif tiers == "memcached":
         from pymemcache.client.base import PooledClient
 

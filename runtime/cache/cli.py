@@ -104,7 +104,7 @@ def stats(
             types.add_row(owner, node_type, str(c["total"]), str(c["hits"]), f"{c['rate']:.2f}")
     keys = Table(title="Hit rate per key")
     for column in ("key", "total", "hits", "rate %"):
-        keys.add_column(column, justify="left" if column == "key" else "right")
+        keys.add_column(column, justify="left" if column == "key" else "right", overflow="fold")
     for key, c in data["keys"].items():
         keys.add_row(key, str(c["total"]), str(c["hits"]), f"{c['rate']:.2f}")
     out.print(types)
