@@ -43,7 +43,7 @@ def memcached_safe(key: str) -> bool:
     return len(data) <= MAX_KEY_BYTES and all(33 <= b <= 126 for b in data)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prefixes, tenants, node_types, fields)
 def test_every_key_is_memcached_safe_and_parses_back(prefix: str, tenant: str, node_type: str, values: dict) -> None:
     key = build_key(tenant, node_type, values, prefix)
@@ -53,14 +53,14 @@ def test_every_key_is_memcached_safe_and_parses_back(prefix: str, tenant: str, n
     assert (parsed_tenant, parsed_type) == (tenant, node_type)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tenants, node_types, fields, tenants, node_types, fields)
 def test_keys_are_injective(t1: str, n1: str, f1: dict, t2: str, n2: str, f2: dict) -> None:
     same_input = (t1, n1, canonical_json(f1)) == (t2, n2, canonical_json(f2))
     assert (build_key(t1, n1, f1) == build_key(t2, n2, f2)) == same_input
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fields)
 def test_canonical_json_determines_the_value(values: dict) -> None:
     """Equal text means equal JSON value: the text parses back to exactly the fields."""
@@ -69,7 +69,7 @@ def test_canonical_json_determines_the_value(values: dict) -> None:
     assert canonical_json(json.loads(text)) == text
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=80), st.text(max_size=120), fields)
 def test_any_tenant_or_type_is_refused_or_safe(tenant: str, node_type: str, values: dict) -> None:
     try:
