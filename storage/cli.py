@@ -139,7 +139,7 @@ def export_command(
     tenant: str = TENANT,
     version: Optional[int] = typer.Option(None, "--version", help="A stored version (default: current)."),
 ) -> None:
-    """Print a stored flow as JSON (``akis export FLOW_ID > flow.json``)."""
+    """Print a stored flow as JSON: akis export FLOW_ID > flow.json"""
     document = open_db().call(flows.get_document, tenant, flow_id, version)
     if document is None:
         which = f"version {version} of flow" if version else "flow"

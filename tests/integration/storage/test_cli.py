@@ -45,6 +45,9 @@ def test_export_then_import_is_the_identity(cli, db, tmp_path):
     assert code == 0 and "version 2" in out
     code, again, _ = cli("export", "pallet-assistant", "--tenant", "2")
     assert again == exported
+    assert cli("export", "pallet-assistant", "--tenant", "2", "--version", "1")[1] == exported
+    code, _, err = cli("export", "pallet-assistant", "--tenant", "2", "--version", "9")
+    assert code == 1 and "version 9" in err
     assert json.loads(exported) == db.call(flows.get_document, "2", "pallet-assistant").dump()
     code, out, _ = cli("flows", "versions", "pallet-assistant", "--tenant", "2")
     assert code == 0 and "* v2" in out and "round trip" in out
