@@ -64,32 +64,41 @@
     }
   }
 
-  async function subscribe() {
+  // Follow the channel in the background; the returned promise settles once the stream is open,
+  // so a run started after it cannot publish before the widget listens.
+  function subscribe() {
     const wanted = "tenant." + $("akis-tenant").value.trim() + ".conversation." + $("akis-session").value.trim();
-    if (wanted === channel && abort) return;
+    if (wanted === channel && abort) return Promise.resolve();
     if (abort) abort.abort();
     channel = wanted;
     lastId = null;
     abort = new AbortController();
     const signal = abort.signal;
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        const extra = lastId !== null ? { "Last-Event-ID": lastId } : {};
-        const response = await fetch("/api/channels/" + encodeURIComponent(channel) + "/events",
-                                      { headers: headers(extra), signal });
-        if (!response.ok) {
-          status.textContent = "channel: " + response.status + " " + (await response.text());
-          return;
+    return new Promise((connected) => {
+      (async () => {
+        for (let attempt = 0; !signal.aborted; attempt++) {
+          try {
+            const extra = lastId !== null ? { "Last-Event-ID": lastId } : {};
+            const response = await fetch("/api/channels/" + encodeURIComponent(channel) + "/events",
+                                          { headers: headers(extra), signal });
+            if (!response.ok) {
+              status.textContent = "channel: " + response.status + " " + (await response.text());
+              abort = null;
+              connected();
+              return;
+            }
+            status.textContent = "connected to " + channel;
+            attempt = 0;
+            connected();
+            await readEvents(response);
+          } catch (err) {
+            if (signal.aborted) return;
+            status.textContent = "reconnecting...";
+          }
+          await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
         }
-        status.textContent = "connected to " + channel;
-        attempt = 0;
-        await readEvents(response);
-      } catch (err) {
-        if (signal.aborted) return;
-        status.textContent = "reconnecting...";
-      }
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
-    }
+      })();
+    });
   }
 
   $("akis-form").addEventListener("submit", async (event) => {
