@@ -337,7 +337,8 @@ export default {
     this.t0 = performance.now();
     this.phases = {};
     this.flow = null;
-    this.synced = { nodes: "", edges: "" };
+    this.synced = { order: "", edges: "" };
+    this.nodeKeys = new Map(); // node id -> JSON of the props it was last drawn from
     this.lastSelection = "";
   },
   async mounted() {
@@ -388,18 +389,31 @@ export default {
       });
     },
     sync() {
+      // Vue Flow re-renders every node it is handed anew and, when the node list is replaced, every
+      // edge too. So: the same ids in the same order -> merge only the nodes whose props changed;
+      // otherwise replace the list, handing back the unchanged nodes as they are.
       if (!this.flow) return;
-      const nodesKey = JSON.stringify(this.nodes || []);
-      const edgesKey = JSON.stringify(this.edges || []);
-      if (nodesKey !== this.synced.nodes) {
-        this.synced.nodes = nodesKey;
-        this.flow.setNodes((this.nodes || []).map(this.toVfNode));
-      }
-      if (edgesKey !== this.synced.edges || nodesKey !== this.synced.nodesForEdges) {
+      const nodes = this.nodes || [];
+      const keys = new Map();
+      const changed = [];
+      const next = nodes.map((n) => {
+        const key = JSON.stringify(n);
+        keys.set(n.id, key);
+        const same = this.nodeKeys.get(n.id) === key && this.flow.findNode(n.id);
+        if (same) return same;
+        const node = this.toVfNode(n);
+        changed.push(node);
+        return node;
+      });
+      const order = nodes.map((n) => n.id).join("\n");
+      if (order !== this.synced.order) this.flow.setNodes(next);
+      else changed.forEach((node) => this.flow.updateNode(node.id, node));
+      this.nodeKeys = keys;
+      this.synced.order = order;
+      const edges = (this.edges || []).filter((e) => keys.has(e.source) && keys.has(e.target));
+      const edgesKey = JSON.stringify(edges);
+      if (edgesKey !== this.synced.edges) {
         this.synced.edges = edgesKey;
-        this.synced.nodesForEdges = nodesKey;
-        const ids = new Set((this.nodes || []).map((n) => n.id));
-        const edges = (this.edges || []).filter((e) => ids.has(e.source) && ids.has(e.target));
         this.flow.setEdges(edges.map(this.toVfEdge));
       }
     },
@@ -477,7 +491,8 @@ export default {
       const from = this.dragFrom || {};
       const moved = moves.some((m) => !from[m.id] || Math.abs(from[m.id].x - m.x) + Math.abs(from[m.id].y - m.y) >= 1);
       if (!moved) return;
-      this.synced.nodes = ""; // the browser now differs from the last props: accept the next ones as they are
+      // the browser now differs from the last props: take these nodes from the next props as they are
+      moves.forEach((m) => this.nodeKeys.delete(m.id));
       const lead = e.node || nodes[0];
       const w = lead.dimensions?.width || 232, h = lead.dimensions?.height || 64;
       const group = this.frameAt(lead.position.x + w / 2, lead.position.y + h / 2, this.dragFrames || []);
@@ -543,7 +558,7 @@ export default {
     updateNode(id, patch) {
       if (!this.flow || !this.flow.findNode(id)) return false;
       this.flow.updateNodeData(id, patch);
-      this.synced.nodes = "";
+      this.nodeKeys.delete(id);
       return true;
     },
     fitView(padding = 0.12) {

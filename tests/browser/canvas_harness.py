@@ -114,6 +114,9 @@ def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0, reject:
                     "dense no-caps data-testid=status-failed")
                 ui.button("group 3", on_click=lambda: group_three(canvas)).props("dense no-caps data-testid=group-three")
                 ui.button("fit", on_click=canvas.fit_view).props("dense no-caps data-testid=fit")
+                ui.button("rename", on_click=lambda: canvas.set_nodes(
+                    [{**n, "label": "Renamed"} if i == 1 else n for i, n in enumerate(canvas.nodes)])).props(
+                    "dense no-caps data-testid=rename")
             ui.input("a text field").props("dense outlined data-testid=text-input").classes("w-full")
             log = ui.log(max_lines=200).classes("w-full text-xs").style("flex: 1")
 

@@ -228,6 +228,17 @@ def test_update_node_changes_status_live(page: Any, harness: HarnessApp) -> None
     assert node.locator(".akis-node").get_attribute("title") == "HTTP 503"
 
 
+def test_a_full_prop_update_changes_only_what_changed(page: Any, harness: HarnessApp) -> None:
+    open_canvas(page, harness)
+    page.get_by_test_id("status-done").click()  # a live status first: the re-send must keep it
+    page.locator(f'{NODE.format("node_1")} .akis-status-done').wait_for()
+    page.get_by_test_id("rename").click()
+    page.locator(NODE.format("node_2")).get_by_text("Renamed").wait_for()
+    assert page.locator(".akis-node__label").all_inner_texts().count("Renamed") == 1
+    assert page.locator(f'{NODE.format("node_1")} .akis-status-done').count() == 1
+    assert page.locator(".vue-flow__edge").count() == 11
+
+
 def test_group_three_nodes_shows_a_frame_around_them(page: Any, harness: HarnessApp) -> None:
     open_canvas(page, harness, "?groups=0")
     assert page.locator(".akis-frame").count() == 0
