@@ -9,23 +9,18 @@ import pytest
 import sqlalchemy as sa
 
 from storage.db import Database, init_db
-from tests.conftest import POSTGRES_URL, port_open, require
-
-
-def pg_schema_url(schema: str) -> str:
-    """The test database with ``search_path`` pointing at one schema: a private database."""
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
 class PgSchema:
-    """Creates a uniquely named schema and drops it (with everything in it) afterwards."""
+    """A uniquely named schema, dropped with everything in it afterwards: the URL's
+    ``search_path`` points at it, so the test sees a private, empty database."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str) -> None:
         self.name = "akis_t_" + uuid.uuid4().hex[:12]
-        self.admin = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
+        self.admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
         with self.admin.begin() as connection:
             connection.exec_driver_sql(f'CREATE SCHEMA "{self.name}"')
-        self.url = pg_schema_url(self.name)
+        self.url = f"{base_url}?options=-csearch_path%3D{self.name}"
 
     def drop(self) -> None:
         with self.admin.begin() as connection:
@@ -39,8 +34,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'akis.db'}"
         return
-    require(port_open("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
-    schema = PgSchema()
+    schema = PgSchema(request.getfixturevalue("postgres_url"))  # skips, or fails under CI, without it
     try:
         yield schema.url
     finally:

@@ -56,7 +56,7 @@ async def test_a_full_batch_wakes_the_writer_without_waiting_for_the_interval(db
     sink = SqlMetricsSink(db, batch_size=10, interval_s=3600)
     for i in range(10):
         sink.record(row("delay", float(i)))
-    for _ in range(200):  # the writer task runs on this loop; give it turns, not a time limit
+    for _ in range(1000):  # the writer task runs on this loop; give it turns, not a time limit
         if sink.written == 10:
             break
         await asyncio.sleep(0.01)
