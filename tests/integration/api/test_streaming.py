@@ -183,7 +183,8 @@ async def test_the_example_widget_is_served(api: Api) -> None:
         assert script.status_code == 200 and "/api/channels/" in script.text and "Last-Event-ID" in script.text
 
 
-async def test_a_run_in_another_process_is_seen_through_redis(redis_url: str, tmp_path: Path) -> None:
+async def test_a_run_in_another_process_is_seen_through_redis(redis_url: str, memcached_address: str,
+                                                              tmp_path: Path) -> None:
     from runtime import Engine
     from runtime.channels.redis_hub import RedisChannelHub
     from storage.db import init_db
@@ -193,9 +194,15 @@ async def test_a_run_in_another_process_is_seen_through_redis(redis_url: str, tm
     database = init_db(database_url, seed_demo=False)
     _, token = database.call(create_token, TENANT_A, "redis")
     database.dispose()
-    server = AppServer(tmp_path, env={"AKIS_DATABASE_URL": database_url, "AKIS_REDIS_URL": redis_url}).start()
+    server = AppServer(tmp_path, env={"AKIS_DATABASE_URL": database_url, "AKIS_REDIS_URL": redis_url,
+                                      "AKIS_MEMCACHED": memcached_address,
+                                      "AKIS_CACHE_TIERS": "memory,redis,memcached"}).start()
     hub = RedisChannelHub(redis_url)
     try:
+        health = httpx.get(server.url + "/healthz").json()  # every tier and Redis, and nothing secret
+        assert health["status"] == "ok" and health["checks"]["redis"]["ok"] is True
+        assert {"memory", "redis", "memcached"} <= set(health["checks"]["cache"])
+        assert redis_url not in json.dumps(health) and "127.0.0.1" not in json.dumps(health)
         session = session_id()
         engine = Engine(publisher=hub)  # "another process": this test, not the server
         async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
