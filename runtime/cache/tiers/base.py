@@ -3,7 +3,8 @@
 Every public method is bounded by ``timeout_s`` and guarded by a :class:`CircuitBreaker`, and
 never raises because the server is down: it returns its ``default`` (a miss, ``False``,
 ``None``). Subclasses implement only ``_get``, ``_get_many``, ``_set``, ``_add``, ``_delete``,
-``_incr`` and ``_close``, and may raise anything on failure.
+``_incr`` and ``_close``, each returning an awaitable (an ``async def`` or the client's own
+awaitable), and may raise anything on failure.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class CacheTier:
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None] | None:
         """Values in the order of ``keys``; ``None`` (not a list) when the tier is unavailable."""
+        if not keys:
+            return []
         return await self._guard(self._get_many, (list(keys),), None)
 
     async def set(self, key: str, data: bytes, ttl: int) -> bool:

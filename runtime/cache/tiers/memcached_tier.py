@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .base import CacheTier
 
@@ -47,16 +47,17 @@ class MemcachedTier(CacheTier):
         )
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="akis-memcached")
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        return asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
 
-    async def _get(self, key: str) -> bytes | None:
-        return await self._run(self.client.get, key)
+    def _get(self, key: str) -> Awaitable[bytes | None]:
+        return self._run(self.client.get, key)
 
-    async def _get_many(self, keys: list[str]) -> list[bytes | None]:
-        if not keys:
-            return []
-        found = await self._run(self.client.get_many, keys)
+    def _get_many(self, keys: list[str]) -> Awaitable[list[bytes | None]]:
+        return self._run(self._get_many_sync, keys)
+
+    def _get_many_sync(self, keys: list[str]) -> list[bytes | None]:
+        found = self.client.get_many(keys) if keys else {}
         return [found.get(k) for k in keys]
 
     async def _set(self, key: str, data: bytes, ttl: int) -> bool:

@@ -6,7 +6,7 @@ counters (hashes) and the cross-process single-flight locks.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from .base import CacheTier
 
@@ -45,13 +45,12 @@ class RedisTier(CacheTier):
         )
         self.client: Any = aioredis.Redis(connection_pool=pool)
 
-    async def _get(self, key: str) -> bytes | None:
-        return await self.client.get(key)
+    # The two read primitives hand back the client's own awaitable: one coroutine less per hit.
+    def _get(self, key: str) -> Awaitable[bytes | None]:
+        return self.client.get(key)
 
-    async def _get_many(self, keys: list[str]) -> list[bytes | None]:
-        if not keys:
-            return []
-        return await self.client.mget(keys)
+    def _get_many(self, keys: list[str]) -> Awaitable[list[bytes | None]]:
+        return self.client.mget(keys)
 
     async def _set(self, key: str, data: bytes, ttl: int) -> bool:
         return bool(await self.client.set(key, data, ex=max(1, int(ttl))))
