@@ -1,13 +1,225 @@
-"""Flows list (placeholder until the editor lands)."""
+"""The flows list, ``/``: the tenant's flows with search, new, duplicate, delete, import, examples.
+
+Import validates the file first and names every problem by node and field; nothing is saved
+when there is one. On the first start of an empty database the examples are added for the
+default tenant, so the app opens with the demo flow.
+"""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from nicegui import ui
+from nicegui import events, ui
+
+from editor import flowstore
+from editor.auth import DEFAULT_TENANT, current_tenant
+from editor.theme import apply_theme, header
+from runtime.errors import Problem
+
+from .versions import ago
+
+log = logging.getLogger("akis.editor")
+MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def register(context: Any) -> None:
-    @ui.page("/")
-    def flows_page() -> None:
-        ui.label("Akis").classes("text-h4")
-        ui.label("Visual editor and runtime for AI chatbot workflows.")
+    try:
+        added = flowstore.seed_examples(context.database, DEFAULT_TENANT)
+        if added:
+            log.info("first start: added the example flows %s", ", ".join(added))
+    except Exception as exc:  # a database problem is reported by the page, not at start-up
+        log.warning("example flows not added: %s", exc)
+
+    @ui.page("/", title="Akis · Flows")
+    async def flows_page() -> None:
+        await FlowsPage(context).build()
+
+
+class FlowsPage:
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.tenant = current_tenant()
+        self.query = ""
+        self.summaries: list[flowstore.FlowSummary] = []
+
+    async def build(self) -> None:
+        dark = apply_theme()
+        header(dark, active="Flows")
+        with ui.column().classes("w-full max-w-5xl mx-auto px-6 py-8 gap-4"):
+            with ui.row().classes("w-full items-center gap-3"):
+                ui.label("Flows").classes("text-2xl font-semibold")
+                ui.space()
+                ui.input(placeholder="Search flows", on_change=lambda e: self._search(e.value or "")).props(
+                    "dense outlined clearable data-testid=flow-search").mark("flow-search").classes("w-64")
+                self._examples_menu()
+                ui.button("Import", icon="upload_file", on_click=self._import_dialog).props(
+                    "outline no-caps data-testid=import").mark("import")
+                ui.button("New flow", icon="add", on_click=self._new_dialog).props("unelevated no-caps data-testid=new-flow").mark("new-flow")
+            self.list = ui.column().classes("w-full gap-2").props("data-testid=flow-list").mark("flow-list")
+        await self.reload()
+
+    # ---------- list ----------
+    async def reload(self) -> None:
+        self.summaries = await flowstore.call(flowstore.list_summaries, self.context.database, self.tenant)
+        self._render()
+
+    def _search(self, query: str) -> None:
+        self.query = query
+        self._render()
+
+    def _render(self) -> None:
+        words = self.query.casefold().split()
+        shown = [s for s in self.summaries
+                 if all(w in f"{s.name} {s.id} {s.description}".casefold() for w in words)]
+        self.list.clear()
+        with self.list:
+            if not self.summaries:
+                with ui.card().props("flat bordered").classes("w-full items-center p-8 gap-2"):
+                    ui.icon("account_tree").classes("text-5xl akis-muted")
+                    ui.label("No flows yet").classes("text-lg")
+                    ui.label("Create one, import a JSON file, or start from an example.").classes("akis-muted")
+            elif not shown:
+                ui.label(f"No flow matches {self.query!r}.").classes("akis-muted").props("data-testid=no-match").mark("no-match")
+            for summary in shown:
+                self._row(summary)
+
+    def _row(self, s: flowstore.FlowSummary) -> None:
+        with ui.card().props(f"flat bordered data-testid=flow-{s.id}").mark(f"flow-{s.id}").classes("w-full p-0"):
+            with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3"):
+                with ui.column().classes("gap-0 grow min-w-0 cursor-pointer") as main:
+                    with ui.row().classes("items-center gap-2 no-wrap"):
+                        ui.label(s.name).classes("text-base font-semibold ellipsis")
+                        ui.badge(f"v{s.version}").props("outline").classes("text-xs")
+                    if s.description:
+                        ui.label(s.description).classes("text-sm akis-muted ellipsis w-full")
+                    run = (f"last run {ago(s.last_run_at)} ({s.last_run_status})" if s.last_run_at else "never run")
+                    ui.label(f"{s.id} · {s.nodes} nodes · updated {ago(s.updated_at)} · {run}").classes(
+                        "text-xs akis-muted")
+                main.on("click", lambda _, i=s.id: ui.navigate.to(f"/flows/{i}"))
+                ui.button("Open", on_click=lambda _, i=s.id: ui.navigate.to(f"/flows/{i}")).props(
+                    f"unelevated dense no-caps data-testid=open-{s.id}").mark(f"open-{s.id}").classes("px-3")
+                with ui.button(icon="more_vert").props(f"flat round dense data-testid=menu-{s.id}").mark(f"menu-{s.id}"):
+                    with ui.menu():
+                        ui.menu_item("Duplicate", on_click=lambda _, i=s.id: self._duplicate(i)).props(
+                            f"data-testid=duplicate-{s.id}").mark(f"duplicate-{s.id}")
+                        ui.menu_item("Export JSON", on_click=lambda _, i=s.id: self._export(i))
+                        ui.menu_item("Delete…", on_click=lambda _, x=s: self._confirm_delete(x)).props(
+                            f"data-testid=delete-{s.id}").mark(f"delete-{s.id}")
+
+    # ---------- actions ----------
+    async def _new_dialog(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-96"):
+            ui.label("New flow").classes("text-lg font-semibold")
+            name = ui.input("Name", value="").props("autofocus outlined dense data-testid=new-flow-name").mark("new-flow-name").classes("w-full")
+            name.on("keydown.enter", lambda: dialog.submit(name.value))
+            ui.label("It starts with a user message wired to an output.").classes("text-sm akis-muted")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Create", on_click=lambda: dialog.submit(name.value)).props(
+                    "unelevated no-caps data-testid=new-flow-create").mark("new-flow-create")
+        result = await dialog
+        if result is None:
+            return
+        flow_id = await flowstore.call(flowstore.create_blank, self.context.database, self.tenant, result)
+        ui.navigate.to(f"/flows/{flow_id}")
+
+    async def _duplicate(self, flow_id: str) -> None:
+        new_id = await flowstore.call(flowstore.duplicate, self.context.database, self.tenant, flow_id)
+        ui.notify(f"Duplicated as {new_id}", type="positive")
+        await self.reload()
+
+    async def _export(self, flow_id: str) -> None:
+        found = await flowstore.call(flowstore.load, self.context.database, self.tenant, flow_id)
+        if found is not None:
+            ui.download.content(found[0].dump_json().encode("utf-8"), f"{flow_id}.json", "application/json")
+
+    async def _confirm_delete(self, summary: flowstore.FlowSummary) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-96"):
+            ui.label(f"Delete {summary.name}?").classes("text-lg font-semibold")
+            ui.label(f"All {summary.version} version(s) of {summary.id} are deleted. This cannot be undone.").classes(
+                "text-sm")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat no-caps")
+                ui.button("Delete", on_click=lambda: dialog.submit(True)).props(
+                    "unelevated no-caps color=negative data-testid=confirm-delete").mark("confirm-delete")
+        if await dialog:
+            await flowstore.call(flowstore.delete, self.context.database, self.tenant, summary.id)
+            ui.notify(f"Deleted {summary.name}")
+            await self.reload()
+
+    def _examples_menu(self) -> None:
+        examples = flowstore.examples()
+        with ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples").mark("examples"):
+            with ui.menu().classes("max-w-md"):
+                if not examples:
+                    ui.menu_item("No examples found").props("disable")
+                for example in examples:
+                    with ui.menu_item(on_click=lambda _, e=example: self._add_example(e)).props(
+                            f"data-testid=example-{example['flow_id']}").mark(f"example-{example['flow_id']}"):
+                        with ui.column().classes("gap-0"):
+                            ui.label(example["name"]).classes("font-medium")
+                            if example["description"]:
+                                ui.label(example["description"]).classes("text-xs akis-muted")
+
+    async def _add_example(self, example: dict[str, Any]) -> None:
+        flow_id = await flowstore.call(flowstore.add_example, self.context.database, self.tenant, example["path"])
+        ui.navigate.to(f"/flows/{flow_id}")
+
+    # ---------- import ----------
+    def _import_dialog(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-[640px] max-w-[95vw]"):
+            ui.label("Import a flow").classes("text-lg font-semibold")
+            ui.label("A JSON file as export writes it. It is checked first; nothing is saved if it has a problem.") \
+                .classes("text-sm akis-muted")
+            upload = ui.upload(label="Choose or drop a flow JSON file", auto_upload=True, max_file_size=MAX_UPLOAD,
+                               on_upload=lambda e: self._imported(e, result, upload),
+                               on_rejected=lambda: ui.notify(f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB",
+                                                             type="negative")).props(
+                "accept=.json,application/json flat bordered data-testid=import-upload").mark("import-upload").classes("w-full")
+            result = ui.column().classes("w-full gap-2").props("data-testid=import-result").mark("import-result")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Close", on_click=dialog.close).props("flat no-caps")
+        dialog.open()
+
+    async def _imported(self, e: events.UploadEventArguments, box: ui.column, upload: ui.upload) -> None:
+        data = await e.file.read()
+        upload.reset()
+        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry, self.tenant, data)
+        self._show_import(result, data, box, e.file.name)
+
+    def _show_import(self, result: flowstore.ImportResult, data: bytes, box: ui.column, name: str) -> None:
+        box.clear()
+        with box:
+            if result.flow_id:
+                ui.navigate.to(f"/flows/{result.flow_id}")
+            elif result.exists and result.document is not None:
+                flow_id = str(result.document.flow_id)
+                ui.label(f"{name}: a flow {flow_id!r} already exists.").classes("text-sm")
+                with ui.row().classes("gap-2"):
+                    ui.button(f"Save as a new version of {flow_id}",
+                              on_click=lambda: self._import_as(data, "version", box, name)).props(
+                        "unelevated no-caps dense data-testid=import-as-version").mark("import-as-version")
+                    ui.button("Import as a copy", on_click=lambda: self._import_as(data, "copy", box, name)).props(
+                        "outline no-caps dense data-testid=import-as-copy").mark("import-as-copy")
+            else:
+                problems_table(result.problems, name)
+
+    async def _import_as(self, data: bytes, mode: str, box: ui.column, name: str) -> None:
+        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry, self.tenant, data,
+                                                 mode=mode)
+        self._show_import(result, data, box, name)
+
+
+def problems_table(problems: list[Problem], name: str) -> None:
+    """Every problem of a refused import, by node and field."""
+    with ui.row().classes("items-center gap-2 text-red-700").props("data-testid=import-refused").mark("import-refused"):
+        ui.icon("error_outline")
+        ui.label(f"{name} was not imported: {len(problems)} problem{'s' * (len(problems) != 1)}. Nothing was saved.")
+    rows = [{"id": i, "node": p.node_id or (f"{p.edge[0]} → {p.edge[1]}" if p.edge else p.group_id or "flow"),
+             "field": p.field or "", "message": p.message} for i, p in enumerate(problems)]
+    ui.table(columns=[{"name": "node", "label": "Node", "field": "node", "align": "left"},
+                      {"name": "field", "label": "Field", "field": "field", "align": "left"},
+                      {"name": "message", "label": "Problem", "field": "message", "align": "left",
+                       "style": "white-space: normal"}],
+             rows=rows, row_key="id").props("dense flat bordered wrap-cells data-testid=import-problems").mark("import-problems") \
+        .classes("w-full")

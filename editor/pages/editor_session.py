@@ -1,0 +1,289 @@
+"""One open flow editor: the draft, the canvas and the inspector, kept in step.
+
+Every gesture on the canvas and every change in the inspector becomes one edit of the
+:class:`FlowDraft`; after it the flow is validated again and the canvas gets only what changed
+(small ``update_node`` patches when only badges, labels or problems changed, a full send when
+nodes, edges or groups did). Unsaved work is kept per browser in ``app.storage.user`` so it
+survives a reload; Save writes a new version.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from nicegui import app, ui
+
+from editor import flowstore
+from editor.canvas import CanvasEventArguments, FlowCanvas
+from editor.canvas.model import normalize_edge, normalize_group, normalize_node
+from editor.graph import EditError, FlowDraft, ProblemIndex, canvas_props, check
+from runtime.errors import Problem
+from runtime.flow.model import FlowDocument
+
+log = logging.getLogger("akis.editor")
+PATCH_LIMIT = 40  # more changed nodes than this: one full send is cheaper than many patches
+
+
+def draft_key(tenant: str, flow_id: str) -> str:
+    return f"draft:{tenant}:{flow_id}"
+
+
+def load_draft(tenant: str, flow_id: str) -> dict[str, Any] | None:
+    """The unsaved work this browser kept for the flow: ``{base_version, document, saved_at}``."""
+    try:
+        value = app.storage.user.get(draft_key(tenant, flow_id))
+    except (RuntimeError, AssertionError):
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("document"), dict) else None
+
+
+class EditorSession:
+    """State and behaviour of one editor page; the page module only lays it out."""
+
+    def __init__(self, context: Any, tenant: str, document: FlowDocument, version: int | None,
+                 kept: dict[str, Any] | None = None) -> None:
+        self.context, self.tenant = context, tenant
+        self.flow_id = str(document.flow_id)
+        self.restored_from: dict[str, Any] | None = None
+        start = document
+        if kept is not None:
+            try:
+                start = FlowDocument.model_validate(kept["document"])
+                self.restored_from = kept
+            except Exception:  # a draft from an older format: drop it rather than break the page
+                log.warning("discarded an unreadable draft of flow %s", self.flow_id)
+                self._forget_draft()
+        self.draft = FlowDraft(start, context.registry, tenant, version=version, saved=document.dump())
+        self.problems: ProblemIndex = check(self.draft.document, context.registry, tenant)
+        self.selection: list[str] = []
+        self.canvas: FlowCanvas | None = None
+        self.inspector: Any = None
+        self.listeners: list[Callable[[], None]] = []  # status bar, toolbar, problem list
+        self._persist_pending = False
+
+    # ---------- canvas ----------
+    def initial_props(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        return canvas_props(self.draft.document, self.context.registry, self.tenant, self.problems)
+
+    def attach(self, canvas: FlowCanvas) -> None:
+        self.canvas = canvas
+        canvas.on_node_moved(self.on_node_moved)
+        canvas.on_connect(self.on_connect)
+        canvas.on_selection_change(self.on_selection_change)
+        canvas.on_delete_request(self.on_delete_request)
+        canvas.on_palette_drop(self.on_palette_drop)
+        canvas.on_shortcut(self.on_shortcut)
+        canvas.on_group_click(lambda e: self.inspector.show_group(e.args.get("id")) if self.inspector else None)
+
+    def sync_canvas(self) -> None:
+        """Send the canvas what differs from what it shows."""
+        canvas = self.canvas
+        if canvas is None:
+            return
+        nodes, edges, groups = self.initial_props()
+        nodes = [normalize_node(n) for n in nodes]
+        edges = [normalize_edge(e) for e in edges]
+        groups = [normalize_group(g) for g in groups]
+        current = canvas.nodes
+        same_nodes = len(nodes) == len(current) and all(
+            a["id"] == b["id"] and a["position"] == b["position"] and a["type"] == b["type"] for a, b in zip(nodes, current))
+        changed = [n for n, c in zip(nodes, current) if n != c] if same_nodes else []
+        if same_nodes and len(changed) <= PATCH_LIMIT:
+            for node in changed:
+                canvas.update_node(node["id"], {**node["data"], "label": node["label"]})
+            if edges != canvas.edges or groups != canvas.groups:
+                canvas.set_graph(edges=edges, groups=groups)
+        else:
+            canvas.set_graph(nodes, edges, groups)
+
+    # ---------- after every edit ----------
+    def after_edit(self, rebuild_inspector: bool = True) -> None:
+        self.problems = check(self.draft.document, self.context.registry, self.tenant)
+        self.sync_canvas()
+        if self.inspector is not None:
+            if rebuild_inspector:
+                self.inspector.rebuild()
+            self.inspector.show_problems(self.problems)
+        self._persist_pending = True
+        self.notify_listeners()
+
+    def notify_listeners(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+    def edit(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a draft operation; a refused edit is shown to the person, never raised."""
+        try:
+            result = operation(*args, **kwargs)
+        except EditError as exc:
+            ui.notify(str(exc), type="warning")
+            self.sync_canvas()  # the canvas may show what was refused (a drawn edge): take it back
+            return None
+        self.after_edit()
+        return result
+
+    # ---------- canvas events ----------
+    def on_node_moved(self, e: CanvasEventArguments) -> None:
+        moves = {m["id"]: (float(m["x"]), float(m["y"])) for m in e.args.get("moves", []) if "id" in m}
+        self.edit(self.draft.drop_nodes, moves, e.args.get("group"))
+
+    def on_connect(self, e: CanvasEventArguments) -> None:
+        self.edit(self.draft.connect, e.args["source"], e.args["target"], e.args.get("sourceHandle") or None)
+
+    def on_selection_change(self, e: CanvasEventArguments) -> None:
+        self.selection = list(e.args.get("nodes", []))
+        if self.inspector is not None:
+            self.inspector.show_selection(self.selection)
+        self.notify_listeners()
+
+    def on_delete_request(self, e: CanvasEventArguments) -> None:
+        self.edit(self.draft.delete, e.args.get("nodes", []), e.args.get("edges", []))
+
+    def on_palette_drop(self, e: CanvasEventArguments) -> None:
+        node_id = self.edit(self.draft.add_node, e.args["type"], float(e.args["x"]), float(e.args["y"]), centred=True)
+        if node_id:
+            self.select_later([node_id])
+
+    def on_shortcut(self, e: CanvasEventArguments) -> Any:
+        action = e.args.get("action")
+        handlers: dict[str, Callable[[], Any]] = {
+            "undo": self.undo, "redo": self.redo, "copy": self.copy, "paste": self.paste, "save": self.save,
+            "select_all": lambda: self.select_later([n.id for n in self.draft.document.nodes], delay=0),
+        }
+        handler = handlers.get(str(action))
+        return handler() if handler else None
+
+    # ---------- actions ----------
+    def add_from_palette(self, type_id: str) -> None:
+        """A palette click: place the node to the right of the selection (or of the whole flow)."""
+        anchors = [self.draft.position(n) for n in self.selection if self.draft.document.node(n)] or [
+            self.draft.position(n.id) for n in self.draft.document.nodes]
+        x, y = (max(a[0] for a in anchors) + 300, max(anchors, key=lambda a: a[0])[1]) if anchors else (0.0, 0.0)
+        node_id = self.edit(self.draft.add_node, type_id, x, y)
+        if node_id:
+            self.select_later([node_id])
+
+    def select_later(self, node_ids: list[str], delay: float = 0.15) -> None:
+        """Select once the canvas has drawn the nodes (it applies new props on its next tick)."""
+        def select() -> None:
+            if self.canvas is not None:
+                self.canvas.select_nodes(node_ids)
+            self.selection = list(node_ids)
+            if self.inspector is not None:
+                self.inspector.show_selection(self.selection)
+        if delay <= 0:
+            select()
+        else:
+            ui.timer(delay, select, once=True)
+
+    def undo(self) -> None:
+        if self.draft.undo():
+            self.after_edit()
+
+    def redo(self) -> None:
+        if self.draft.redo():
+            self.after_edit()
+
+    def auto_layout(self) -> None:
+        self.edit(self.draft.auto_layout)
+        if self.canvas is not None:
+            ui.timer(0.15, lambda: self.canvas.fit_view() if self.canvas else None, once=True)
+
+    def group_selected(self) -> None:
+        group_id = self.edit(self.draft.make_group, list(self.selection))
+        if group_id and self.inspector is not None:
+            self.inspector.show_group(group_id)
+
+    def delete_selected(self) -> None:
+        if self.canvas is not None and self.canvas.selection.get("edges") and not self.selection:
+            self.edit(self.draft.delete, [], self.canvas.selection["edges"])
+        elif self.selection:
+            edges = self.canvas.selection.get("edges", []) if self.canvas is not None else []
+            self.edit(self.draft.delete, list(self.selection), edges)
+        else:
+            ui.notify("Select the nodes or edges to delete first.")
+
+    def copy(self) -> None:
+        clipboard = self.draft.copy(self.selection)
+        if clipboard is None:
+            ui.notify("Select the nodes to copy first.")
+            return
+        app.storage.user["clipboard"] = clipboard
+        ui.notify(f"Copied {len(clipboard['nodes'])} node(s)")
+
+    def paste(self) -> None:
+        clipboard = app.storage.user.get("clipboard")
+        new_ids = self.edit(self.draft.paste, clipboard)
+        if new_ids:
+            self.select_later(new_ids)
+        elif new_ids is not None:
+            ui.notify("Nothing to paste: copy nodes first (Ctrl+C).")
+
+    def apply_document(self, document: FlowDocument | dict[str, Any]) -> None:
+        """Replace the whole flow as one unsaved, undoable edit (the run pane's fix, a restored version)."""
+        new = document if isinstance(document, FlowDocument) else FlowDocument.model_validate(document)
+        if str(new.flow_id) != self.flow_id:
+            new = FlowDocument.model_validate({**new.dump(), "flow_id": self.flow_id})
+        self.edit(self.draft.replace_document, new)
+
+    async def save(self, comment: str | None = None) -> int | None:
+        document = FlowDocument.model_validate(self.draft.document.dump())
+        try:
+            version = await flowstore.call(flowstore.save, self.context.database, self.tenant, document, comment)
+        except Exception as exc:  # storage explains itself (Conflict, a database that went away)
+            log.warning("saving flow %s failed: %s", self.flow_id, exc)
+            ui.notify(f"Not saved: {exc}", type="negative")
+            return None
+        self.draft.mark_saved(version)
+        self.restored_from = None
+        self._forget_draft()
+        count = len(self.problems)
+        message = f"Saved version {version}" + (f" with {count} problem{'s' * (count != 1)} to fix" if count else "")
+        ui.notify(message, type="warning" if count else "positive")
+        self.notify_listeners()
+        return version
+
+    def export(self) -> None:
+        data = self.draft.document.dump_json().encode("utf-8")
+        ui.download.content(data, f"{self.flow_id}.json", "application/json")
+
+    def discard_changes(self) -> None:
+        """Back to the saved version (undoable until the page is left)."""
+        self.edit(self.draft.replace_document, self.draft.saved_document)
+        self.restored_from = None
+        self._forget_draft()
+
+    def select_problem(self, problem: Problem) -> None:
+        target = self.problems.target_of(problem)
+        if target is not None:
+            self.select_later([target], delay=0)
+            x, y = self.draft.position(target)
+            if self.canvas is not None:
+                self.canvas.set_center(x + 116, y + 32)
+        elif problem.group_id and self.inspector is not None:
+            self.inspector.show_group(problem.group_id)
+
+    # ---------- unsaved work ----------
+    def persist_draft(self) -> None:
+        """Keep unsaved work in this browser's storage (called by a timer, not on every keystroke)."""
+        if not self._persist_pending:
+            return
+        self._persist_pending = False
+        try:
+            if self.draft.dirty:
+                app.storage.user[draft_key(self.tenant, self.flow_id)] = {
+                    "base_version": self.draft.version, "document": self.draft.document.dump(),
+                    "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }
+            else:
+                self._forget_draft()
+        except (RuntimeError, AssertionError) as exc:
+            log.warning("unsaved changes not kept: %s", exc)
+
+    def _forget_draft(self) -> None:
+        try:
+            app.storage.user.pop(draft_key(self.tenant, self.flow_id), None)
+        except (RuntimeError, AssertionError):
+            pass

@@ -1,0 +1,258 @@
+"""The flow editor page, ``/flows/{flow_id}``: palette, canvas, inspector, toolbar, run pane.
+
+Layout only; behaviour lives in :class:`EditorSession`. The run pane (``editor.run_pane``) is
+mounted in the right-hand panel when it is installed; the editor works without it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nicegui import ui
+
+from editor import flowstore
+from editor.auth import current_tenant
+from editor.canvas import FlowCanvas
+from editor.inspector import Inspector, InspectorActions
+from editor.palette import Palette
+from editor.theme import apply_theme, header
+
+from .editor_session import EditorSession, load_draft
+from .versions import ago, open_versions
+
+log = logging.getLogger("akis.editor")
+
+try:  # built by another part of the project; the editor stands on its own without it
+    from editor.run_pane import RunPane
+except Exception:  # noqa: BLE001  (an import error there must not take the editor down)
+    RunPane = None  # type: ignore[assignment,misc]
+
+
+def register(context: Any) -> None:
+    @ui.page("/flows/{flow_id}", title="Akis flow editor")
+    async def flow_editor_page(flow_id: str) -> None:
+        await build_editor(context, flow_id)
+
+
+async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
+    tenant = current_tenant()
+    dark = apply_theme()
+    try:
+        found = await flowstore.call(flowstore.load, context.database, tenant, flow_id)
+    except Exception as exc:  # an id storage refuses, or the database is away
+        found = None
+        log.info("flow %r not opened: %s", flow_id, exc)
+    if found is None:
+        header(dark)
+        with ui.column().classes("p-8 gap-3"):
+            ui.label(f"There is no flow {flow_id!r}.").classes("text-lg").props("data-testid=not-found").mark("not-found")
+            ui.link("Back to the flows", "/")
+        return None
+    document, version = found
+    session = EditorSession(context, tenant, document, version, load_draft(tenant, flow_id))
+    ui.page_title(f"{document.name or flow_id} · Akis")
+
+    with ui.column().classes("w-full gap-0 no-wrap").style("height: 100vh"):
+        slot = header(dark, on_dark=lambda value: session.canvas.set_dark(value) if session.canvas else None)
+        with slot:
+            _title(session)
+        _toolbar(session)
+        if session.restored_from is not None:
+            _restored_banner(session)
+        with ui.row().classes("w-full no-wrap gap-0 grow").style("min-height: 0"):
+            with ui.column().classes("akis-panel border-r h-full gap-0 no-wrap").style("width: 248px; flex: none"):
+                with ui.scroll_area().classes("h-full w-full").props("content-style='padding: 12px'"):
+                    types = [t.describe() for t in context.registry.types_for(tenant)]
+                    Palette(types, session.add_from_palette).style("width: 212px")
+            with ui.column().classes("grow h-full gap-0 no-wrap").style("min-width: 0"):
+                with ui.element("div").classes("w-full grow").style("position: relative; min-height: 0"):
+                    nodes, edges, groups = session.initial_props()
+                    canvas = FlowCanvas(nodes, edges, groups, dark=bool(dark.value)).style("position: absolute; inset: 0; height: 100%")
+                    canvas.props("data-testid=canvas").mark("canvas")
+                    session.attach(canvas)
+                _problem_bar(session)
+            with ui.column().classes("akis-panel border-l h-full gap-0 no-wrap").style("width: 380px; flex: none"):
+                _side_panel(context, session, canvas, tenant)
+    ui.timer(0.5, session.persist_draft)
+    return session
+
+
+# ---------- pieces ----------
+def _title(session: EditorSession) -> None:
+    with ui.row().classes("items-center gap-2 no-wrap min-w-0 ml-4"):
+        name = ui.label().classes("text-base font-semibold ellipsis").props("data-testid=flow-title").mark("flow-title")
+        version = ui.badge().props("outline").classes("text-xs")
+        unsaved = ui.label("● Unsaved changes").classes("akis-unsaved text-sm").props("data-testid=unsaved").mark("unsaved")
+
+    def update() -> None:
+        name.text = session.draft.document.name or session.flow_id
+        version.text = f"v{session.draft.version}" if session.draft.version else "not saved"
+        unsaved.visible = session.draft.dirty
+
+    update()
+    session.listeners.append(update)
+
+
+def _toolbar(session: EditorSession) -> None:
+    with ui.row().classes("akis-panel border-b w-full items-center no-wrap gap-1 px-3 py-1").style("flex: none"):
+        with ui.button_group().props("unelevated"):
+            ui.button("Save", icon="save", on_click=lambda: session.save()).props(
+                "unelevated no-caps dense data-testid=save").mark("save").classes("px-3").tooltip("Save a new version (Ctrl+S)")
+            ui.button(icon="edit_note", on_click=lambda: _save_with_comment(session)).props(
+                "unelevated dense data-testid=save-comment").mark("save-comment").tooltip("Save with a comment")
+        ui.separator().props("vertical").classes("mx-1")
+        undo = _tool("undo", "Undo (Ctrl+Z)", session.undo, "undo")
+        redo = _tool("redo", "Redo (Ctrl+Shift+Z)", session.redo, "redo")
+        ui.separator().props("vertical").classes("mx-1")
+        _tool("account_tree", "Auto-layout left to right", session.auto_layout, "layout")
+        _tool("fit_screen", "Fit the flow in view", lambda: session.canvas.fit_view() if session.canvas else None, "fit")
+        ui.separator().props("vertical").classes("mx-1")
+        group = _tool("call_split", "Group the selected nodes to run in parallel", session.group_selected, "group")
+        delete = _tool("delete_outline", "Delete the selection (Delete)", session.delete_selected, "delete")
+        ui.separator().props("vertical").classes("mx-1")
+        validate = ui.button("Validate", icon="rule", on_click=lambda: _validate(session)).props(
+            "flat no-caps dense data-testid=validate").mark("validate")
+        _tool("download", "Export the flow as JSON", session.export, "export")
+        _tool("history", "Versions: history, compare, restore", lambda: open_versions(session), "versions")
+
+    def update() -> None:
+        undo.set_enabled(session.draft.history.can_undo)
+        redo.set_enabled(session.draft.history.can_redo)
+        group.set_enabled(len(session.selection) >= 2)
+        delete.set_enabled(bool(session.selection) or bool(session.canvas and session.canvas.selection.get("edges")))
+        count = len(session.problems)
+        validate.props(f"icon={'error_outline' if count else 'check_circle'}")
+        validate.text = f"{count} problem{'s' * (count != 1)}" if count else "Valid"
+        validate.classes(replace="text-red-600" if count else "text-green-700")
+
+    update()
+    session.listeners.append(update)
+
+
+def _tool(icon: str, tip: str, handler: Any, testid: str) -> ui.button:
+    return ui.button(icon=icon, on_click=handler).props(f"flat round dense data-testid={testid}").mark(f"{testid}").tooltip(tip)
+
+
+async def _save_with_comment(session: EditorSession) -> None:
+    with ui.dialog() as dialog, ui.card().classes("w-96"):
+        ui.label("Save a new version").classes("text-lg font-semibold")
+        comment = ui.input("What changed? (optional)").props("autofocus outlined dense data-testid=save-comment-input").mark("save-comment-input")
+        comment.classes("w-full").on("keydown.enter", lambda: dialog.submit(comment.value))
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+            ui.button("Save", on_click=lambda: dialog.submit(comment.value)).props(
+                "unelevated no-caps data-testid=save-comment-confirm").mark("save-comment-confirm")
+    result = await dialog
+    if result is not None:
+        await session.save(result.strip() or None)
+
+
+def _validate(session: EditorSession) -> None:
+    session.after_edit(rebuild_inspector=False)
+    count = len(session.problems)
+    if count:
+        ui.notify(f"{count} problem{'s' * (count != 1)}: see the list below the canvas", type="warning")
+    else:
+        ui.notify("The flow is valid", type="positive")
+
+
+def _restored_banner(session: EditorSession) -> None:
+    kept = session.restored_from or {}
+    base = kept.get("base_version")
+    note = f"Restored your unsaved changes from {_when(kept.get('saved_at'))}"
+    if base is not None and base != session.draft.version:
+        note += f" (made on version {base}; version {session.draft.version} was saved since)"
+    with ui.row().classes("w-full items-center no-wrap gap-2 px-4 py-1 bg-amber-100 text-amber-900 text-sm").props(
+            "data-testid=restored-banner").mark("restored-banner") as banner:
+        ui.icon("restore")
+        ui.label(note)
+        ui.space()
+        ui.button("Keep", on_click=banner.delete).props("flat dense no-caps")
+
+        def discard() -> None:
+            session.discard_changes()
+            banner.delete()
+
+        ui.button("Discard them", on_click=discard).props("flat dense no-caps data-testid=discard-draft").mark("discard-draft")
+
+
+def _when(text: Any) -> str:
+    from datetime import datetime
+
+    try:
+        return ago(datetime.fromisoformat(str(text)))
+    except ValueError:
+        return "an earlier visit"
+
+
+def _problem_bar(session: EditorSession) -> None:
+    with ui.column().classes("akis-panel border-t w-full gap-0 no-wrap").style("flex: none; max-height: 32vh"):
+        with ui.row().classes("w-full items-center no-wrap gap-2 px-3 py-1 cursor-pointer").props(
+                "data-testid=problem-bar").mark("problem-bar") as head:
+            icon = ui.icon("check_circle")
+            summary = ui.label().classes("text-sm font-medium").props("data-testid=problem-summary").mark("problem-summary")
+            ui.space()
+            chevron = ui.icon("expand_less").classes("akis-muted")
+        with ui.scroll_area().classes("w-full").style("height: 150px") as area:
+            rows = ui.column().classes("w-full gap-0 px-2 pb-2").props("data-testid=problem-list").mark("problem-list")
+    state = {"open": False, "shown": None}
+
+    def toggle() -> None:
+        state["open"] = not state["open"]
+        update()
+
+    head.on("click", toggle)
+
+    def update() -> None:
+        problems = session.problems.problems
+        count = len(problems)
+        icon.name = "error_outline" if count else "check_circle"
+        icon.classes(replace="text-red-600 text-lg" if count else "text-green-600 text-lg")
+        summary.text = f"{count} problem{'s' * (count != 1)}" if count else "No problems"
+        area.visible = state["open"] and count > 0
+        chevron.name = "expand_more" if area.visible else "expand_less"
+        key = [p.message for p in problems]
+        if key == state["shown"]:
+            return
+        state["shown"] = key
+        rows.clear()
+        with rows:
+            for problem in problems:
+                with ui.row().classes("akis-problem-row w-full items-start no-wrap gap-2 px-2 py-1").props(
+                        "data-testid=problem-row").mark("problem-row") as row:
+                    ui.icon("error_outline").classes("text-red-600 text-base mt-px")
+                    ui.label(problem.message).classes("text-sm")
+                row.on("click", lambda _, p=problem: session.select_problem(p))
+
+    update()
+    session.listeners.append(update)
+
+
+def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:
+    actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
+                               group_selected=session.group_selected, delete_selected=session.delete_selected)
+    with ui.tabs().props("dense no-caps align=justify").classes("w-full border-b") as tabs:
+        inspect_tab = ui.tab("inspector", "Inspector", icon="tune").props("data-testid=tab-inspector").mark("tab-inspector")
+        run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run").mark("tab-run")
+    with ui.tab_panels(tabs, value=inspect_tab).props("animated=false keep-alive").classes(
+            "w-full grow bg-transparent").style("min-height: 0"):
+        with ui.tab_panel(inspect_tab).classes("p-0 h-full"):
+            with ui.scroll_area().classes("h-full"):
+                with ui.column().classes("w-full p-3 gap-3"):
+                    session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False),
+                                                  actions)
+        with ui.tab_panel(run_tab).classes("p-0 h-full"):
+            _run_pane(context, session, canvas, tenant)
+
+
+def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:
+    if RunPane is None:
+        with ui.column().classes("p-4 gap-2"):
+            ui.label("The run pane is not installed.").classes("text-sm akis-muted")
+        return
+    try:
+        RunPane(context, flow_provider=lambda: session.draft.document, canvas=canvas, tenant_id=tenant,
+                on_apply=session.apply_document)
+    except Exception as exc:  # its failure must not take the editor with it
+        log.exception("the run pane failed to start")
+        ui.label(f"The run pane could not start: {exc}").classes("text-sm text-red-600 p-4")
