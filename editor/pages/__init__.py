@@ -5,6 +5,7 @@ from typing import Any
 
 
 def register(context: Any) -> None:
-    from . import home
+    from . import flow_editor, home
 
     home.register(context)
+    flow_editor.register(context)
