@@ -16,7 +16,7 @@ def build_cli() -> typer.Typer:
     from storage import cli as storage_cli
 
     cli.add_typer(cache_app, name="cache")
-    storage_cli.register(cli, executor_factory=_worker_executor, warmup_factory=_worker_warmup)
+    storage_cli.register(cli)  # akis worker runs the engine's executor and the stored-flows warm-up
     cli.command("serve")(serve)
     set_recording_factory(_cli_recording)
     return cli
@@ -27,18 +27,6 @@ def _cli_recording():  # type: ignore[no-untyped-def]
     from editor.context import cli_recording
 
     return cli_recording(get_settings())
-
-
-def _worker_executor(settings=None):  # type: ignore[no-untyped-def]
-    from editor.context import worker_executor
-
-    return worker_executor(settings or get_settings())
-
-
-def _worker_warmup(settings=None):  # type: ignore[no-untyped-def]
-    from editor.context import worker_warmup
-
-    return worker_warmup(settings or get_settings())
 
 
 def serve(

@@ -79,18 +79,11 @@ class AkisContext:
 
 
 def stored_warmup_flows(database: Database) -> list[Any]:
-    """Every tenant's current flows that list warm-up inputs, each input tagged with its tenant."""
-    from storage.repos.flows import get_document, list_flows
-    from storage.repos.tenants import list_tenants
+    """Every tenant's current flows that list warm-up inputs, each input pinned to its tenant."""
+    from storage.jobs.defaults import documents_with_warmup
+    from storage.repos.tenants import list_tenant_ids
 
-    flows: list[Any] = []
-    for tenant in database.call(list_tenants):
-        for flow in database.call(list_flows, tenant.id):
-            document = database.call(get_document, tenant.id, flow.id)
-            if document is not None and document.settings.warmup_inputs:
-                document.settings.warmup_inputs = [{**i, "tenant_id": tenant.id} for i in document.settings.warmup_inputs]
-                flows.append(document)
-    return flows
+    return [doc for tenant in database.call(list_tenant_ids) for doc in database.call(documents_with_warmup, tenant)]
 
 
 def storage_services(settings: AkisSettings, database: Database, on_product_change: Any = None) -> Services:
@@ -132,26 +125,6 @@ def create_context(settings: AkisSettings) -> AkisContext:
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
                           cache_events=cache_events)
     return context
-
-
-def worker_executor(settings: AkisSettings) -> Any:
-    """What ``akis worker`` runs for a background job: the engine's ``execute_job``."""
-    registry = build_registry(settings)
-    return lambda services: partial(execute_job, registry=registry, services=services)
-
-
-def worker_warmup(settings: AkisSettings) -> Any:
-    """The worker's scheduled cache warm-up over the stored flows that list warm-up inputs."""
-    def factory(services: Services) -> Any:
-        async def warm() -> Any:
-            from runtime.cache.warmup import warm_up
-
-            database = init_db(settings.sqlalchemy_url, seed_demo=False)
-            cache = build_cache(settings)
-            engine = Engine(registry=build_registry(settings), services=services, cache=cache)
-            return await warm_up(stored_warmup_flows(database), cache, engine_factory=lambda _cache: engine)
-        return warm
-    return factory
 
 
 class CliRecording:

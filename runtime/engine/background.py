@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Awaitable, Callable
 
 from ..nodes.base import NodeContext
@@ -30,35 +31,62 @@ async def execute_job(job: BackgroundJob, registry: NodeRegistry, services: Serv
 
 
 class InProcessBackgroundRunner:
-    """Runs jobs as tasks on the running event loop; ``drain`` waits for them on shutdown."""
+    """Runs jobs as tasks on the running event loop, at most ``max_concurrency`` at once.
 
-    def __init__(self, executor: Executor) -> None:
+    Submitting the same (tenant, run, node) again returns the first job's outcome; ``drain``
+    waits a bounded time on shutdown and then cancels what is left, saying so.
+    """
+
+    def __init__(self, executor: Executor, *, max_concurrency: int = 32, remember: int = 10_000) -> None:
         self._executor = executor
+        self._limit = asyncio.Semaphore(max_concurrency)
         self._tasks: set[asyncio.Task[BackgroundOutcome]] = set()
+        self._recent: OrderedDict[tuple[str, str, str], asyncio.Task[BackgroundOutcome]] = OrderedDict()
+        self._remember = remember
+        self.completed = 0
+        self.failed = 0
 
     def submit(self, job: BackgroundJob) -> asyncio.Task[BackgroundOutcome]:
+        key = (job.tenant_id, job.run_id, job.node_id)
+        existing = self._recent.get(key)
+        if existing is not None:
+            return existing
         task = asyncio.get_running_loop().create_task(self._run(job), name=f"akis-bg-{job.run_id}-{job.node_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._recent[key] = task
+        while len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
         return task
 
     async def _run(self, job: BackgroundJob) -> BackgroundOutcome:
-        started_at = time.time()
-        t0 = time.perf_counter()
-        try:
-            await self._executor(job)
-        except Exception as exc:
-            log.warning("background node %s of run %s failed: %s", job.node_id, job.run_id, exc)
-            return BackgroundOutcome(job.node_id, "failed", _ms(t0), f"{type(exc).__name__}: {exc}", started_at)
-        return BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
+        async with self._limit:
+            started_at = time.time()
+            t0 = time.perf_counter()
+            try:
+                await self._executor(job)
+            except Exception as exc:
+                self.failed += 1
+                log.warning("background node %s of run %s failed: %s", job.node_id, job.run_id, exc)
+                return BackgroundOutcome(job.node_id, "failed", _ms(t0), f"{type(exc).__name__}: {exc}", started_at)
+            self.completed += 1
+            return BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout_s: float = 10.0) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+    async def drain(self, timeout_s: float = 10.0) -> int:
+        """Wait up to ``timeout_s`` for queued jobs; cancel the rest. Returns how many were cancelled."""
+        if not self._tasks:
+            return 0
+        _, unfinished = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            log.warning("shutdown: %d background jobs did not finish within %.1f s", len(unfinished), timeout_s)
+        return len(unfinished)
 
 
 def _ms(t0: float) -> float:

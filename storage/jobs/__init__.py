@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .arq_runner import ArqRunner
 from .codec import job_id
-from .inprocess import Executor, InProcessRunner
+from runtime.engine.background import Executor, InProcessBackgroundRunner as InProcessRunner
 
 
 def make_runner(execute: Executor, redis_url: str = "", **options: object) -> InProcessRunner | ArqRunner:
