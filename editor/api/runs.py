@@ -125,11 +125,23 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
             return problems_response([p.to_dict() for p in exc.problems])
         except (InputError, AkisError) as exc:
             raise HTTPException(422, str(exc)) from None
-        active.add(ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle))
+        entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle)
+        active.add(entry)
         if queue is None:
-            result = await handle.result()
+            try:
+                result = await handle.result()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this request is being cancelled, not (only) the run
+                return {"run_id": run_id, "flow_id": flow_id, "status": "cancelled", "channel": channel,
+                        "error": "the run was cancelled"}
+            finally:
+                entry.handle = None  # keep only where its events went, not the run itself
             return result_out(result, flow_id, channel)
-        return StreamingResponse(sse.with_keepalive(_from_queue(queue)), media_type="text/event-stream",
+        ended = asyncio.ensure_future(handle.result())
+        ended.add_done_callback(lambda future: _run_ended(future, queue))
+        return StreamingResponse(sse.with_keepalive(_from_queue(queue, entry)), media_type="text/event-stream",
                                  headers={**sse.HEADERS, "X-Akis-Run-Id": run_id, "X-Akis-Channel": channel})
 
     @router.get("/runs/{run_id}/events", responses={200: {"content": {"text/event-stream": {}}}},
@@ -184,9 +196,27 @@ def stored_run(row: Any) -> dict[str, Any]:
     }
 
 
-async def _from_queue(queue: asyncio.Queue[Event]) -> AsyncIterator[bytes]:
+_ENDED = object()
+
+
+def _run_ended(future: asyncio.Future[Any], queue: asyncio.Queue[Any]) -> None:
+    """The run's task is over: wake the stream even if no ``run.finished`` was emitted (a run
+    cancelled before it started emits nothing)."""
+    if not future.cancelled():
+        future.exception()  # retrieved: a failure is reported by the run's own events
+    queue.put_nowait(_ENDED)
+
+
+async def _from_queue(queue: asyncio.Queue[Any], entry: ActiveRun) -> AsyncIterator[bytes]:
     while True:
         event = await queue.get()
+        if event is _ENDED:
+            entry.handle = None
+            yield sse.frame("run.finished", {"event": "run.finished", "run_id": entry.run_id, "status": "cancelled",
+                                             "error": "the run ended without finishing"})
+            return
+        if event.event == RUN_FINISHED:
+            entry.handle = None
         yield sse.event_frame(event, event.index)
         if event.event == RUN_FINISHED:
             return

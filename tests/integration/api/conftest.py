@@ -66,3 +66,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield Api(server, token_a, token_b, revoked, canaries, database_url)
     finally:
         server.stop()
+    log = server.log()
+    assert "Traceback" not in log, "the server logged a traceback during the API tests:\n" + log[-3000:]
+    assert not any(canary in log for canary in canaries), "a secret reached the server log"

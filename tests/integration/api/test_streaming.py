@@ -223,3 +223,28 @@ async def test_a_run_in_another_process_is_seen_through_redis(redis_url: str, me
     finally:
         await hub.aclose()
         server.stop()
+
+
+async def test_cancel_a_streamed_and_a_plain_run(api: Api) -> None:
+    await ensure_flow(api, "slow", chunks=40, tokens_per_second=10)
+    async with api.client(api.token_a) as client:
+        async with client.stream("POST", "/api/flows/slow/runs", json={"inputs": {"user_message": "hi"}},
+                                 headers={"Accept": "text/event-stream"}) as response:
+            run_id = response.headers["x-akis-run-id"]
+            async for event in sse_events(response):
+                if event.event == "message.chunk":
+                    cancelled = await client.post(f"/api/runs/{run_id}/cancel")
+                    assert cancelled.json() == {"run_id": run_id, "cancelled": True}
+                final = event
+        assert final.event == "run.finished" and final.data["status"] == "cancelled"
+        assert (await client.post(f"/api/runs/{run_id}/cancel")).json()["cancelled"] is False
+        session = session_id()
+        plain = asyncio.ensure_future(client.post("/api/flows/slow/runs",
+                                                  json={"inputs": {"user_message": "hi"}, "session_id": session}))
+        async with client.stream("GET", f"/api/channels/tenant.{TENANT_A}.conversation.{session}/events?after=0") as ch:
+            async for event in sse_events(ch):
+                if event.event == "message.chunk":
+                    assert (await client.post(f"/api/runs/{event.data['run_id']}/cancel")).json()["cancelled"]
+                    break
+        result = (await plain).json()
+        assert result["status"] == "cancelled"
