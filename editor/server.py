@@ -42,6 +42,7 @@ def run_server(settings: AkisSettings) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     context = setup(settings)
+    from .api import storage_secret
     from .auth.bind import UnsafeBind, check_bind
 
     try:
@@ -50,4 +51,4 @@ def run_server(settings: AkisSettings) -> None:
         log.error("%s", exc)
         raise SystemExit(f"error: {exc}") from None
     ui.run(host=settings.host, port=settings.port, title="Akis", reload=False, show=False,
-           favicon="🌊", storage_secret=settings.secret_key.get_secret_value() or "akis-dev-storage")
+           favicon="🌊", storage_secret=storage_secret(settings))

@@ -21,6 +21,15 @@ def session_secret(settings: Any) -> str:
     return load_or_create_key(settings.data_dir)
 
 
+def storage_secret(settings: Any) -> str:
+    """The key NiceGUI signs its browser-storage cookie with: derived from the app secret,
+    never a fixed string (anyone could forge that cookie otherwise)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(session_secret(settings).encode("utf-8"), b"akis-nicegui-storage", hashlib.sha256).hexdigest()
+
+
 def register_api(context: Any, app: Any = None) -> None:
     from fastapi.responses import RedirectResponse
 
