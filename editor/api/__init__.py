@@ -5,6 +5,7 @@ guard, CORS (only when ``AKIS_CORS_ORIGINS`` is set) and the example chat widget
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def register_api(context: Any, app: Any = None) -> None:
 
     app.add_static_files("/widget", STATIC_DIR)
     add_docs(app)
+    app.on_startup(partial(learn_stored_cache_events, context))
     errors.install(app)
     async def signed_in(connection: Any) -> bool:
         return await session_principal(connection, context.database) is not None
@@ -82,6 +84,29 @@ def register_api(context: Any, app: Any = None) -> None:
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
                            expose_headers=["X-Akis-Run-Id", "X-Akis-Channel"])
     app.add_middleware(BodyLimit)
+
+
+async def learn_stored_cache_events(context: Any) -> None:
+    """Every stored flow's ``settings.cache_events`` counts for ``POST /api/events`` after a restart."""
+    import logging
+
+    if context.cache_events is None:
+        return
+
+    def current_documents(session: Any) -> list[Any]:
+        from storage.repos.flows import get_document, list_flows
+        from storage.repos.tenants import list_tenant_ids
+
+        return [get_document(session, tenant, flow.id)
+                for tenant in list_tenant_ids(session) for flow in list_flows(session, tenant)]
+
+    try:
+        documents = await context.database.run(current_documents)
+        for document in documents:
+            if document is not None and document.settings.cache_events:
+                context.cache_events.add(document.settings.cache_events)
+    except Exception as exc:  # noqa: BLE001 - a bad stored mapping must not stop the app
+        logging.getLogger("akis.api").warning("stored cache event mappings not loaded: %s", exc)
 
 
 def api_routes(app: Any) -> list[Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
 from editor.auth.principal import Principal
+from runtime.errors import AkisError
 from runtime.flow.model import FlowDocument
 from runtime.flow.validate import validate_flow
 
@@ -26,6 +27,14 @@ def build_router(context: Any) -> APIRouter:
 
     router = APIRouter(prefix="/api/flows", tags=["flows"])
     require = principal_dependency(context)
+
+    def learn_events(document: FlowDocument) -> None:
+        """A saved flow's ``settings.cache_events`` (event -> tags) count for POST /api/events."""
+        if context.cache_events is not None and document.settings.cache_events:
+            try:
+                context.cache_events.add(document.settings.cache_events)
+            except (ValueError, AkisError) as exc:
+                raise HTTPException(422, f"settings.cache_events: {exc}") from None
 
     def problems_of(document: FlowDocument, tenant: str) -> list[dict[str, Any]]:
         return [p.to_dict() for p in validate_flow(document, context.registry, tenant)]
@@ -56,6 +65,7 @@ def build_router(context: Any) -> APIRouter:
     async def create_flow(document: FlowDocument, comment: str | None = Query(None, max_length=500),
                           principal: Principal = Depends(require)) -> Any:
         tenant = principal.tenant_id
+        learn_events(document)
 
         def create(session: Any) -> None:
             if repo.get_flow(session, tenant, str(document.flow_id)) is not None:
@@ -81,6 +91,7 @@ def build_router(context: Any) -> APIRouter:
         tenant = principal.tenant_id
         if str(document.flow_id) != flow_id:
             raise HTTPException(422, f"the document's flow_id {str(document.flow_id)!r} is not {flow_id!r}")
+        learn_events(document)
 
         def update(session: Any) -> bool:
             if repo.get_flow(session, tenant, flow_id) is None:

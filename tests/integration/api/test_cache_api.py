@@ -37,3 +37,14 @@ async def test_cache_event_clears_only_the_callers_tenant(api: Api) -> None:
         stats = (await a.get("/api/cache/stats")).json()
         assert stats["node_types"]["product_search"]["hits"] >= 2
         assert all(key.startswith("tenant_2_") or "tenant_2_" in key for key in stats["keys"])
+
+
+async def test_a_flows_own_cache_events_count(api: Api) -> None:
+    flow = search_flow("cached-search-events")
+    flow["settings"] = {"cache_events": {"catalogue.reloaded": ["products"]}}
+    async with api.client(api.token_a) as a:
+        assert (await a.post("/api/flows", json=flow)).status_code in (201, 409)
+        cleared = await a.post("/api/events", json={"event": "catalogue.reloaded"})
+        assert cleared.json()["tags_cleared"] == ["products"]
+        bad = {**flow, "flow_id": "bad-tags", "settings": {"cache_events": {"x": ["not a tag!"]}}}
+        assert (await a.post("/api/flows", json=bad)).status_code == 422
