@@ -45,6 +45,9 @@ body { background: var(--akis-page); }
 .akis-unsaved { color: #d97706; }
 .akis-diff-added { color: #16a34a; } .akis-diff-removed { color: #dc2626; } .akis-diff-changed { color: #d97706; }
 .q-field--dense .q-field__bottom { padding-top: 2px; }
+.akis-inspector .q-field__bottom { position: static; transform: none; }
+.akis-inspector .q-field--with-bottom { padding-bottom: 0; }
+.akis-inspector .q-field__messages > div { white-space: normal; word-break: break-word; }
 """
 
 

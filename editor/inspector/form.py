@@ -6,6 +6,7 @@ name (``show_errors``), next to what this form itself refuses (JSON that does no
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -132,7 +133,8 @@ class ConfigForm:
 
 def _short(message: str) -> str:
     """Validation messages start with ``node 'x', field 'config.y': ``; under the field that is noise."""
-    marker = "': "
-    if message.startswith("node ") and ", field '" in message and marker in message:
-        return message.split(marker, 1)[1]
-    return message
+    found = _PREFIX.match(message)
+    return found.group(1) if found else message
+
+
+_PREFIX = re.compile(r"node '[^']*', (?:field '[^']*': |[\w.\[\]-]+: )(.*)", re.S)

@@ -39,7 +39,7 @@ class Inspector:
         self._schemas: dict[str, dict[str, Any]] = {}
         self._editors: list[Any] = []
         self._problem_box: ui.column | None = None
-        self.container = ui.column().classes("w-full gap-3 no-wrap").props("data-testid=inspector").mark("inspector")
+        self.container = ui.column().classes("akis-inspector w-full gap-3 no-wrap").props("data-testid=inspector").mark("inspector")
         self.rebuild()
 
     # ---------- what to show ----------

@@ -24,6 +24,7 @@ from runtime.flow.model import FlowDocument
 
 log = logging.getLogger("akis.editor")
 PATCH_LIMIT = 40  # more changed nodes than this: one full send is cheaper than many patches
+LIVE_KEYS = ("status", "duration_ms", "error")  # set by the run pane, never by an edit
 
 
 def draft_key(tenant: str, flow_id: str) -> str:
@@ -87,6 +88,11 @@ class EditorSession:
         edges = [normalize_edge(e) for e in edges]
         groups = [normalize_group(g) for g in groups]
         current = canvas.nodes
+        live = {n["id"]: n["data"] for n in current}
+        for item in nodes:  # a run's status on a node (the run pane) stays until the next run
+            shown = live.get(item["id"])
+            if shown is not None:
+                item["data"].update({k: shown.get(k) for k in LIVE_KEYS})
         same_nodes = len(nodes) == len(current) and all(
             a["id"] == b["id"] and a["position"] == b["position"] and a["type"] == b["type"] for a, b in zip(nodes, current))
         changed = [n for n, c in zip(nodes, current) if n != c] if same_nodes else []

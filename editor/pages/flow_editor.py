@@ -231,8 +231,19 @@ def _problem_bar(session: EditorSession) -> None:
 def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:
     actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
                                group_selected=session.group_selected, delete_selected=session.delete_selected)
-    with ui.tabs().props("dense no-caps align=justify").classes("w-full border-b") as tabs:
-        inspect_tab = ui.tab("inspector", "Inspector", icon="tune").props("data-testid=tab-inspector").mark("tab-inspector")
+    run_box: dict[str, Any] = {}
+
+    def on_tab(value: Any) -> None:
+        """The run pane is built the first time its tab opens: a big flow opens faster without it."""
+        if value == "run" and not run_box.get("mounted"):
+            run_box["mounted"] = True
+            with run_box["holder"]:
+                _run_pane(context, session, canvas, tenant)
+
+    with ui.tabs(on_change=lambda e: on_tab(e.value)).props("dense no-caps align=justify").classes(
+            "w-full border-b") as tabs:
+        inspect_tab = ui.tab("inspector", "Inspector", icon="tune").props("data-testid=tab-inspector").mark(
+            "tab-inspector")
         run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run").mark("tab-run")
     with ui.tab_panels(tabs, value=inspect_tab).props("animated=false keep-alive").classes(
             "w-full grow bg-transparent").style("min-height: 0"):
@@ -242,7 +253,7 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
                     session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False),
                                                   actions)
         with ui.tab_panel(run_tab).classes("p-0 h-full"):
-            _run_pane(context, session, canvas, tenant)
+            run_box["holder"] = ui.column().classes("w-full h-full gap-0")
 
 
 def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:

@@ -297,3 +297,46 @@ async def test_unsaved_changes_come_back_after_a_reload(editor_user: EditorUI) -
     await asyncio.sleep(0.7)
     await editor_user.open(f"/flows/{DEMO}")
     assert not editor_user.has("restored-banner")
+
+
+# ---------- palette and run status ----------
+PLUGIN = '''
+from runtime.nodes.base import NodeType
+
+
+class Greeter(NodeType):
+    type_id = "greeter"
+    title = "Greeter"
+    description = "Says hello to the customer."
+    category = "integration"
+    icon = "waving_hand"
+
+    async def run(self, config, ctx):
+        return {"greeting": "hello"}
+'''
+
+
+async def test_palette_lists_the_tenants_plugin_types_and_searches(editor_user: EditorUI, tmp_path: Any) -> None:
+    folder = tmp_path / "plugins" / "tenant_1"
+    folder.mkdir(parents=True)
+    (folder / "greeter.py").write_text(PLUGIN, encoding="utf-8")
+    editor_user.context.registry.load_plugin_folder(tmp_path / "plugins")
+    await editor_user.open(f"/flows/{DEMO}")
+    assert editor_user.has("palette-greeter") and editor_user.has("palette-product_search")
+    await editor_user.user.should_see("plugin")
+    editor_user.user.find(marker="palette-search").type("hello customer")
+    assert editor_user.has("palette-greeter") and not editor_user.has("palette-product_search")
+    editor_user.user.find(marker="palette-greeter").click()  # a click adds it next to the flow
+    added = node(editor_user, "node_9")
+    assert added["type"] == "greeter" and added["position"]["x"] > 1040
+
+
+async def test_an_edit_keeps_the_run_status_shown_on_nodes(editor_user: EditorUI) -> None:
+    await editor_user.open(f"/flows/{DEMO}")
+    c = canvas(editor_user)
+    with editor_user.user.client:
+        c.update_node("node_3", status="done", duration_ms=42)
+    await select(editor_user, "node_3")
+    editor_user.one("field-limit").set_value(4)
+    assert node(editor_user, "node_3")["data"]["status"] == "done"
+    assert node(editor_user, "node_3")["data"]["duration_ms"] == 42
