@@ -89,6 +89,11 @@ def save(database: Database, tenant: str, document: FlowDocument, comment: str |
     return database.call(repo.save_flow, tenant, document, comment).version
 
 
+def current_version(database: Database, tenant: str, flow_id: str) -> int | None:
+    flow = database.call(repo.get_flow, tenant, flow_id)
+    return flow.current_version if flow else None
+
+
 def flow_exists(database: Database, tenant: str, flow_id: str) -> bool:
     return database.call(repo.get_flow, tenant, flow_id) is not None
 

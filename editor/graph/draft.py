@@ -11,41 +11,24 @@ from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import CacheStrategy, EdgeSpec, FlowDocument, NodeSpec, ParallelGroup, RetryPolicy
 from runtime.nodes.registry import NodeRegistry
 
+from .clipboard import ClipboardEdits
+from .common import KEEP, EditError, edge_ref, first_error, type_title, unset
+from .groups import GroupEdits
 from .history import History, Snapshot
 from .layout import layered_positions
 
-KEEP: Any = object()  # "leave this field as it is" for optional arguments that may be None
 NEW_NODE_OFFSET = (116, 32)  # a drop point is the node's centre; positions are its top-left corner
 
-
-class EditError(ValueError):
-    """An edit that cannot be made; the message says why, for a person."""
+__all__ = ["KEEP", "EditError", "FlowDraft", "edge_ref", "type_title", "unset"]
 
 
-def edge_ref(edge: EdgeSpec) -> str:
-    """The id the canvas knows an edge by (same formula as the canvas's JavaScript)."""
-    return edge.id or f"{edge.source}->{edge.target}" + (f"#{edge.branch}" if edge.branch else "")
-
-
-def type_title(node_type: Any) -> str:
-    """A node type's display name (``describe()`` builds a JSON Schema: too slow per node)."""
-    return node_type.title or node_type.type_id.replace("_", " ").capitalize()
-
-
-def unset(model: BaseModel, name: str) -> None:
-    """Back to the default *and* not exported, so the round trip stays the identity."""
-    field = type(model).model_fields[name]
-    setattr(model, name, field.get_default(call_default_factory=True))
-    model.__pydantic_fields_set__.discard(name)
-
-
-class FlowDraft:
+class FlowDraft(GroupEdits, ClipboardEdits):
     """A flow document plus its edit history and its saved state."""
 
     def __init__(
@@ -113,7 +96,7 @@ class FlowDraft:
             raise
         except ValidationError as exc:
             self.document = FlowDocument.model_validate(before)
-            raise EditError(_first_error(exc)) from None
+            raise EditError(first_error(exc)) from None
         for name in ("nodes", "edges", "parallel_groups", "cache_strategy"):
             if getattr(self.document, name):  # edited in place: make sure export writes it
                 self.document.__pydantic_fields_set__.add(name)
@@ -185,36 +168,6 @@ class FlowDraft:
             for node_id, (x, y) in moves.items():
                 node = self.node(node_id)
                 node.ui = {**(node.ui or {}), "x": round(x), "y": round(y)}
-
-    def drop_nodes(self, moves: dict[str, tuple[float, float]], frame: str | None) -> bool:
-        """A drag that ended: move the nodes and, in the same undo step, follow the frame they
-        were dropped on: into that parallel group, or out of their group when dropped outside it.
-
-        Moving every member of a group together moves the group: membership does not change.
-        Returns True when a membership changed.
-        """
-        moves = {k: v for k, v in moves.items() if self.document.node(k) is not None}
-        if frame is not None and not any(g.id == frame for g in self.document.parallel_groups):
-            frame = None
-        changing = []
-        for node_id in moves:
-            current = self.group_of(node_id)
-            if current is not None and set(current.nodes) <= set(moves):
-                continue
-            if (current.id if current else None) != frame:
-                changing.append(node_id)
-        if not moves:
-            return False
-        with self._edit():
-            for node_id, (x, y) in moves.items():
-                node = self.node(node_id)
-                node.ui = {**(node.ui or {}), "x": round(x), "y": round(y)}
-            if changing:
-                self._leave_groups(changing)
-                if frame is not None:
-                    group = self.group(frame)
-                    group.nodes = [*group.nodes, *changing]
-        return bool(changing)
 
     def position(self, node_id: str) -> tuple[float, float]:
         ui = self.node(node_id).ui or {}
@@ -339,85 +292,6 @@ class FlowDraft:
                     groups.append(group)
             doc.parallel_groups = groups
 
-    # ---------- parallel groups ----------
-    def new_group_id(self) -> str:
-        taken = {g.id for g in self.document.parallel_groups}
-        number = len(taken) + 1
-        while f"group_{number}" in taken:
-            number += 1
-        return f"group_{number}"
-
-    def make_group(self, node_ids: Iterable[str], label: str | None = None, join_at: str | None = None) -> str:
-        """Group the nodes for parallel execution; they leave any group they were in."""
-        members = list(dict.fromkeys(node_ids))
-        for node_id in members:
-            self.node(node_id)
-        if len(members) < 2:
-            raise EditError("select at least two nodes to make a parallel group")
-        group_id = self.new_group_id()
-        fields: dict[str, Any] = {"id": group_id, "label": label or f"Parallel {group_id.removeprefix('group_')}",
-                                  "nodes": members}
-        if join_at:
-            fields["join_at"] = join_at
-        with self._edit():
-            self._leave_groups(members)
-            self.document.parallel_groups.append(ParallelGroup.model_validate(fields))
-        return group_id
-
-    def ungroup(self, group_id: str) -> None:
-        self.group(group_id)
-        with self._edit():
-            self.document.parallel_groups = [g for g in self.document.parallel_groups if g.id != group_id]
-
-    def update_group(self, group_id: str, *, label: Any = KEEP, join_at: Any = KEEP) -> None:
-        """Rename, or choose the join (``None``: let the engine discover it)."""
-        with self._edit(("group", group_id, label is not KEEP, join_at is not KEEP)):
-            group = self.group(group_id)
-            if label is not KEEP:
-                group.label = label or None
-            if join_at is not KEEP:
-                if join_at:
-                    self.node(join_at)
-                    group.join_at = join_at
-                else:
-                    unset(group, "join_at")
-
-    def set_membership(self, node_ids: Iterable[str], group_id: str | None) -> bool:
-        """Put nodes into a group (dragged into its frame) or out of every group (``None``)."""
-        members = [n for n in node_ids if self.document.node(n) is not None]
-        if group_id is not None:
-            self.group(group_id)
-        changing = [n for n in members if (self.group_of(n).id if self.group_of(n) else None) != group_id]
-        if not changing:
-            return False
-        with self._edit():
-            self._leave_groups(changing)
-            if group_id is not None:
-                group = self.group(group_id)
-                group.nodes = [*group.nodes, *changing]
-        return True
-
-    def _leave_groups(self, node_ids: Iterable[str]) -> None:
-        leaving = set(node_ids)
-        kept = []
-        for group in self.document.parallel_groups:
-            group.nodes = [m for m in group.nodes if m not in leaving]
-            if group.nodes:
-                kept.append(group)
-        self.document.parallel_groups = kept
-
-    def discovered_join(self, group_id: str) -> str | None:
-        """The join the engine would use: the chosen one, else the nearest node every member reaches."""
-        group = self.group(group_id)
-        if group.join_at:
-            return group.join_at
-        graph = FlowGraph.build(self.document)
-        members = [graph.index[m] for m in group.nodes if m in graph.index]
-        if graph.cycle is not None or not members:
-            return None
-        found = graph.discover_join(members)
-        return graph.ids[found] if found is not None else None
-
     # ---------- flow ----------
     def set_flow(self, *, name: Any = KEEP, description: Any = KEEP, execution: Any = KEEP) -> None:
         with self._edit(("flow", name is not KEEP, description is not KEEP, execution is not KEEP)):
@@ -434,48 +308,3 @@ class FlowDraft:
     def auto_layout(self) -> None:
         """Place every node left to right by dependency depth."""
         self.move_nodes({k: (float(x), float(y)) for k, (x, y) in layered_positions(self.document).items()})
-
-    # ---------- copy and paste ----------
-    def copy(self, node_ids: Iterable[str]) -> dict[str, Any] | None:
-        """The nodes and the edges between them, in export form (a clipboard value)."""
-        wanted = set(node_ids)
-        nodes = [n.model_dump(mode="json", exclude_unset=True) for n in self.document.nodes if n.id in wanted]
-        if not nodes:
-            return None
-        edges = [e.model_dump(mode="json", exclude_unset=True) for e in self.document.edges
-                 if e.source in wanted and e.target in wanted]
-        return {"akis_clipboard": 1, "nodes": nodes, "edges": edges}
-
-    def paste(self, clipboard: dict[str, Any] | None, offset: tuple[float, float] = (40, 40)) -> list[str]:
-        """Add copies with new ids, shifted by ``offset``; returns the new ids."""
-        if not clipboard or not clipboard.get("nodes"):
-            return []
-        try:
-            nodes = [NodeSpec.model_validate(n) for n in clipboard["nodes"]]
-            edges = [EdgeSpec.model_validate(e) for e in clipboard.get("edges", [])]
-        except (ValidationError, TypeError) as exc:
-            raise EditError(f"the clipboard does not hold flow nodes: {exc}") from None
-        mapping: dict[str, str] = {}
-        for node in nodes:
-            mapping[node.id] = self.new_node_id(mapping.values())
-        with self._edit():
-            for node in nodes:
-                node.id = mapping[node.id]
-                ui = dict(node.ui or {})
-                ui["x"] = round(float(ui.get("x", 0)) + offset[0])
-                ui["y"] = round(float(ui.get("y", 0)) + offset[1])
-                node.ui = ui
-                self.document.nodes.append(node)
-            for edge in edges:
-                if edge.source in mapping and edge.target in mapping:
-                    edge.source, edge.target = mapping[edge.source], mapping[edge.target]
-                    if edge.id:
-                        unset(edge, "id")
-                    self.document.edges.append(edge)
-        return list(mapping.values())
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "value"
-    return f"{where}: {err['msg']}"

@@ -236,18 +236,24 @@ class EditorSession:
 
     async def save(self, comment: str | None = None) -> int | None:
         document = FlowDocument.model_validate(self.draft.document.dump())
+        database = self.context.database
         try:
-            version = await flowstore.call(flowstore.save, self.context.database, self.tenant, document, comment)
+            before = await flowstore.call(flowstore.current_version, database, self.tenant, self.flow_id)
+            version = await flowstore.call(flowstore.save, database, self.tenant, document, comment)
         except Exception as exc:  # storage explains itself (Conflict, a database that went away)
             log.warning("saving flow %s failed: %s", self.flow_id, exc)
             ui.notify(f"Not saved: {exc}", type="negative")
             return None
+        opened = self.draft.version
         self.draft.mark_saved(version)
         self.restored_from = None
         self._forget_draft()
         count = len(self.problems)
         message = f"Saved version {version}" + (f" with {count} problem{'s' * (count != 1)} to fix" if count else "")
         ui.notify(message, type="warning" if count else "positive")
+        if before is not None and opened is not None and before != opened:
+            ui.notify(f"Version {before} was saved elsewhere after you opened version {opened}: "
+                      "compare them in Versions", type="warning", timeout=8000)
         self.notify_listeners()
         return version
 

@@ -60,7 +60,14 @@ class FlowsPage:
 
     # ---------- list ----------
     async def reload(self) -> None:
-        self.summaries = await flowstore.call(flowstore.list_summaries, self.context.database, self.tenant)
+        try:
+            self.summaries = await flowstore.call(flowstore.list_summaries, self.context.database, self.tenant)
+        except Exception as exc:  # the database is away: say so on the page, not as a traceback
+            log.warning("flows not listed: %s", exc)
+            self.list.clear()
+            with self.list:
+                ui.label(f"The flows cannot be read right now: {exc}").classes("text-red-600")
+            return
         self._render()
 
     def _search(self, query: str) -> None:

@@ -340,3 +340,16 @@ async def test_an_edit_keeps_the_run_status_shown_on_nodes(editor_user: EditorUI
     editor_user.one("field-limit").set_value(4)
     assert node(editor_user, "node_3")["data"]["status"] == "done"
     assert node(editor_user, "node_3")["data"]["duration_ms"] == 42
+
+
+async def test_saving_over_a_newer_version_warns(editor_user: EditorUI) -> None:
+    from storage.repos.flows import save_flow
+
+    await editor_user.open(f"/flows/{DEMO}")
+    elsewhere = dict(editor_user.stored(DEMO), name="Renamed elsewhere")
+    editor_user.context.database.call(save_flow, "1", elsewhere, "another tab")
+    await select(editor_user, "node_3")
+    editor_user.one("field-limit").set_value(8)
+    await save(editor_user)
+    await editor_user.user.should_see("Version 2 was saved elsewhere after you opened version 1")
+    assert editor_user.stored(DEMO)["nodes"][2]["config"]["limit"] == 8
