@@ -63,6 +63,7 @@ class EditorSession:
         self.inspector: Any = None
         self.listeners: list[Callable[[], None]] = []  # status bar, toolbar, problem list
         self._persist_pending = False
+        self._pastes, self._last_pasted = 0, None
 
     # ---------- canvas ----------
     def initial_props(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -220,12 +221,19 @@ class EditorSession:
         ui.notify(f"Copied {len(clipboard['nodes'])} node(s)")
 
     def paste(self) -> None:
+        """Paste the copied nodes; pasting again shifts each copy further, so none hides another."""
         clipboard = app.storage.user.get("clipboard")
-        new_ids = self.edit(self.draft.paste, clipboard)
+        self._pastes = self._pastes + 1 if clipboard == self._last_pasted else 1
+        self._last_pasted = clipboard
+        new_ids = self.edit(self.draft.paste, clipboard, (40 * self._pastes, 40 * self._pastes))
         if new_ids:
             self.select_later(new_ids)
         elif new_ids is not None:
             ui.notify("Nothing to paste: copy nodes first (Ctrl+C).")
+
+    def snapshot(self) -> FlowDocument:
+        """A copy of the flow as it is now, for a run: later edits do not change a running flow."""
+        return FlowDocument.model_validate(self.draft.document.dump())
 
     def apply_document(self, document: FlowDocument | dict[str, Any]) -> None:
         """Replace the whole flow as one unsaved, undoable edit (the run pane's fix, a restored version)."""

@@ -262,7 +262,7 @@ def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: 
             ui.label("The run pane is not installed.").classes("text-sm akis-muted")
         return
     try:
-        RunPane(context, flow_provider=lambda: session.draft.document, canvas=canvas, tenant_id=tenant,
+        RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
                 on_apply=session.apply_document)
     except Exception as exc:  # its failure must not take the editor with it
         log.exception("the run pane failed to start")

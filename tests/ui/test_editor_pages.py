@@ -167,6 +167,8 @@ async def test_copy_paste_and_select_all(editor_user: EditorUI) -> None:
     assert ids[-2:] == ["node_9", "node_10"]
     assert any(e["source"] == "node_9" and e["target"] == "node_10" for e in canvas(editor_user).edges)
     assert node(editor_user, "node_9")["position"] == {"x": 560.0, "y": 200.0}
+    fire(editor_user, "shortcut", {"action": "paste"})  # again: shifted once more, not on top
+    assert node(editor_user, "node_11")["position"] == {"x": 600.0, "y": 240.0}
 
 
 async def test_auto_layout_places_nodes_by_depth(editor_user: EditorUI) -> None:
