@@ -285,6 +285,55 @@ def _critical(document: FlowDocument, types: Mapping[str, NodeType], stats: Mapp
     return found
 
 
+# --- what a cache key depends on ------------------------------------------------------------
+VARYING_TYPES = frozenset({"conversation_history"})  # outputs change between runs of one input
+
+
+def key_inputs(document: FlowDocument, node_id: str, registry: NodeRegistry | None = None,
+               tenant_id: str | None = None) -> set[str] | None:
+    """The run inputs (``user_message``, ...) a node's cache key is a function of, following
+    values other nodes produce back to the inputs. None when the key depends on something that
+    changes between runs of one input (the history, a streamed answer, the run id).
+
+    How often these inputs repeat bounds how often the key repeats: the add-cache suggestion's
+    repeat rate is read from the stored run inputs with it."""
+    types = _types(document, registry, tenant_id)
+    producers: dict[str, list[str]] = {}
+    for spec in document.nodes:
+        node_type = types.get(spec.id)
+        if node_type is not None:
+            for key in node_type.output_keys(_full_config(node_type, spec.config)):
+                producers.setdefault(key, []).append(spec.id)
+    found: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(current: str, fields: list[str] | None) -> bool:
+        spec, node_type = document.node(current), types.get(current)
+        if spec is None or node_type is None or node_type.type_id in VARYING_TYPES or node_type.streams:
+            return False
+        if current in seen:
+            return True
+        seen.add(current)
+        config = _full_config(node_type, spec.config)
+        names = template_names({k: v for k, v in config.items() if fields is None or k in fields})
+        for name in names:
+            if name in ("run_id", "nodes"):
+                return False
+            if name in producers:
+                if not all(visit(p, None) for p in producers[name]):
+                    return False
+            else:
+                found.add(name)
+        return True
+
+    strategy = _cache_of(document, node_id)
+    spec, node_type = document.node(node_id), types.get(node_id)
+    if spec is None or node_type is None:
+        return None
+    fields = strategy.key_fields if strategy is not None else _key_fields(node_type, spec.config)
+    return found if visit(node_id, fields) else None
+
+
 # --- edits -----------------------------------------------------------------------------------
 def _cache_edit(node_id: str, strategy: CacheStrategy) -> Callable[[FlowDocument], None]:
     """The seed's way (``cache_strategy`` by type) when the node is the only one of its type."""

@@ -1,0 +1,35 @@
+"""Chat mode: the session's stored conversation, the same messages ``conversation_history``
+gives the flow on the next turn (save_message stores each turn in the background)."""
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from .data import chat_history
+
+
+class ChatView(ui.column):
+    def __init__(self, context: Any) -> None:
+        super().__init__()
+        self.context = context
+        self.classes("w-full gap-0")
+        self.count = 0
+
+    async def refresh(self, tenant_id: str, session_id: str) -> None:
+        try:
+            rows = await chat_history(self.context, tenant_id, session_id)
+        except Exception as exc:  # storage down: say so in place of the history
+            self.clear()
+            with self:
+                ui.label(f"The conversation could not be read: {exc}").classes("text-negative text-caption")
+            return
+        self.count = len(rows)
+        self.clear()
+        with self:
+            if not rows:
+                ui.label(f"No messages in session '{session_id}' yet: each run adds a turn.").classes(
+                    "text-caption text-grey-7").props("data-testid=chat-empty").mark("chat-empty")
+            for row in rows:
+                ui.chat_message(row.content, name="you" if row.role == "user" else "assistant",
+                                sent=row.role == "user").classes("w-full").props(f"data-testid=chat-{row.role}").mark(f"chat-{row.role}")

@@ -1,0 +1,82 @@
+"""Compare: the same flow and input run one node at a time, then in parallel, one after the
+other, with caches off in both so the second run is not helped by what the first stored."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.events import Event
+from runtime.flow.model import FlowDocument
+from runtime.report import RunReport
+
+from ..charts.compare import compare_figure
+from ..charts.timeline import bars_from_report, observed_critical_path
+from .live import predecessors
+
+MODES = ("sequential", "parallel")
+
+
+def variant(document: FlowDocument, execution: str) -> FlowDocument:
+    """A copy of the flow with ``execution`` set and every cache off."""
+    copy = document.model_copy(deep=True)
+    copy.settings.execution = execution  # type: ignore[assignment]
+    copy.cache_strategy = {}
+    for node in copy.nodes:
+        node.cache = None
+    return copy
+
+
+@dataclass
+class CompareResult:
+    document: FlowDocument
+    reports: dict[str, RunReport] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(self.reports.get(m) is not None and self.reports[m].status == "succeeded" for m in MODES)
+
+    def total_ms(self, mode: str) -> float:
+        report = self.reports.get(mode)
+        return float(report.result_ms or 0.0) if report else 0.0
+
+    @property
+    def saved_ms(self) -> float:
+        return self.total_ms("sequential") - self.total_ms("parallel")
+
+    def figure(self) -> dict[str, Any]:
+        labels = {n.id: n.label or n.id for n in self.document.nodes}
+        preds = predecessors(self.document)
+        seq, par = (bars_from_report(self.reports[m], labels) for m in MODES)
+        return compare_figure(
+            seq, par, sequential_ms=self.total_ms("sequential"), parallel_ms=self.total_ms("parallel"),
+            sequential_critical=observed_critical_path(seq, preds), parallel_critical=observed_critical_path(par, preds),
+            sequential_first_chunk_ms=self.reports["sequential"].first_chunk_ms,
+            parallel_first_chunk_ms=self.reports["parallel"].first_chunk_ms,
+        )
+
+
+async def run_compare(engine: Any, document: FlowDocument, inputs: dict[str, Any], *, tenant_id: str,
+                      session_id: str, on_event: Callable[[str, Event], None],
+                      on_start: Callable[[str, Any], None] | None = None) -> CompareResult:
+    """Both runs, in order; stops after a run that did not succeed (``result.error`` says why).
+    ``on_start(mode, handle)`` lets the caller stop a run; ``on_event(mode, event)`` sees every event."""
+    result = CompareResult(document)
+    for mode in MODES:
+        report = RunReport()
+        result.reports[mode] = report
+
+        def listener(event: Event, mode: str = mode, report: RunReport = report) -> None:
+            report.observe(event)
+            on_event(mode, event)
+
+        handle = engine.start(variant(document, mode), dict(inputs), tenant_id=tenant_id, session_id=session_id,
+                              on_event=listener)
+        if on_start is not None:
+            on_start(mode, handle)
+        outcome = await handle.result()
+        if outcome.status != "succeeded":
+            result.error = f"the {mode} run {outcome.status}: {outcome.error or 'no error message'}"
+            break
+    return result

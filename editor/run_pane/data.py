@@ -1,0 +1,93 @@
+"""What the run pane reads from storage, each call in a worker thread (``database.run``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from runtime.flow.model import FlowDocument
+from runtime.suggestions import NodeStats, key_inputs
+from storage.models import Message, Run
+from storage.repos import dashboard, flows, messages, metrics, runs
+
+from ..charts.timeline import TimelineBar, observed_critical_path, outcome_of
+from .live import predecessors
+
+STATS_RANGE = timedelta(days=7)
+
+
+async def node_stats(context: Any, tenant_id: str, document: FlowDocument) -> dict[str, NodeStats]:
+    """Per-node aggregates of this flow's recent runs, with how often each cacheable node's key
+    inputs repeated (read from the stored run inputs)."""
+    flushed = getattr(context.metrics, "flush", None)
+    if flushed is not None:
+        try:
+            await flushed()  # the rows of the run that just ended
+        except Exception:  # the sink keeps them for later; stats are then a second behind
+            pass
+    flow_id = str(document.flow_id)
+    found = await context.database.run(dashboard.flow_node_stats, tenant_id, flow_id, STATS_RANGE)
+    stats: dict[str, NodeStats] = {}
+    for node in document.nodes:
+        aggregate = found.get(node.id)
+        if aggregate is None:
+            continue
+        repeat = None
+        node_type = context.registry.get(node.type, tenant_id)
+        if node_type is not None and node_type.cacheable:
+            names = key_inputs(document, node.id, context.registry, tenant_id)
+            if names:
+                measured = await context.database.run(dashboard.input_repeat_rate, tenant_id, flow_id, sorted(names),
+                                                      STATS_RANGE)
+                repeat = measured[1] if measured else None
+        stats[node.id] = NodeStats(
+            aggregate.node_id, aggregate.node_type, aggregate.count, aggregate.p50_ms, aggregate.p95_ms,
+            aggregate.hits, aggregate.misses, aggregate.p50_hit_ms, aggregate.p50_miss_ms, repeat,
+        )
+    return stats
+
+
+async def stored_version(context: Any, tenant_id: str, document: FlowDocument) -> int | None:
+    """The saved version the canvas shows, or None when it has unsaved changes (or was never saved)."""
+    def find(session: Any) -> int | None:
+        try:
+            flow = flows.get_flow(session, tenant_id, str(document.flow_id))
+        except Exception:  # an id storage does not accept: the flow is not saved
+            return None
+        if flow is None or not flow.current_version:
+            return None
+        stored = flows.get_document(session, tenant_id, flow.id)
+        return flow.current_version if stored is not None and stored.dump() == document.dump() else None
+
+    return await context.database.run(find)
+
+
+async def recent_runs(context: Any, tenant_id: str, flow_id: str, limit: int = 15) -> list[Run]:
+    return await context.database.run(runs.list_runs, tenant_id, flow_id, limit)
+
+
+async def chat_history(context: Any, tenant_id: str, session_id: str, limit: int = 50) -> list[Message]:
+    return await context.database.run(messages.history, tenant_id, session_id, limit)
+
+
+@dataclass
+class StoredTimeline:
+    bars: list[TimelineBar]
+    critical: list[str]
+
+
+async def stored_timeline(context: Any, tenant_id: str, run: Run, document: FlowDocument | None) -> StoredTimeline:
+    """A past run's timeline from its metric rows: each row is written when its node ends, so
+    the node started ``duration`` before that, measured from the run's start."""
+    rows = await context.database.run(metrics.run_metrics, tenant_id, run.id)
+    labels = {n.id: n.label or n.id for n in document.nodes} if document is not None else {}
+    bars = []
+    for row in rows:
+        end_ms = (row.created_at - run.started_at).total_seconds() * 1000
+        node_type = context.registry.get(row.node_type, tenant_id)
+        status = f"{row.status} (background)" if node_type is not None and node_type.background else row.status
+        bars.append(TimelineBar(row.node_id, labels.get(row.node_id, row.node_id), row.node_type,
+                                max(0.0, end_ms - row.duration_ms), row.duration_ms, outcome_of(status, row.cache),
+                                cache=row.cache))
+    critical = observed_critical_path(bars, predecessors(document)) if document is not None else []
+    return StoredTimeline(bars, critical)

@@ -1,0 +1,92 @@
+"""Run history for the flow: recent runs with status and duration; opening one shows its
+timeline (from this session's events, else rebuilt from its stored metric rows) and output."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from runtime.flow.model import FlowDocument
+from storage.models import Run
+
+from ..charts.style import fmt_ms
+from ..charts.timeline import timeline_figure
+from .data import recent_runs, stored_timeline
+from .live import LiveRun
+
+STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("error", "text-negative"),
+                "cancelled": ("block", "text-grey-7"), "running": ("sync", "text-warning")}
+
+
+class HistoryView(ui.column):
+    def __init__(self, context: Any, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
+                 recent: Callable[[str], LiveRun | None]) -> None:
+        super().__init__()
+        self.context, self.tenant, self.flow_provider, self.recent = context, tenant, flow_provider, recent
+        self.classes("w-full gap-1")
+        self.runs: list[Run] = []
+        self.dialog: ui.dialog | None = None
+        with self:
+            with ui.row().classes("w-full items-center"):
+                ui.label("Recent runs of this flow").classes("text-weight-medium")
+                ui.space()
+                ui.button(icon="refresh", on_click=self.refresh).props("flat dense round data-testid=history-refresh").mark("history-refresh")
+            self.list = ui.list().props("bordered separator dense").classes("w-full")
+
+    async def refresh(self) -> None:
+        flow_id = str(self.flow_provider().flow_id)
+        try:
+            self.runs = await recent_runs(self.context, self.tenant(), flow_id)
+        except Exception as exc:
+            self.list.clear()
+            with self.list:
+                ui.item(f"Runs could not be read: {exc}")
+            return
+        self.list.clear()
+        with self.list:
+            if not self.runs:
+                ui.item("No run recorded yet: press Run.").props("data-testid=history-empty").mark("history-empty")
+            for run in self.runs:
+                self._item(run)
+
+    def _item(self, run: Run) -> None:
+        icon, color = STATUS_ICONS.get(run.status, ("help", "text-grey-7"))
+        message = str((run.inputs or {}).get("user_message", ""))
+        with ui.item(on_click=lambda r=run: self.open(r)).props(f"data-testid=history-run-{run.id}").mark(f"history-run-{run.id}"):
+            with ui.item_section().props("avatar"):
+                ui.icon(icon).classes(color)
+            with ui.item_section():
+                ui.item_label(message[:80] or run.id).classes("ellipsis")
+                ui.item_label(f"{run.started_at:%Y-%m-%d %H:%M:%S} · session {run.session_id}").props("caption")
+            with ui.item_section().props("side"):
+                ui.item_label(fmt_ms(run.duration_ms))
+                ui.item_label(run.status).props("caption")
+
+    async def open(self, run: Run) -> None:
+        document = self.flow_provider()
+        live = self.recent(run.id)
+        if live is not None:
+            bars, critical = live.bars(), live.critical_path()
+            first_chunk, result_ms = live.report.first_chunk_ms, live.report.result_ms
+        else:
+            stored = await stored_timeline(self.context, self.tenant(), run, document)
+            bars, critical = stored.bars, stored.critical
+            first_chunk, result_ms = run.first_chunk_ms, run.duration_ms
+        figure = timeline_figure(bars, critical=critical, first_chunk_ms=first_chunk, result_ms=result_ms,
+                                 title=f"Run {run.id[:8]} · {run.status} · {fmt_ms(run.duration_ms)}")
+        if self.dialog is not None:
+            self.dialog.delete()  # one run open at a time
+        with self, ui.dialog() as dialog, ui.card().classes("w-full").style("max-width: 900px"):
+            dialog.props("data-testid=history-dialog").mark("history-dialog")
+            ui.plotly(figure).classes("w-full").props("data-testid=history-timeline").mark("history-timeline")
+            if run.error:
+                ui.label(run.error).classes("text-negative").style("white-space: pre-wrap")
+            ui.label("Output").classes("text-weight-medium")
+            ui.code(json.dumps(run.output or {}, indent=2, ensure_ascii=False), language="json").classes("w-full")
+            ui.label("Inputs").classes("text-weight-medium")
+            ui.code(json.dumps(run.inputs or {}, indent=2, ensure_ascii=False), language="json").classes("w-full")
+            ui.button("Close", on_click=dialog.close).props("flat")
+        self.dialog = dialog
+        dialog.open()

@@ -1,0 +1,367 @@
+"""The live test-run pane of the flow editor: run the flow as it is on the canvas and watch it.
+
+    RunPane(context, flow_provider, canvas, tenant_id, on_apply=None)
+
+``flow_provider`` returns the canvas's flow (saved or not); ``canvas`` gets one ``update_node``
+per node event; ``on_apply`` receives the flow changed by an optimisation suggestion.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import background_tasks, ui
+
+from runtime.errors import AkisError, Problem
+from runtime.events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RUN_FINISHED, Event
+from runtime.flow.model import FlowDocument
+from runtime.flow.validate import validate_flow
+
+from ..charts.style import fmt_ms
+from ..charts.timeline import timeline_figure
+from .answers import AnswerPanes
+from .chat import ChatView
+from .compare import run_compare
+from .data import stored_version
+from .history import HistoryView
+from .live import LiveRun, Patch
+from .suggestions_view import SuggestionsView
+
+log = logging.getLogger("akis.run_pane")
+DEFAULT_MESSAGE = "Transpalet arıyorum"
+KEEP_RUNS = 20
+
+
+def new_session_id() -> str:
+    return f"editor-{uuid.uuid4().hex[:8]}"
+
+
+class RunPane(ui.column):
+    def __init__(self, context: Any, flow_provider: Callable[[], FlowDocument], canvas: Any | None, tenant_id: str,
+                 on_apply: Callable[[FlowDocument], None] | None = None) -> None:
+        super().__init__()
+        self.context, self.flow_provider, self.canvas = context, flow_provider, canvas
+        self._on_apply = on_apply
+        self.handle: Any = None
+        self.live: LiveRun | None = None
+        self.recent: OrderedDict[str, LiveRun] = OrderedDict()
+        self._stopping = False
+        self._started = 0.0
+        self.idle = asyncio.Event()  # set when no run, compare or follow-up work is in progress
+        self.idle.set()
+        self.classes("w-full gap-2 q-pa-sm").props("data-testid=run-pane").mark("run-pane")
+        with self:
+            with ui.tabs().props("dense align=left").classes("w-full") as tabs:
+                ui.tab("run", "Test run", icon="play_circle")
+                ui.tab("history", "History", icon="history")
+            with ui.tab_panels(tabs, value="run").classes("w-full").props("keep-alive"):
+                with ui.tab_panel("run").classes("q-pa-none gap-2"):
+                    self._build_run(tenant_id)
+                with ui.tab_panel("history").classes("q-pa-none"):
+                    self.history = HistoryView(context, self.tenant, flow_provider, self.recent.get)
+        tabs.on_value_change(self._tab_changed)
+        self._ticker = ui.timer(0.1, self._tick, active=False)
+        self.suggestions.set_visibility(False)
+        client = self.client
+        client.on_delete(self._cancel_on_close)
+
+    # -- layout -------------------------------------------------------------------------------
+    def _build_run(self, tenant_id: str) -> None:
+        self.message = ui.textarea("Message", value=DEFAULT_MESSAGE).props("outlined dense autogrow data-testid=run-message").mark("run-message").classes("w-full")
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            self.tenant_input = ui.input("Tenant", value=tenant_id).props("outlined dense data-testid=run-tenant").mark("run-tenant").classes("w-24")
+            if self._tenant_locked():
+                self.tenant_input.props("readonly").tooltip("Runs act for your tenant")
+            self.session_input = ui.input("Session", value=new_session_id()).props("outlined dense data-testid=run-session").mark("run-session").classes("col")
+            ui.button(icon="restart_alt", on_click=self.new_session).props("flat dense round").tooltip("New session")
+        with ui.expansion("More inputs (JSON)").classes("w-full").props("dense"):
+            self.extra_inputs = ui.textarea(placeholder='{"amount": 120}').props("outlined dense autogrow data-testid=run-extra").mark("run-extra").classes("w-full")
+        with ui.row().classes("w-full items-center gap-2"):
+            self.run_button = ui.button("Run", icon="play_arrow", on_click=self.run).props("unelevated no-caps data-testid=run-button").mark("run-button")
+            self.stop_button = ui.button("Stop", icon="stop", on_click=self.stop).props("unelevated no-caps color=negative data-testid=stop-button").mark("stop-button")
+            self.stop_button.set_enabled(False)
+            self.compare_button = ui.button("Compare", icon="compare_arrows", on_click=self.compare).props("outline no-caps data-testid=compare-button").mark("compare-button").tooltip("Run sequentially, then in parallel")
+            ui.space()
+            self.chat_switch = ui.switch("Chat", on_change=lambda e: self._chat_mode(e.value)).props("dense data-testid=chat-switch").mark("chat-switch")
+        self.problems = ui.column().classes("w-full gap-1").props("data-testid=run-problems").mark("run-problems")
+        self.status = ui.label("Ready.").classes("text-body2 text-grey-8").props("data-testid=run-status").mark("run-status")
+        self.chat = ChatView(self.context)
+        self.chat.set_visibility(False)
+        self.answers = AnswerPanes()
+        self.result_box = ui.column().classes("w-full gap-1")
+        self.timeline_box = ui.column().classes("w-full")
+        self.compare_box = ui.column().classes("w-full")
+        self.suggestions = SuggestionsView(self.context, self.tenant, self.flow_provider, self._on_apply, self.canvas)
+
+    async def _tab_changed(self, event: Any) -> None:
+        if event.value == "history":
+            await self.history.refresh()
+
+    def set_on_apply(self, on_apply: Callable[[FlowDocument], None] | None) -> None:
+        self.suggestions.on_apply = on_apply
+
+    # -- inputs -------------------------------------------------------------------------------
+    def tenant(self) -> str:
+        return (self.tenant_input.value or "").strip()
+
+    def session(self) -> str:
+        return (self.session_input.value or "").strip()
+
+    def inputs(self) -> dict[str, Any]:
+        """The message plus any extra inputs; raises ValueError naming what is wrong."""
+        extra_text = (self.extra_inputs.value or "").strip()
+        extra: dict[str, Any] = {}
+        if extra_text:
+            try:
+                extra = json.loads(extra_text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"More inputs is not JSON: {exc.msg} (line {exc.lineno})") from None
+            if not isinstance(extra, dict):
+                raise ValueError("More inputs must be a JSON object, like {\"amount\": 120}")
+        return {**extra, "user_message": self.message.value or ""}
+
+    def new_session(self) -> None:
+        self.session_input.set_value(new_session_id())
+        if self.chat_switch.value:
+            background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
+
+    def _tenant_locked(self) -> bool:
+        try:
+            from storage.repos.users import any_users
+
+            return bool(self.context.database.call(any_users))
+        except Exception:
+            return True
+
+    def _chat_mode(self, on: bool) -> None:
+        self.chat.set_visibility(on)
+        if on:
+            background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
+
+    # -- running ------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.handle is not None or not self.run_button.enabled
+
+    def _prepare(self) -> tuple[FlowDocument, dict[str, Any]] | None:
+        """The flow and inputs, or None after showing why the run cannot start."""
+        try:
+            document = self.flow_provider()
+            inputs = self.inputs()
+        except (ValueError, AkisError) as exc:
+            self._show_problems([Problem("input", str(exc))])
+            return None
+        problems = validate_flow(document, self.context.registry, self.tenant() or None)
+        if problems:
+            self._show_problems(problems)
+            return None
+        self.problems.clear()
+        return document, inputs
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        self.problems.clear()
+        with self.problems:
+            ui.label(f"Not run: {len(problems)} problem(s)").classes("text-negative text-weight-medium")
+            for problem in problems:
+                with ui.row().classes("items-start no-wrap gap-1"):
+                    ui.icon("error_outline", size="16px").classes("text-negative q-mt-xs")
+                    ui.label(problem.message).classes("text-negative text-body2")
+        self.status.set_text("Fix the problems above, then run again.")
+
+    async def run(self) -> None:
+        if self.busy:
+            return
+        prepared = self._prepare()
+        if prepared is None:
+            return
+        self.idle.clear()
+        try:
+            await self._run(*prepared)
+        finally:
+            self.idle.set()
+
+    async def _run(self, document: FlowDocument, inputs: dict[str, Any]) -> None:
+        live = LiveRun.for_flow(document, self.context.registry, self.tenant())
+        self._begin(live, "Running…")
+        version = await stored_version(self.context, self.tenant(), document)
+        try:
+            self.handle = self.context.engine.start(document, inputs, tenant_id=self.tenant(), session_id=self.session(),
+                                                    on_event=self._listener(live))
+        except AkisError as exc:
+            self._end()
+            self._show_problems([Problem("input", str(exc))])
+            return
+        self.context.recorder.expect(self.handle.run_id, inputs, version)
+        self._remember(self.handle.run_id, live)
+        try:
+            await self._await_handle()
+        finally:
+            self._end()
+        self._show_result(live)
+        if self.chat_switch.value and live.status == "succeeded":
+            self.message.set_value("")
+        await self._after_run()
+
+    async def _await_handle(self) -> None:
+        try:
+            await self.handle.result()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._stopping or (task is not None and task.cancelling()):
+                raise
+
+    def stop(self) -> None:
+        if self.handle is not None and not self.handle.done():
+            self._stopping = True
+            self.status.set_text("Stopping…")
+            self.handle.cancel()
+
+    def _cancel_on_close(self) -> None:
+        if self.handle is not None and not self.handle.done():
+            self.handle.cancel()
+
+    def _listener(self, live: LiveRun) -> Callable[[Event], None]:
+        def on_event(event: Event) -> None:
+            try:
+                self.context.recorder.observe(event)
+            except Exception:
+                log.exception("the run recorder failed on %s", event.event)
+            try:
+                for patch in live.observe(event):
+                    self._patch(patch)
+                if event.event in (MESSAGE_CHUNK, RUN_FINISHED):
+                    self.answers.mark()
+                elif event.event == BACKGROUND_FINISHED and self.chat_switch.value and not self.is_deleted:
+                    background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
+            except Exception:  # the run must never fail because the page could not be updated
+                log.exception("the run pane could not show %s", event.event)
+        return on_event
+
+    def _patch(self, patch: Patch) -> None:
+        node_id, fields = patch
+        if self.canvas is None or self.is_deleted or self.canvas.node(node_id) is None:
+            return
+        self.canvas.update_node(node_id, fields)
+
+    def _remember(self, run_id: str, live: LiveRun) -> None:
+        self.recent[run_id] = live
+        while len(self.recent) > KEEP_RUNS:
+            self.recent.popitem(last=False)
+
+    def _begin(self, live: LiveRun | None, status: str) -> None:
+        self.live = live
+        self._stopping = False
+        self._started = time.perf_counter()
+        self.result_box.clear()
+        self.timeline_box.clear()
+        self.compare_box.clear()
+        self.problems.clear()
+        self.status.set_text(status)
+        self.run_button.set_enabled(False)
+        self.compare_button.set_enabled(False)
+        self.stop_button.set_enabled(True)
+        if live is not None:
+            for patch in live.start_patches():
+                self._patch(patch)
+            self.answers.start(live)
+        self._ticker.activate()
+
+    def _end(self) -> None:
+        self.handle = None
+        self._ticker.deactivate()
+        self.run_button.set_enabled(True)
+        self.compare_button.set_enabled(True)
+        self.stop_button.set_enabled(False)
+        self.answers.flush()
+
+    def _tick(self) -> None:
+        if self.live is not None and not self.live.finished:
+            self.status.set_text(f"Running… {time.perf_counter() - self._started:.1f} s")
+
+    def _show_result(self, live: LiveRun) -> None:
+        report = live.report
+        parts = [f"{live.status or 'stopped'} in {fmt_ms(report.result_ms)}"]
+        if report.first_chunk_ms is not None:
+            parts.append(f"first chunk {fmt_ms(report.first_chunk_ms)}")
+        self.status.set_text(" · ".join(parts).capitalize())
+        with self.result_box:
+            if live.error:
+                ui.label(live.error).classes("text-negative text-body2 w-full").style("white-space: pre-wrap").props("data-testid=run-error").mark("run-error")
+            if live.output:
+                ui.label("Output").classes("text-weight-medium")
+                ui.code(json.dumps(live.output, indent=2, ensure_ascii=False), language="json").classes("w-full").props("data-testid=run-output").mark("run-output")
+        with self.timeline_box:
+            ui.plotly(timeline_figure(live.bars(), critical=live.critical_path(), first_chunk_ms=report.first_chunk_ms,
+                                      result_ms=report.result_ms, title="Timeline")).classes("w-full").props("data-testid=run-timeline").mark("run-timeline")
+
+    async def _after_run(self) -> None:
+        if self.is_deleted:
+            return
+        self.suggestions.set_visibility(True)
+        await self.suggestions.refresh()
+
+    # -- compare ------------------------------------------------------------------------------
+    async def compare(self) -> None:
+        if self.busy:
+            return
+        prepared = self._prepare()
+        if prepared is None:
+            return
+        self.idle.clear()
+        try:
+            await self._compare(*prepared)
+        finally:
+            self.idle.set()
+
+    async def _compare(self, document: FlowDocument, inputs: dict[str, Any]) -> None:
+        self._begin(None, "Compare: sequential run…")
+        lives: dict[str, LiveRun] = {}
+        version = await stored_version(self.context, self.tenant(), document)
+
+        def on_start(mode: str, handle: Any) -> None:
+            self.handle = handle
+            self.context.recorder.expect(handle.run_id, inputs, version)
+            self.status.set_text(f"Compare: {mode} run…")
+            lives[mode] = LiveRun.for_flow(document, self.context.registry, self.tenant())
+            for patch in lives[mode].start_patches():
+                self._patch(patch)
+
+        def on_event(mode: str, event: Event) -> None:
+            self.context.recorder.observe(event)
+            try:
+                for patch in lives[mode].observe(event):
+                    self._patch(patch)
+            except Exception:
+                log.exception("the run pane could not show %s", event.event)
+
+        try:
+            result = await run_compare(self.context.engine, document, inputs, tenant_id=self.tenant(),
+                                       session_id=f"compare-{uuid.uuid4().hex[:8]}", on_event=on_event,
+                                       on_start=on_start)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._stopping or (task is not None and task.cancelling()):
+                raise
+            self._end()
+            self.status.set_text("Compare stopped.")
+            return
+        except AkisError as exc:
+            self._end()
+            self._show_problems([Problem("input", str(exc))])
+            return
+        self._end()
+        if not result.complete:
+            self.status.set_text(f"Compare did not finish: {result.error}")
+            return
+        saved = result.saved_ms
+        self.status.set_text(f"Sequential {fmt_ms(result.total_ms('sequential'))}, parallel "
+                             f"{fmt_ms(result.total_ms('parallel'))}: {fmt_ms(max(saved, 0))} saved (caches off in both).")
+        with self.compare_box:
+            ui.plotly(result.figure()).classes("w-full").props("data-testid=compare-timeline").mark("compare-timeline")
+        await self._after_run()
