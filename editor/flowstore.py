@@ -161,7 +161,9 @@ def document_version(database: Database, tenant: str, flow_id: str, version: int
 
 
 # ---------- import and examples ----------
-def check_import(text: str | bytes, registry: NodeRegistry | None, tenant: str) -> tuple[FlowDocument | None, list[Problem]]:
+def check_import(
+    text: str | bytes, registry: NodeRegistry | None, tenant: str,
+) -> tuple[FlowDocument | None, list[Problem]]:
     """Parse and validate a flow file; the problems name the node and field of each mistake."""
     if isinstance(text, bytes):
         try:

@@ -42,7 +42,7 @@ class Palette(ui.column):
         self._headers: list[tuple[ui.element, list[ui.element]]] = []
         with self:
             self.search = ui.input(placeholder="Search nodes", on_change=lambda e: self.filter(e.value or "")).props(
-                "dense outlined clearable data-testid=palette-search").mark("palette-search").classes("w-full mb-1")
+                "dense outlined clearable data-testid=palette-search").classes("w-full mb-1")
             with self.search.add_slot("prepend"):
                 ui.icon("search").classes("text-lg")
             for category, entries in palette_entries(types):
@@ -58,7 +58,7 @@ class Palette(ui.column):
         color = category_color(entry.get("category", "other"))
         item = ui.element("div").classes("akis-palette-item row items-center no-wrap gap-2 px-2 py-1 w-full")
         item.style(f"--akis-cat: {color}")
-        item.props(f'draggable=true data-type="{type_id}" data-testid="palette-{type_id}"').mark(f"palette-{type_id}")
+        item.props(f'draggable=true data-type="{type_id}" data-testid="palette-{type_id}"')
         item.on("dragstart", js_handler=(
             f"(e) => {{ e.dataTransfer.setData('{DRAG_TYPE}', {json.dumps(type_id)}); "
             "e.dataTransfer.effectAllowed = 'copy'; }"))

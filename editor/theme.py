@@ -29,7 +29,8 @@ body.body--dark { --akis-border: #334155; --akis-panel: #0f172a; --akis-muted: #
 body { background: var(--akis-page); }
 .akis-panel { background: var(--akis-panel); border-color: var(--akis-border) !important; }
 .akis-muted { color: var(--akis-muted); }
-.akis-mono, .akis-mono textarea, .akis-mono input { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+.akis-mono, .akis-mono textarea, .akis-mono input {
+  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 .akis-header { background: var(--akis-panel); color: inherit; border-bottom: 1px solid var(--akis-border); }
 .akis-brand { font-weight: 700; letter-spacing: -0.01em; }
 .akis-nav a { color: var(--akis-muted); text-decoration: none; padding: 4px 10px; border-radius: 6px; }
@@ -38,8 +39,8 @@ body { background: var(--akis-page); }
   cursor: grab; user-select: none; background: var(--akis-panel); transition: box-shadow .12s; }
 .akis-palette-item:hover { box-shadow: 0 2px 8px rgba(15, 23, 42, 0.12); }
 .akis-palette-item:active { cursor: grabbing; }
-.akis-cat-dot { width: 28px; height: 28px; border-radius: 8px; display: flex; align-items: center; justify-content: center;
-  color: #fff; background: var(--akis-cat); flex: none; }
+.akis-cat-dot { width: 28px; height: 28px; border-radius: 8px; display: flex; align-items: center;
+  justify-content: center; color: #fff; background: var(--akis-cat); flex: none; }
 .akis-problem-row { cursor: pointer; border-radius: 6px; }
 .akis-problem-row:hover { background: rgba(220, 38, 38, 0.08); }
 .akis-unsaved { color: #d97706; }
@@ -85,7 +86,7 @@ def dark_toggle(dark: ui.dark_mode, on_change: Callable[[bool], None] | None = N
             on_change(value)
 
     button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=flip).props(
-        "flat round dense data-testid=dark-toggle").mark("dark-toggle").tooltip("Dark mode")
+        "flat round dense data-testid=dark-toggle").tooltip("Dark mode")
     return button
 
 

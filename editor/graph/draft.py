@@ -263,7 +263,8 @@ class FlowDraft(GroupEdits, ClipboardEdits):
         graph = FlowGraph.build(self.document)
         if graph.cycle is None and graph.is_ancestor(graph.index[target], graph.index[source]):
             raise EditError(f"connecting {source} to {target} would make a cycle ({target} already leads to {source})")
-        edge = EdgeSpec(source=source, target=target, branch=branch) if branch else EdgeSpec(source=source, target=target)
+        fields = {"source": source, "target": target, **({"branch": branch} if branch else {})}
+        edge = EdgeSpec.model_validate(fields)  # only what is set is exported
         with self._edit():
             self.document.edges.append(edge)
         return edge_ref(edge)

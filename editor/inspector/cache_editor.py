@@ -41,8 +41,9 @@ class CacheEditor:
         self.reason = never_cached_reason(node_type)
         self.key_select: ui.select | None = None
         if self.reason is not None:
-            ui.switch("Cache this node's output", value=False).props("disable data-testid=cache-enabled").mark("cache-enabled")
-            with ui.row().classes("items-start no-wrap gap-2 text-sm akis-muted").props("data-testid=cache-disabled-reason").mark("cache-disabled-reason"):
+            ui.switch("Cache this node's output", value=False).props("disable data-testid=cache-enabled")
+            reason = ui.row().classes("items-start no-wrap gap-2 text-sm akis-muted")
+            with reason.props("data-testid=cache-disabled-reason"):
                 ui.icon("block").classes("text-lg text-red-500")
                 ui.label(self.reason)
             return
@@ -51,12 +52,12 @@ class CacheEditor:
         strategy = draft.effective_cache(node_id) or CacheStrategy(enabled=False)
         count = sum(1 for n in draft.document.nodes if n.type == node.type)
         self.scope = ui.toggle({"type": f"Every {node.type} node ({count})", "node": "Only this node"}, value=scope,
-                               on_change=lambda _: self._write()).props("dense no-caps data-testid=cache-scope").mark("cache-scope")
+                               on_change=lambda _: self._write()).props("dense no-caps data-testid=cache-scope")
         self.enabled = ui.switch("Cache this node's output", value=strategy.enabled,
-                                 on_change=lambda _: self._write()).props("data-testid=cache-enabled").mark("cache-enabled")
+                                 on_change=lambda _: self._write()).props("data-testid=cache-enabled")
         with ui.row().classes("items-center no-wrap gap-2 w-full"):
             self.ttl = ui.number("TTL (seconds)", value=strategy.ttl, min=1, max=30 * 24 * 3600, step=1, precision=0,
-                                 on_change=lambda _: self._write()).props("outlined dense data-testid=cache-ttl").mark("cache-ttl")
+                                 on_change=lambda _: self._write()).props("outlined dense data-testid=cache-ttl")
             self.ttl.classes("grow")
             for seconds, text in TTL_PRESETS.items():
                 ui.button(text, on_click=lambda _, s=seconds: self.ttl.set_value(s)).props("flat dense no-caps size=sm")
@@ -64,10 +65,10 @@ class CacheEditor:
         options = fields + [k for k in chosen if k not in fields]  # an unknown one stays visible, marked
         self.key_select = ui.select(options, multiple=True, label="Key fields", value=chosen,
                                     on_change=lambda _: self._write()).props(
-            "outlined dense use-chips data-testid=cache-key-fields").mark("cache-key-fields").classes("w-full").without_auto_validation()
+            "outlined dense use-chips data-testid=cache-key-fields").classes("w-full").without_auto_validation()
         self.key_select.props["hint"] = "Config fields whose resolved values form the key; none chosen: all of them"
         self.tags = ui.input_chips("Tags", value=list(strategy.tags), new_value_mode="add-unique",
-                                   on_change=lambda _: self._write()).props("outlined dense data-testid=cache-tags").mark("cache-tags")
+                                   on_change=lambda _: self._write()).props("outlined dense data-testid=cache-tags")
         self.tags.classes("w-full")
         self.tags.props["hint"] = "An event such as product.updated clears every entry with its tag"
         with ui.row().classes("items-center no-wrap gap-2 text-xs akis-muted"):

@@ -65,7 +65,7 @@ class ConfigForm:
                                on_change=lambda e: self._set_text(spec, e.value)).props("outlined dense")
             if isinstance(shown, str) and "{{" in shown:
                 element.classes("akis-mono")
-        element.classes("w-full").props(f"data-testid=field-{spec.name} data-field={spec.name}").mark(f"field-{spec.name}")
+        element.classes("w-full").props(f"data-testid=field-{spec.name} data-field={spec.name}")
         if hasattr(element, "without_auto_validation"):
             element.without_auto_validation()  # else NiceGUI clears the error we show after each change
         help_text = spec.help_text()

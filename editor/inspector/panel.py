@@ -39,7 +39,7 @@ class Inspector:
         self._schemas: dict[str, dict[str, Any]] = {}
         self._editors: list[Any] = []
         self._problem_box: ui.column | None = None
-        self.container = ui.column().classes("akis-inspector w-full gap-3 no-wrap").props("data-testid=inspector").mark("inspector")
+        self.container = ui.column().classes("akis-inspector w-full gap-3 no-wrap").props("data-testid=inspector")
         self.rebuild()
 
     # ---------- what to show ----------
@@ -104,7 +104,7 @@ class Inspector:
             with self._problem_box:
                 for message in messages:
                     with ui.row().classes("items-start no-wrap gap-2 text-sm text-red-600").props(
-                            "data-testid=inspector-problem").mark("inspector-problem"):
+                            "data-testid=inspector-problem"):
                         ui.icon("error_outline").classes("text-base mt-px")
                         ui.label(message)
             self._problem_box.visible = bool(messages)
@@ -121,18 +121,20 @@ class Inspector:
             with ui.element("div").classes("akis-cat-dot").style(f"--akis-cat: {category_color(category)}"):
                 ui.icon(node_type.icon if node_type is not None else "help_outline").classes("text-base")
             with ui.column().classes("gap-0 min-w-0"):
-                ui.label(type_title(node_type) if node_type is not None else node.type).classes("text-base font-semibold")
+                title = type_title(node_type) if node_type is not None else node.type
+                ui.label(title).classes("text-base font-semibold")
                 ui.label(f"{node.id} · {node.type}").classes("text-xs akis-muted")
         if node_type is not None and node_type.description:
             ui.label(node_type.description).classes("text-sm akis-muted")
         self._problem_box = ui.column().classes("gap-1 w-full")
-        ui.input("Label", value=node.label or "", on_change=lambda e: self._write(self.draft.set_label, node_id, e.value or "")
-                 ).props("outlined dense data-testid=node-label").mark("node-label").classes("w-full").on("blur", lambda _: self.draft.seal())
-        with ui.tabs(value=self.tab, on_change=lambda e: setattr(self, "tab", e.value)).props("dense no-caps align=left") \
-                .classes("w-full") as tabs:
-            ui.tab("config", "Config").props("data-testid=tab-config").mark("tab-config")
-            ui.tab("cache", "Cache").props("data-testid=tab-cache").mark("tab-cache")
-            ui.tab("policy", "Policy").props("data-testid=tab-policy").mark("tab-policy")
+        label = ui.input("Label", value=node.label or "",
+                         on_change=lambda e: self._write(self.draft.set_label, node_id, e.value or ""))
+        label.props("outlined dense data-testid=node-label").classes("w-full").on("blur", lambda _: self.draft.seal())
+        tabs = ui.tabs(value=self.tab, on_change=lambda e: setattr(self, "tab", e.value))
+        with tabs.props("dense no-caps align=left").classes("w-full"):
+            ui.tab("config", "Config").props("data-testid=tab-config")
+            ui.tab("cache", "Cache").props("data-testid=tab-cache")
+            ui.tab("policy", "Policy").props("data-testid=tab-policy")
         with ui.tab_panels(tabs, value=self.tab).props("animated=false keep-alive").classes("w-full bg-transparent"):
             with ui.tab_panel("config").classes("p-0 pt-2 gap-3"):
                 if node_type is None:
@@ -161,26 +163,27 @@ class Inspector:
         self._problem_box = ui.column().classes("gap-1 w-full")
         ui.input("Label", value=group.label or "",
                  on_change=lambda e: self._write(self.draft.update_group, group_id, label=e.value or "")).props(
-            "outlined dense data-testid=group-label").mark("group-label").classes("w-full")
+            "outlined dense data-testid=group-label").classes("w-full")
         labels = {n.id: f"{n.label or n.id} ({n.id})" for n in self.draft.document.nodes if n.id not in group.nodes}
         auto = "Automatic" + (f": {labels.get(discovered, discovered)}" if discovered else " (none found)")
         ui.select({"": auto, **labels}, label="Join node", value=group.join_at or "",
                   on_change=lambda e: self._write(self.draft.update_group, group_id, join_at=e.value or None)).props(
-            "outlined dense data-testid=group-join").mark("group-join").classes("w-full")
+            "outlined dense data-testid=group-join").classes("w-full")
         ui.label("Members").classes("text-xs font-semibold uppercase akis-muted")
         for member in group.nodes:
             node = self.draft.document.node(member)
             with ui.row().classes("items-center no-wrap w-full gap-1"):
-                ui.button(node.label or member if node else member,
-                          on_click=lambda _, m=member: self.actions.select_nodes([m])).props("flat dense no-caps align=left")\
-                    .classes("grow")
-                ui.button(icon="logout", on_click=lambda _, m=member: self._write(self.draft.set_membership, [m], None, rebuild=True)) \
-                    .props("flat dense round size=sm").tooltip("Take out of the group")
+                name = (node.label or member) if node else member
+                ui.button(name, on_click=lambda _, m=member: self.actions.select_nodes([m])).props(
+                    "flat dense no-caps align=left").classes("grow")
+                ui.button(icon="logout", on_click=lambda _, m=member: self._leave(m)).props(
+                    "flat dense round size=sm").tooltip("Take out of the group")
         with ui.row().classes("gap-2"):
-            ui.button("Select members", icon="select_all", on_click=lambda: self.actions.select_nodes(list(group.nodes))) \
-                .props("outline dense no-caps")
-            ui.button("Ungroup", icon="call_merge", on_click=lambda: self._write(self.draft.ungroup, group_id, rebuild=True)) \
-                .props("outline dense no-caps color=negative data-testid=ungroup").mark("ungroup")
+            ui.button("Select members", icon="select_all",
+                      on_click=lambda: self.actions.select_nodes(list(group.nodes))).props("outline dense no-caps")
+            ui.button("Ungroup", icon="call_merge",
+                      on_click=lambda: self._write(self.draft.ungroup, group_id, rebuild=True)).props(
+                "outline dense no-caps color=negative data-testid=ungroup")
 
     def _selection_view(self, node_ids: list[str]) -> None:
         ui.label(f"{len(node_ids)} nodes selected").classes("text-base font-semibold")
@@ -191,7 +194,7 @@ class Inspector:
             ui.label(f"and {len(node_ids) - 12} more").classes("text-sm akis-muted")
         with ui.row().classes("gap-2"):
             ui.button("Group in parallel", icon="call_split", on_click=self.actions.group_selected).props(
-                "unelevated dense no-caps data-testid=inspector-group").mark("inspector-group")
+                "unelevated dense no-caps data-testid=inspector-group")
             ui.button("Delete", icon="delete", on_click=self.actions.delete_selected).props(
                 "outline dense no-caps color=negative")
 
@@ -199,7 +202,7 @@ class Inspector:
         doc = self.draft.document
         ui.label("Flow").classes("text-base font-semibold")
         ui.input("Name", value=doc.name, on_change=lambda e: self._write(self.draft.set_flow, name=e.value or "")) \
-            .props("outlined dense data-testid=flow-name").mark("flow-name").classes("w-full")
+            .props("outlined dense data-testid=flow-name").classes("w-full")
         ui.textarea("Description", value=doc.description,
                     on_change=lambda e: self._write(self.draft.set_flow, description=e.value or "")) \
             .props("outlined dense autogrow").classes("w-full")
@@ -226,6 +229,9 @@ class Inspector:
         if rebuild:
             self.rebuild()
         self.on_edit()
+
+    def _leave(self, member: str) -> None:
+        self._write(self.draft.set_membership, [member], None, rebuild=True)
 
     def _schema(self, type_id: str) -> dict[str, Any]:
         if type_id not in self._schemas:

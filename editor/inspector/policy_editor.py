@@ -25,22 +25,22 @@ class PolicyEditor:
         retry = node.retry
         self.timeout = ui.number("Timeout (seconds)", value=node.timeout_s, min=0, max=3600,
                                  on_change=lambda e: self._write(timeout_s=e.value or None)).props(
-            "outlined dense clearable data-testid=policy-timeout").mark("policy-timeout").classes("w-full")
+            "outlined dense clearable data-testid=policy-timeout").classes("w-full")
         self.timeout.props["hint"] = "Empty: no limit. The node is cancelled when it runs longer"
         with ui.row().classes("no-wrap gap-2 w-full"):
             self.attempts = ui.number("Attempts", value=retry.attempts if retry else 1, min=1, max=10, step=1,
                                       precision=0, on_change=lambda _: self._write_retry()).props(
-                "outlined dense data-testid=policy-attempts").mark("policy-attempts").classes("grow")
+                "outlined dense data-testid=policy-attempts").classes("grow")
             self.backoff = ui.number("Backoff (s)", value=retry.backoff_s if retry else 0.2, min=0, max=60, step=0.1,
                                      on_change=lambda _: self._write_retry()).props(
-                "outlined dense data-testid=policy-backoff").mark("policy-backoff").classes("grow")
+                "outlined dense data-testid=policy-backoff").classes("grow")
         ui.label("Attempts count the first try; the wait doubles after each retry.").classes("text-xs akis-muted")
         self.on_error = ui.select(ON_ERROR, label="On error", value=node.on_error,
                                   on_change=lambda e: self._on_error(e.value)).props(
-            "outlined dense data-testid=policy-on-error").mark("policy-on-error").classes("w-full")
+            "outlined dense data-testid=policy-on-error").classes("w-full")
         self.fallback = ui.textarea("Fallback value (JSON object)", value=show_json(node.fallback),
                                     on_change=lambda e: self._fallback(e.value)).props(
-            "outlined dense autogrow data-testid=policy-fallback").mark("policy-fallback").classes("w-full akis-mono").without_auto_validation()
+            "outlined dense autogrow data-testid=policy-fallback").classes("w-full akis-mono").without_auto_validation()
         self.fallback.props["hint"] = 'Used as the node\'s output when it fails, e.g. {"products": []}'
         self.fallback.visible = node.on_error == "fallback"
         self._local_error: str | None = None

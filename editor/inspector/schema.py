@@ -34,7 +34,9 @@ class FieldSpec:
         """The description plus the bounds and default a person needs in order to fill the field."""
         parts = [self.description.rstrip(".")] if self.description else []
         if self.minimum is not None or self.maximum is not None:
-            low = "" if self.minimum is None else (f"> {_num(self.minimum)}" if self.exclusive_minimum else f"≥ {_num(self.minimum)}")
+            low = ""
+            if self.minimum is not None:
+                low = f"{'>' if self.exclusive_minimum else '≥'} {_num(self.minimum)}"
             high = "" if self.maximum is None else f"≤ {_num(self.maximum)}"
             parts.append(" and ".join(p for p in (low, high) if p))
         if self.required:

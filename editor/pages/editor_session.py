@@ -95,7 +95,7 @@ class EditorSession:
             if shown is not None:
                 item["data"].update({k: shown.get(k) for k in LIVE_KEYS})
         same_nodes = len(nodes) == len(current) and all(
-            a["id"] == b["id"] and a["position"] == b["position"] and a["type"] == b["type"] for a, b in zip(nodes, current))
+            (a["id"], a["type"], a["position"]) == (b["id"], b["type"], b["position"]) for a, b in zip(nodes, current))
         changed = [n for n, c in zip(nodes, current) if n != c] if same_nodes else []
         if same_nodes and len(changed) <= PATCH_LIMIT:
             for node in changed:

@@ -45,7 +45,7 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
     if found is None:
         header(dark)
         with ui.column().classes("p-8 gap-3"):
-            ui.label(f"There is no flow {flow_id!r}.").classes("text-lg").props("data-testid=not-found").mark("not-found")
+            ui.label(f"There is no flow {flow_id!r}.").classes("text-lg").props("data-testid=not-found")
             ui.link("Back to the flows", "/")
         return None
     document, version = found
@@ -67,8 +67,9 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
             with ui.column().classes("grow h-full gap-0 no-wrap").style("min-width: 0"):
                 with ui.element("div").classes("w-full grow").style("position: relative; min-height: 0"):
                     nodes, edges, groups = session.initial_props()
-                    canvas = FlowCanvas(nodes, edges, groups, dark=bool(dark.value)).style("position: absolute; inset: 0; height: 100%")
-                    canvas.props("data-testid=canvas").mark("canvas")
+                    canvas = FlowCanvas(nodes, edges, groups, dark=bool(dark.value))
+                    canvas.style("position: absolute; inset: 0; height: 100%")
+                    canvas.props("data-testid=canvas")
                     session.attach(canvas)
                 _problem_bar(session)
             with ui.column().classes("akis-panel border-l h-full gap-0 no-wrap").style("width: 380px; flex: none"):
@@ -80,9 +81,9 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
 # ---------- pieces ----------
 def _title(session: EditorSession) -> None:
     with ui.row().classes("items-center gap-2 no-wrap min-w-0 ml-4"):
-        name = ui.label().classes("text-base font-semibold ellipsis").props("data-testid=flow-title").mark("flow-title")
+        name = ui.label().classes("text-base font-semibold ellipsis").props("data-testid=flow-title")
         version = ui.badge().props("outline").classes("text-xs")
-        unsaved = ui.label("● Unsaved changes").classes("akis-unsaved text-sm").props("data-testid=unsaved").mark("unsaved")
+        unsaved = ui.label("● Unsaved changes").classes("akis-unsaved text-sm").props("data-testid=unsaved")
 
     def update() -> None:
         name.text = session.draft.document.name or session.flow_id
@@ -97,21 +98,21 @@ def _toolbar(session: EditorSession) -> None:
     with ui.row().classes("akis-panel border-b w-full items-center no-wrap gap-1 px-3 py-1").style("flex: none"):
         with ui.button_group().props("unelevated"):
             ui.button("Save", icon="save", on_click=lambda: session.save()).props(
-                "unelevated no-caps dense data-testid=save").mark("save").classes("px-3").tooltip("Save a new version (Ctrl+S)")
+                "unelevated no-caps dense data-testid=save").classes("px-3").tooltip("Save a new version (Ctrl+S)")
             ui.button(icon="edit_note", on_click=lambda: _save_with_comment(session)).props(
-                "unelevated dense data-testid=save-comment").mark("save-comment").tooltip("Save with a comment")
+                "unelevated dense data-testid=save-comment").tooltip("Save with a comment")
         ui.separator().props("vertical").classes("mx-1")
         undo = _tool("undo", "Undo (Ctrl+Z)", session.undo, "undo")
         redo = _tool("redo", "Redo (Ctrl+Shift+Z)", session.redo, "redo")
         ui.separator().props("vertical").classes("mx-1")
         _tool("account_tree", "Auto-layout left to right", session.auto_layout, "layout")
-        _tool("fit_screen", "Fit the flow in view", lambda: session.canvas.fit_view() if session.canvas else None, "fit")
+        _tool("fit_screen", "Fit the flow in view", lambda: canvas_call(session, "fit_view"), "fit")
         ui.separator().props("vertical").classes("mx-1")
         group = _tool("call_split", "Group the selected nodes to run in parallel", session.group_selected, "group")
         delete = _tool("delete_outline", "Delete the selection (Delete)", session.delete_selected, "delete")
         ui.separator().props("vertical").classes("mx-1")
         validate = ui.button("Validate", icon="rule", on_click=lambda: _validate(session)).props(
-            "flat no-caps dense data-testid=validate").mark("validate")
+            "flat no-caps dense data-testid=validate")
         _tool("download", "Export the flow as JSON", session.export, "export")
         _tool("history", "Versions: history, compare, restore", lambda: open_versions(session), "versions")
 
@@ -129,19 +130,24 @@ def _toolbar(session: EditorSession) -> None:
     session.listeners.append(update)
 
 
+def canvas_call(session: EditorSession, method: str) -> None:
+    if session.canvas is not None:
+        getattr(session.canvas, method)()
+
+
 def _tool(icon: str, tip: str, handler: Any, testid: str) -> ui.button:
-    return ui.button(icon=icon, on_click=handler).props(f"flat round dense data-testid={testid}").mark(f"{testid}").tooltip(tip)
+    return ui.button(icon=icon, on_click=handler).props(f"flat round dense data-testid={testid}").tooltip(tip)
 
 
 async def _save_with_comment(session: EditorSession) -> None:
     with ui.dialog() as dialog, ui.card().classes("w-96"):
         ui.label("Save a new version").classes("text-lg font-semibold")
-        comment = ui.input("What changed? (optional)").props("autofocus outlined dense data-testid=save-comment-input").mark("save-comment-input")
+        comment = ui.input("What changed? (optional)").props("autofocus outlined dense data-testid=save-comment-input")
         comment.classes("w-full").on("keydown.enter", lambda: dialog.submit(comment.value))
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
             ui.button("Save", on_click=lambda: dialog.submit(comment.value)).props(
-                "unelevated no-caps data-testid=save-comment-confirm").mark("save-comment-confirm")
+                "unelevated no-caps data-testid=save-comment-confirm")
     result = await dialog
     if result is not None:
         await session.save(result.strip() or None)
@@ -163,7 +169,7 @@ def _restored_banner(session: EditorSession) -> None:
     if base is not None and base != session.draft.version:
         note += f" (made on version {base}; version {session.draft.version} was saved since)"
     with ui.row().classes("w-full items-center no-wrap gap-2 px-4 py-1 bg-amber-100 text-amber-900 text-sm").props(
-            "data-testid=restored-banner").mark("restored-banner") as banner:
+            "data-testid=restored-banner") as banner:
         ui.icon("restore")
         ui.label(note)
         ui.space()
@@ -173,7 +179,7 @@ def _restored_banner(session: EditorSession) -> None:
             session.discard_changes()
             banner.delete()
 
-        ui.button("Discard them", on_click=discard).props("flat dense no-caps data-testid=discard-draft").mark("discard-draft")
+        ui.button("Discard them", on_click=discard).props("flat dense no-caps data-testid=discard-draft")
 
 
 def _when(text: Any) -> str:
@@ -188,13 +194,13 @@ def _when(text: Any) -> str:
 def _problem_bar(session: EditorSession) -> None:
     with ui.column().classes("akis-panel border-t w-full gap-0 no-wrap").style("flex: none; max-height: 32vh"):
         with ui.row().classes("w-full items-center no-wrap gap-2 px-3 py-1 cursor-pointer").props(
-                "data-testid=problem-bar").mark("problem-bar") as head:
+                "data-testid=problem-bar") as head:
             icon = ui.icon("check_circle")
-            summary = ui.label().classes("text-sm font-medium").props("data-testid=problem-summary").mark("problem-summary")
+            summary = ui.label().classes("text-sm font-medium").props("data-testid=problem-summary")
             ui.space()
             chevron = ui.icon("expand_less").classes("akis-muted")
         with ui.scroll_area().classes("w-full").style("height: 150px") as area:
-            rows = ui.column().classes("w-full gap-0 px-2 pb-2").props("data-testid=problem-list").mark("problem-list")
+            rows = ui.column().classes("w-full gap-0 px-2 pb-2").props("data-testid=problem-list")
     state = {"open": False, "shown": None}
 
     def toggle() -> None:
@@ -219,7 +225,7 @@ def _problem_bar(session: EditorSession) -> None:
         with rows:
             for problem in problems:
                 with ui.row().classes("akis-problem-row w-full items-start no-wrap gap-2 px-2 py-1").props(
-                        "data-testid=problem-row").mark("problem-row") as row:
+                        "data-testid=problem-row") as row:
                     ui.icon("error_outline").classes("text-red-600 text-base mt-px")
                     ui.label(problem.message).classes("text-sm")
                 row.on("click", lambda _, p=problem: session.select_problem(p))
@@ -244,7 +250,7 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
             "w-full border-b") as tabs:
         inspect_tab = ui.tab("inspector", "Inspector", icon="tune").props("data-testid=tab-inspector").mark(
             "tab-inspector")
-        run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run").mark("tab-run")
+        run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run")
     with ui.tab_panels(tabs, value=inspect_tab).props("animated=false keep-alive").classes(
             "w-full grow bg-transparent").style("min-height: 0"):
         with ui.tab_panel(inspect_tab).classes("p-0 h-full"):

@@ -50,12 +50,13 @@ class FlowsPage:
                 ui.label("Flows").classes("text-2xl font-semibold")
                 ui.space()
                 ui.input(placeholder="Search flows", on_change=lambda e: self._search(e.value or "")).props(
-                    "dense outlined clearable data-testid=flow-search").mark("flow-search").classes("w-64")
+                    "dense outlined clearable data-testid=flow-search").classes("w-64")
                 self._examples_menu()
                 ui.button("Import", icon="upload_file", on_click=self._import_dialog).props(
-                    "outline no-caps data-testid=import").mark("import")
-                ui.button("New flow", icon="add", on_click=self._new_dialog).props("unelevated no-caps data-testid=new-flow").mark("new-flow")
-            self.list = ui.column().classes("w-full gap-2").props("data-testid=flow-list").mark("flow-list")
+                    "outline no-caps data-testid=import")
+                ui.button("New flow", icon="add", on_click=self._new_dialog).props(
+                    "unelevated no-caps data-testid=new-flow")
+            self.list = ui.column().classes("w-full gap-2").props("data-testid=flow-list")
         await self.reload()
 
     # ---------- list ----------
@@ -86,12 +87,12 @@ class FlowsPage:
                     ui.label("No flows yet").classes("text-lg")
                     ui.label("Create one, import a JSON file, or start from an example.").classes("akis-muted")
             elif not shown:
-                ui.label(f"No flow matches {self.query!r}.").classes("akis-muted").props("data-testid=no-match").mark("no-match")
+                ui.label(f"No flow matches {self.query!r}.").classes("akis-muted").props("data-testid=no-match")
             for summary in shown:
                 self._row(summary)
 
     def _row(self, s: flowstore.FlowSummary) -> None:
-        with ui.card().props(f"flat bordered data-testid=flow-{s.id}").mark(f"flow-{s.id}").classes("w-full p-0"):
+        with ui.card().props(f"flat bordered data-testid=flow-{s.id}").classes("w-full p-0"):
             with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3"):
                 with ui.column().classes("gap-0 grow min-w-0 cursor-pointer") as main:
                     with ui.row().classes("items-center gap-2 no-wrap"):
@@ -104,26 +105,27 @@ class FlowsPage:
                         "text-xs akis-muted")
                 main.on("click", lambda _, i=s.id: ui.navigate.to(f"/flows/{i}"))
                 ui.button("Open", on_click=lambda _, i=s.id: ui.navigate.to(f"/flows/{i}")).props(
-                    f"unelevated dense no-caps data-testid=open-{s.id}").mark(f"open-{s.id}").classes("px-3")
-                with ui.button(icon="more_vert").props(f"flat round dense data-testid=menu-{s.id}").mark(f"menu-{s.id}"):
+                    f"unelevated dense no-caps data-testid=open-{s.id}").classes("px-3")
+                with ui.button(icon="more_vert").props(f"flat round dense data-testid=menu-{s.id}"):
                     with ui.menu():
                         ui.menu_item("Duplicate", on_click=lambda _, i=s.id: self._duplicate(i)).props(
-                            f"data-testid=duplicate-{s.id}").mark(f"duplicate-{s.id}")
+                            f"data-testid=duplicate-{s.id}")
                         ui.menu_item("Export JSON", on_click=lambda _, i=s.id: self._export(i))
                         ui.menu_item("Delete…", on_click=lambda _, x=s: self._confirm_delete(x)).props(
-                            f"data-testid=delete-{s.id}").mark(f"delete-{s.id}")
+                            f"data-testid=delete-{s.id}")
 
     # ---------- actions ----------
     async def _new_dialog(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label("New flow").classes("text-lg font-semibold")
-            name = ui.input("Name", value="").props("autofocus outlined dense data-testid=new-flow-name").mark("new-flow-name").classes("w-full")
+            name = ui.input("Name", value="").props("autofocus outlined dense data-testid=new-flow-name")
+            name.classes("w-full")
             name.on("keydown.enter", lambda: dialog.submit(name.value))
             ui.label("It starts with a user message wired to an output.").classes("text-sm akis-muted")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
                 ui.button("Create", on_click=lambda: dialog.submit(name.value)).props(
-                    "unelevated no-caps data-testid=new-flow-create").mark("new-flow-create")
+                    "unelevated no-caps data-testid=new-flow-create")
         result = await dialog
         if result is None:
             return
@@ -148,7 +150,7 @@ class FlowsPage:
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat no-caps")
                 ui.button("Delete", on_click=lambda: dialog.submit(True)).props(
-                    "unelevated no-caps color=negative data-testid=confirm-delete").mark("confirm-delete")
+                    "unelevated no-caps color=negative data-testid=confirm-delete")
         if await dialog:
             await flowstore.call(flowstore.delete, self.context.database, self.tenant, summary.id)
             ui.notify(f"Deleted {summary.name}")
@@ -156,13 +158,13 @@ class FlowsPage:
 
     def _examples_menu(self) -> None:
         examples = flowstore.examples()
-        with ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples").mark("examples"):
+        with ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples"):
             with ui.menu().classes("max-w-md"):
                 if not examples:
                     ui.menu_item("No examples found").props("disable")
                 for example in examples:
                     with ui.menu_item(on_click=lambda _, e=example: self._add_example(e)).props(
-                            f"data-testid=example-{example['flow_id']}").mark(f"example-{example['flow_id']}"):
+                            f"data-testid=example-{example['flow_id']}"):
                         with ui.column().classes("gap-0"):
                             ui.label(example["name"]).classes("font-medium")
                             if example["description"]:
@@ -182,8 +184,8 @@ class FlowsPage:
                                on_upload=lambda e: self._imported(e, result, upload),
                                on_rejected=lambda: ui.notify(f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB",
                                                              type="negative")).props(
-                "accept=.json,application/json flat bordered data-testid=import-upload").mark("import-upload").classes("w-full")
-            result = ui.column().classes("w-full gap-2").props("data-testid=import-result").mark("import-result")
+                "accept=.json,application/json flat bordered data-testid=import-upload").classes("w-full")
+            result = ui.column().classes("w-full gap-2").props("data-testid=import-result")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
@@ -191,7 +193,8 @@ class FlowsPage:
     async def _imported(self, e: events.UploadEventArguments, box: ui.column, upload: ui.upload) -> None:
         data = await e.file.read()
         upload.reset()
-        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry, self.tenant, data)
+        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry,
+                                      self.tenant, data)
         self._show_import(result, data, box, e.file.name)
 
     def _show_import(self, result: flowstore.ImportResult, data: bytes, box: ui.column, name: str) -> None:
@@ -205,21 +208,22 @@ class FlowsPage:
                 with ui.row().classes("gap-2"):
                     ui.button(f"Save as a new version of {flow_id}",
                               on_click=lambda: self._import_as(data, "version", box, name)).props(
-                        "unelevated no-caps dense data-testid=import-as-version").mark("import-as-version")
+                        "unelevated no-caps dense data-testid=import-as-version")
                     ui.button("Import as a copy", on_click=lambda: self._import_as(data, "copy", box, name)).props(
-                        "outline no-caps dense data-testid=import-as-copy").mark("import-as-copy")
+                        "outline no-caps dense data-testid=import-as-copy")
             else:
                 problems_table(result.problems, name)
 
     async def _import_as(self, data: bytes, mode: str, box: ui.column, name: str) -> None:
-        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry, self.tenant, data,
+        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry,
+                                      self.tenant, data,
                                                  mode=mode)
         self._show_import(result, data, box, name)
 
 
 def problems_table(problems: list[Problem], name: str) -> None:
     """Every problem of a refused import, by node and field."""
-    with ui.row().classes("items-center gap-2 text-red-700").props("data-testid=import-refused").mark("import-refused"):
+    with ui.row().classes("items-center gap-2 text-red-700").props("data-testid=import-refused"):
         ui.icon("error_outline")
         ui.label(f"{name} was not imported: {len(problems)} problem{'s' * (len(problems) != 1)}. Nothing was saved.")
     rows = [{"id": i, "node": p.node_id or (f"{p.edge[0]} → {p.edge[1]}" if p.edge else p.group_id or "flow"),
@@ -228,5 +232,5 @@ def problems_table(problems: list[Problem], name: str) -> None:
                       {"name": "field", "label": "Field", "field": "field", "align": "left"},
                       {"name": "message", "label": "Problem", "field": "message", "align": "left",
                        "style": "white-space: normal"}],
-             rows=rows, row_key="id").props("dense flat bordered wrap-cells data-testid=import-problems").mark("import-problems") \
+             rows=rows, row_key="id").props("dense flat bordered wrap-cells data-testid=import-problems") \
         .classes("w-full")

@@ -34,11 +34,11 @@ def ago(moment: datetime | None) -> str:
 def render_changes(changes: list[Change]) -> None:
     """The diff as a list: one line per node, edge, group or setting, details below it."""
     if not changes:
-        ui.label("No differences.").classes("text-sm akis-muted").props("data-testid=diff-empty").mark("diff-empty")
+        ui.label("No differences.").classes("text-sm akis-muted").props("data-testid=diff-empty")
         return
     icons = {"added": "add_circle", "removed": "remove_circle", "changed": "change_circle"}
     for change in changes:
-        with ui.row().classes("items-start no-wrap gap-2 w-full").props("data-testid=diff-row").mark("diff-row"):
+        with ui.row().classes("items-start no-wrap gap-2 w-full").props("data-testid=diff-row"):
             ui.icon(icons.get(change.kind, "circle")).classes(f"akis-diff-{change.kind} text-lg")
             with ui.column().classes("gap-0 min-w-0"):
                 subject = f" {change.subject}" if change.subject else ""
@@ -72,7 +72,7 @@ async def open_versions(session: Any) -> None:
             with ui.scroll_area().classes("w-[340px]").style("height: 60vh"):
                 for row in rows:
                     with ui.card().props("flat bordered").classes("w-full p-2 gap-1").props(
-                            f"data-testid=version-{row['version']}").mark(f"version-{row['version']}"):
+                            f"data-testid=version-{row['version']}"):
                         with ui.row().classes("items-center gap-2 no-wrap"):
                             ui.label(f"v{row['version']}").classes("font-semibold")
                             if row["version"] == current:
@@ -82,9 +82,9 @@ async def open_versions(session: Any) -> None:
                             ui.label(row["comment"]).classes("text-sm")
                         with ui.row().classes("gap-1"):
                             ui.button("Compare", on_click=lambda _, v=row["version"]: pick(v)).props(
-                                f"flat dense no-caps size=sm data-testid=compare-{row['version']}").mark(f"compare-{row['version']}")
+                                f"flat dense no-caps size=sm data-testid=compare-{row['version']}")
                             ui.button("Restore", on_click=lambda _, v=row["version"]: restore(v)).props(
-                                f"flat dense no-caps size=sm data-testid=restore-{row['version']}").mark(f"restore-{row['version']}").set_enabled(
+                                f"flat dense no-caps size=sm data-testid=restore-{row['version']}").set_enabled(
                                 row["version"] != current or session.draft.dirty)
             with ui.column().classes("grow min-w-0 gap-2"):
                 keys = list(options)
@@ -92,12 +92,12 @@ async def open_versions(session: Any) -> None:
                 older = keys[1] if len(keys) > 1 else newer
                 with ui.row().classes("items-center gap-2 no-wrap"):
                     old_select = ui.select(options, label="From", value=older, on_change=lambda _: show()).props(
-                        "outlined dense data-testid=diff-from").mark("diff-from").classes("w-48")
+                        "outlined dense data-testid=diff-from").classes("w-48")
                     ui.icon("arrow_forward")
                     new_select = ui.select(options, label="To", value=newer, on_change=lambda _: show()).props(
-                        "outlined dense data-testid=diff-to").mark("diff-to").classes("w-48")
+                        "outlined dense data-testid=diff-to").classes("w-48")
                 with ui.scroll_area().style("height: 52vh").classes("w-full"):
-                    diff_box = ui.column().classes("w-full gap-2").props("data-testid=diff").mark("diff")
+                    diff_box = ui.column().classes("w-full gap-2").props("data-testid=diff")
 
     def show() -> None:
         diff_box.clear()

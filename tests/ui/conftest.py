@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
 from nicegui.testing.user_simulation import user_simulation
 
 
@@ -34,19 +35,26 @@ class EditorUI:
                 raise AssertionError(f"timed out waiting for {what}")
             await asyncio.sleep(0.02)
 
-    async def find(self, marker: str) -> Any:
-        """The elements with this marker, once they are on the page (dialogs open asynchronously)."""
-        await self.until(lambda: self.has(marker), f"an element marked {marker!r}")
-        return self.user.find(marker=marker)
+    def elements(self, testid: str) -> list[Any]:
+        """Elements showing on the page whose ``data-testid`` is ``testid`` (the browser tests' names)."""
+        assert self.user.client is not None, "open a page first"
+        return [e for e in self.user.client.elements.values() if e.props.get("data-testid") == testid and _shown(e)]
 
-    def has(self, marker: str) -> bool:
-        try:
-            return any(e.visible for e in self.user.find(marker=marker).elements)
-        except AssertionError:
-            return False
+    def by(self, testid: str) -> UserInteraction:
+        found = self.elements(testid)
+        assert found, f"nothing with data-testid={testid!r} is showing"
+        return UserInteraction(self.user, set(found), None)
 
-    def one(self, marker: str) -> Any:
-        (element,) = self.user.find(marker=marker).elements
+    async def find(self, testid: str) -> UserInteraction:
+        """Like :meth:`by`, once it shows (dialogs open asynchronously)."""
+        await self.until(lambda: self.has(testid), f"an element with data-testid={testid!r}")
+        return self.by(testid)
+
+    def has(self, testid: str) -> bool:
+        return bool(self.elements(testid))
+
+    def one(self, testid: str) -> Any:
+        (element,) = self.elements(testid)
         return element
 
     def stored(self, flow_id: str, tenant: str = "1") -> dict[str, Any] | None:
@@ -54,6 +62,15 @@ class EditorUI:
 
         row = self.context.database.call(get_version, tenant, flow_id)
         return dict(row.document) if row else None
+
+
+def _shown(element: Any) -> bool:
+    while element is not None:
+        if not element.visible:
+            return False
+        slot = element.parent_slot
+        element = slot.parent if slot is not None else None
+    return True
 
 
 @pytest.fixture

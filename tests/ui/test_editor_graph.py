@@ -228,7 +228,8 @@ def test_auto_layout_goes_left_to_right_by_depth(draft: FlowDraft) -> None:
 
 
 def test_layout_survives_a_cycle() -> None:
-    doc = FlowDocument.model_validate({"flow_id": "c", "nodes": [{"id": "a", "type": "delay"}, {"id": "b", "type": "delay"}],
+    doc = FlowDocument.model_validate({"flow_id": "c",
+                                       "nodes": [{"id": "a", "type": "delay"}, {"id": "b", "type": "delay"}],
                                        "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "a"}]})
     assert set(layered_positions(doc)) == {"a", "b"}
 

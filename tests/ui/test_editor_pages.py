@@ -37,7 +37,7 @@ async def select(ui_: EditorUI, *node_ids: str) -> None:
 
 
 async def save(ui_: EditorUI) -> None:
-    ui_.user.find(marker="save").click()
+    ui_.by("save").click()
     await ui_.until(lambda: not ui_.has("unsaved"), "the save")
 
 
@@ -45,16 +45,16 @@ async def save(ui_: EditorUI) -> None:
 async def test_first_start_lists_the_examples_and_search_filters(editor_user: EditorUI) -> None:
     await editor_user.open("/")
     assert editor_user.has(f"flow-{DEMO}") and editor_user.has("flow-seed-scenario")
-    editor_user.user.find(marker="flow-search").type("sequential")
+    editor_user.by("flow-search").type("sequential")
     assert not editor_user.has(f"flow-{DEMO}") and not editor_user.has("flow-seed-scenario")
     assert editor_user.has("flow-seed-scenario-sequential")
-    editor_user.user.find(marker="flow-search").clear().type("nothing like it")
+    editor_user.by("flow-search").clear().type("nothing like it")
     await editor_user.user.should_see("No flow matches")
 
 
 async def test_new_flow_opens_a_runnable_blank_flow(editor_user: EditorUI) -> None:
     await editor_user.open("/")
-    editor_user.user.find(marker="new-flow").click()
+    editor_user.by("new-flow").click()
     (await editor_user.find("new-flow-name")).type("Order Status bot")
     (await editor_user.find("new-flow-create")).click()
     await editor_user.until(lambda: editor_user.stored("order-status-bot") is not None, "the new flow")
@@ -66,11 +66,11 @@ async def test_new_flow_opens_a_runnable_blank_flow(editor_user: EditorUI) -> No
 
 async def test_duplicate_and_delete_with_confirmation(editor_user: EditorUI) -> None:
     await editor_user.open("/")
-    editor_user.user.find(marker=f"duplicate-{DEMO}").click()
+    editor_user.by(f"duplicate-{DEMO}").click()
     await editor_user.until(lambda: editor_user.stored(f"{DEMO}-copy") is not None, "the duplicate")
     copy = editor_user.stored(f"{DEMO}-copy")
     assert copy["name"] == "Pallet-jack assistant (copy)" and copy["nodes"] == editor_user.stored(DEMO)["nodes"]
-    editor_user.user.find(marker=f"delete-{DEMO}-copy").click()
+    editor_user.by(f"delete-{DEMO}-copy").click()
     await editor_user.user.should_see("This cannot be undone")
     (await editor_user.find("confirm-delete")).click()
     await editor_user.until(lambda: editor_user.stored(f"{DEMO}-copy") is None, "the delete")
@@ -109,9 +109,9 @@ async def test_drop_connect_delete_undo_redo(editor_user: EditorUI) -> None:
     assert any(e["id"] == "node_1->node_9" for e in canvas(editor_user).edges)
     fire(editor_user, "shortcut", {"action": "redo"})
     assert len(canvas(editor_user).nodes) == 8
-    editor_user.user.find(marker="undo").click()
-    editor_user.user.find(marker="undo").click()
-    editor_user.user.find(marker="undo").click()
+    editor_user.by("undo").click()
+    editor_user.by("undo").click()
+    editor_user.by("undo").click()
     assert len(canvas(editor_user).nodes) == 8 and not editor_user.has("unsaved")
 
 
@@ -131,7 +131,7 @@ async def test_move_into_a_frame_marks_the_group_and_the_problem_list_selects(ed
     assert any("must never run in parallel" in p for p in c.groups[0]["problems"])
     assert node(editor_user, "node_6")["data"]["problems"]
     assert editor_user.one("problem-summary").text.endswith("problems")
-    editor_user.user.find(marker="problem-bar").click()  # opens the list
+    editor_user.by("problem-bar").click()  # opens the list
     rows = list((await editor_user.find("problem-row")).elements)
     assert len(rows) == 5
     UserInteraction(editor_user.user, {rows[0]}, None).click()
@@ -144,14 +144,14 @@ async def test_move_into_a_frame_marks_the_group_and_the_problem_list_selects(ed
 async def test_group_selected_nodes_and_edit_the_group(editor_user: EditorUI) -> None:
     await editor_user.open(f"/flows/{DEMO}")
     fire(editor_user, "group_click", {"id": "lookups"})
-    editor_user.user.find(marker="ungroup").click()
+    editor_user.by("ungroup").click()
     assert canvas(editor_user).groups == []
     await select(editor_user, "node_2", "node_3", "node_4")
     await editor_user.user.should_see("3 nodes selected")
-    editor_user.user.find(marker="group").click()
+    editor_user.by("group").click()
     (group,) = canvas(editor_user).groups
     assert group["nodes"] == ["node_2", "node_3", "node_4"] and group["join_at"] == "node_5"
-    editor_user.user.find(marker="group-label").clear().type("Lookups again")
+    editor_user.by("group-label").clear().type("Lookups again")
     assert canvas(editor_user).groups[0]["label"] == "Lookups again"
     editor_user.one("group-join").set_value("node_6")
     assert canvas(editor_user).groups[0]["join_at"] == "node_6"
@@ -173,7 +173,7 @@ async def test_copy_paste_and_select_all(editor_user: EditorUI) -> None:
 
 async def test_auto_layout_places_nodes_by_depth(editor_user: EditorUI) -> None:
     await editor_user.open(f"/flows/{DEMO}")
-    editor_user.user.find(marker="layout").click()
+    editor_user.by("layout").click()
     xs = {n["id"]: n["position"]["x"] for n in canvas(editor_user).nodes}
     assert xs["node_1"] < xs["node_3"] < xs["node_5"] < xs["node_6"] < xs["node_8"]
     assert xs["node_2"] == xs["node_3"] == xs["node_4"]
@@ -263,12 +263,12 @@ async def test_save_with_comment_versions_diff_and_restore(editor_user: EditorUI
     await editor_user.open(f"/flows/{DEMO}")
     await select(editor_user, "node_3")
     editor_user.one("field-limit").set_value(9)
-    editor_user.user.find(marker="save-comment").click()
+    editor_user.by("save-comment").click()
     (await editor_user.find("save-comment-input")).type("more products")
     (await editor_user.find("save-comment-confirm")).click()
     await editor_user.until(lambda: not editor_user.has("unsaved"), "the save")
     assert editor_user.one("flow-title").text == "Pallet-jack assistant"
-    editor_user.user.find(marker="versions").click()
+    editor_user.by("versions").click()
     await editor_user.user.should_see("more products")
     await editor_user.user.should_see("config.limit: 3 → 9")
     (await editor_user.find("restore-1")).click()
@@ -281,7 +281,7 @@ async def test_save_with_comment_versions_diff_and_restore(editor_user: EditorUI
 
 async def test_export_downloads_the_flow(editor_user: EditorUI) -> None:
     await editor_user.open(f"/flows/{DEMO}")
-    editor_user.user.find(marker="export").click()
+    editor_user.by("export").click()
     response = await editor_user.user.download.next()
     assert json.loads(response.content) == editor_user.stored(DEMO)
 
@@ -294,7 +294,7 @@ async def test_unsaved_changes_come_back_after_a_reload(editor_user: EditorUI) -
     assert editor_user.has("restored-banner") and editor_user.has("unsaved")
     assert any(n["id"] == "node_9" for n in canvas(editor_user).nodes)
     assert len(editor_user.stored(DEMO)["nodes"]) == 8
-    editor_user.user.find(marker="discard-draft").click()
+    editor_user.by("discard-draft").click()
     assert len(canvas(editor_user).nodes) == 8 and not editor_user.has("unsaved")
     await asyncio.sleep(0.7)
     await editor_user.open(f"/flows/{DEMO}")
@@ -326,9 +326,9 @@ async def test_palette_lists_the_tenants_plugin_types_and_searches(editor_user: 
     await editor_user.open(f"/flows/{DEMO}")
     assert editor_user.has("palette-greeter") and editor_user.has("palette-product_search")
     await editor_user.user.should_see("plugin")
-    editor_user.user.find(marker="palette-search").type("hello customer")
+    editor_user.by("palette-search").type("hello customer")
     assert editor_user.has("palette-greeter") and not editor_user.has("palette-product_search")
-    editor_user.user.find(marker="palette-greeter").click()  # a click adds it next to the flow
+    editor_user.by("palette-greeter").click()  # a click adds it next to the flow
     added = node(editor_user, "node_9")
     assert added["type"] == "greeter" and added["position"]["x"] > 1040
 
