@@ -1,0 +1,197 @@
+"""``/dashboard``: where the time goes across runs, from SQL aggregates (Plotly charts).
+
+Filters: tenant (while there are no editor users; then the user's own), flow, node type and
+time range. It refreshes itself every few seconds while "Live" is on, re-reading aggregates
+only: no metric row is ever loaded into Python, so it stays fast with millions of rows.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from nicegui import ui
+
+from editor.auth import current_tenant
+from editor.charts import (
+    cache_keys_figure, cache_types_figure, durations_figure, first_chunk_figure, percentiles_figure, runs_figure,
+    tokens_figure,
+)
+from editor.charts.style import fmt_ms
+from storage.repos import dashboard as repo
+from storage.repos.dashboard import DashboardData, Filters
+from storage.types import utcnow
+
+log = logging.getLogger("akis.dashboard")
+RANGES: dict[str, timedelta] = {"15 min": timedelta(minutes=15), "1 hour": timedelta(hours=1),
+                                "6 hours": timedelta(hours=6), "24 hours": timedelta(hours=24),
+                                "7 days": timedelta(days=7), "30 days": timedelta(days=30)}
+ALL = ""
+REFRESH_S = 5.0
+
+
+def register(context: Any) -> None:
+    @ui.page("/dashboard", title="Akis · Dashboard")
+    async def dashboard_page() -> None:
+        from editor.theme import apply_theme, header
+
+        header(apply_theme(), active="Dashboard")
+        view = DashboardView(context, current_tenant())
+        await view.refresh()
+
+
+class DashboardView(ui.column):
+    def __init__(self, context: Any, tenant_id: str) -> None:
+        super().__init__()
+        self.context = context
+        self.classes("w-full gap-3 q-pa-md").props("data-testid=dashboard").mark("dashboard")
+        self.data: DashboardData | None = None
+        self._figures: dict[str, dict[str, Any]] = {}
+        self._lock = asyncio.Lock()
+        tenants = self._tenants(tenant_id)
+        with self:
+            with ui.row().classes("w-full items-end gap-3"):
+                ui.label("Performance").classes("text-h6 q-mr-md")
+                self.tenant = ui.select(tenants, value=tenant_id, label="Tenant", on_change=self.refresh).props(
+                    "outlined dense options-dense data-testid=dash-tenant").classes("w-28").mark("dash-tenant")
+                if len(tenants) <= 1:
+                    self.tenant.props("readonly")
+                self.flow = ui.select({ALL: "All flows"}, value=ALL, label="Flow", on_change=self.refresh).props(
+                    "outlined dense options-dense data-testid=dash-flow").classes("w-48").mark("dash-flow")
+                self.node_type = ui.select({ALL: "All node types"}, value=ALL, label="Node type",
+                                           on_change=self.refresh).props(
+                    "outlined dense options-dense data-testid=dash-node-type").classes("w-48").mark("dash-node-type")
+                self.range = ui.select(list(RANGES), value="24 hours", label="Range", on_change=self.refresh).props(
+                    "outlined dense options-dense data-testid=dash-range").classes("w-32").mark("dash-range")
+                self.live = ui.switch("Live", value=True).props("data-testid=dash-live").mark("dash-live")
+                ui.button(icon="refresh", on_click=self.refresh).props("flat round dense").tooltip("Refresh now")
+                ui.space()
+                self.updated = ui.label("").classes("text-caption text-grey-7").mark("dash-updated")
+            self.kpis = ui.row().classes("w-full gap-3")
+            with ui.grid(columns="repeat(auto-fit, minmax(440px, 1fr))").classes("w-full gap-3"):
+                self.plots = {name: self._chart(name) for name in (
+                    "by_type", "by_node", "durations", "runs", "cache_types", "cache_keys", "first_chunk", "tokens")}
+        self.timer = ui.timer(REFRESH_S, self._tick)
+
+    def _chart(self, name: str) -> ui.plotly:
+        with ui.card().classes("w-full q-pa-sm").props("flat bordered"):
+            plot = ui.plotly({"data": [], "layout": {"height": 240}}).classes("w-full").props(
+                f"data-testid=chart-{name}").mark(f"chart-{name}")
+        return plot
+
+    def _tenants(self, tenant_id: str) -> list[str]:
+        """Every tenant while there are no editor users (one person's install); else only one's own."""
+        try:
+            from storage.repos.tenants import list_tenant_ids
+            from storage.repos.users import any_users
+
+            if self.context.database.call(any_users):
+                return [tenant_id]
+            return sorted(set(self.context.database.call(list_tenant_ids)) | {tenant_id})
+        except Exception:
+            return [tenant_id]
+
+    def filters(self) -> Filters:
+        until = utcnow()
+        return Filters(str(self.tenant.value), flow_id=self.flow.value or None, node_type=self.node_type.value or None,
+                       since=until - RANGES[self.range.value], until=until)
+
+    async def _tick(self) -> None:
+        if self.live.value and not self.is_deleted:
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        """Re-read every aggregate; one refresh at a time (filter changes and the timer queue up)."""
+        async with self._lock:
+            if not self.is_deleted:
+                await self._refresh()
+
+    async def _refresh(self) -> None:
+        f = self.filters()
+        try:
+            data = await self.context.database.run(repo.dashboard_data, f)
+            flows = await self.context.database.run(repo.metric_flows, f)
+            types = await self.context.database.run(repo.metric_node_types, f)
+            keys = await self._cache_keys(f)
+        except Exception as exc:
+            log.warning("dashboard refresh failed: %s", exc)
+            self.updated.set_text(f"Could not read the metrics: {exc}")
+            return
+        if self.is_deleted:
+            return
+        self.data = data
+        self._options(self.flow, {ALL: "All flows", **{v: v for v in flows}})
+        self._options(self.node_type, {ALL: "All node types", **{v: v for v in types}})
+        self._show("by_type", percentiles_figure(data.by_type, by="node_type"))
+        self._show("by_node", percentiles_figure(data.by_node, by="node_id"))
+        self._show("durations", durations_figure(data.durations))
+        self._show("runs", runs_figure(data.runs, bucket_s=data.run_bucket_s))
+        self._show("cache_types", cache_types_figure(data.cache_types))
+        self._show("cache_keys", cache_keys_figure(keys))
+        self._show("first_chunk", first_chunk_figure(data.first_chunk_width, data.first_chunk,
+                                                     p50=data.first_chunk_p50, p95=data.first_chunk_p95))
+        self._show("tokens", tokens_figure(data.tokens))
+        self._kpis(data)
+        self.updated.set_text(f"Updated {utcnow():%H:%M:%S} UTC" + (" · live" if self.live.value else ""))
+
+    async def _cache_keys(self, f: Filters) -> dict[str, dict[str, Any]]:
+        """Hit rates per key from the cache's own counters (keys carry tenant and node type)."""
+        cache = self.context.cache
+        if cache is None:
+            return {}
+        from runtime.cache.keys import CacheKeyError, parse_key
+
+        stats = await cache.stats(f.tenant_id)
+        keys = stats.get("keys", {})
+        if f.node_type:
+            prefix = getattr(self.context.settings, "cache_prefix", "")
+            kept = {}
+            for key, counts in keys.items():
+                try:
+                    if parse_key(key, prefix)[1] == f.node_type:
+                        kept[key] = counts
+                except (CacheKeyError, IndexError):
+                    continue
+            keys = kept
+        return keys
+
+    def _show(self, name: str, figure: dict[str, Any]) -> None:
+        if self._figures.get(name) == figure:
+            return  # unchanged: nothing to send
+        self._figures[name] = figure
+        self.plots[name].update_figure(figure)
+
+    @staticmethod
+    def _options(select: ui.select, options: dict[str, str]) -> None:
+        if select.value not in options:
+            options[select.value] = str(select.value)
+        if select.options != options:
+            select.set_options(options, value=select.value)
+
+    def _kpis(self, data: DashboardData) -> None:
+        totals = data.totals
+        lookups = sum(c["total"] for c in data.cache_types.values())
+        hits = sum(c["hits"] for c in data.cache_types.values())
+        tokens = sum(i + o for _, i, o in data.tokens)
+        items = [
+            ("Runs", f"{totals.runs}", "play_circle"),
+            ("Error rate", f"{totals.error_rate:.1f}%", "error_outline"),
+            ("First chunk p50", fmt_ms(data.first_chunk_p50), "bolt"),
+            ("First chunk p95", fmt_ms(data.first_chunk_p95), "speed"),
+            ("Cache hit rate", f"{100 * hits / lookups:.1f}%" if lookups else "-", "cached"),
+            ("Tokens", f"{tokens:,}", "token"),
+        ]
+        if items == getattr(self, "_kpi_items", None):
+            return
+        self._kpi_items = items
+        self.kpis.clear()
+        with self.kpis:
+            for name, value, icon in items:
+                with ui.card().classes("q-pa-sm").props("flat bordered").style("min-width: 150px"):
+                    with ui.row().classes("items-center no-wrap gap-2"):
+                        ui.icon(icon, size="22px").classes("text-primary")
+                        with ui.column().classes("gap-0"):
+                            ui.label(name).classes("text-caption text-grey-7")
+                            ui.label(value).classes("text-subtitle1 text-weight-medium").mark(
+                                f"kpi-{name.lower().replace(' ', '-')}")
