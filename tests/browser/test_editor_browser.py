@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from .editor_app import ARTIFACTS, EditorApp, editor_app, editor_page  # noqa: F401  (fixtures)
+from .editor_app import ARTIFACTS, EditorApp
+from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
