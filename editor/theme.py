@@ -69,7 +69,7 @@ def is_dark() -> bool:
 
 def apply_theme() -> ui.dark_mode:
     """Colours, CSS and the remembered dark mode for the current page."""
-    ui.colors(primary=PRIMARY)
+    ui.colors(primary=PRIMARY, dark="#0f172a", dark_page="#020617")  # slate, like the canvas
     ui.add_css(CSS)
     ui.query(".nicegui-content").classes("p-0 gap-0")
     return ui.dark_mode(is_dark())
