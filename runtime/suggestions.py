@@ -101,6 +101,7 @@ def suggest(document: FlowDocument, stats: Mapping[str, NodeStats], registry: No
         document, durations, registry, tenant_id, execution="parallel")
     critical = _critical(document, types, stats, limit, covered, registry, tenant_id)
     found += [s for s in critical if s.edit is None or _keeps_valid(s, document, problems_before, registry, tenant_id)]
+    found = [s for s in found if s.saving_ms > 0]  # a saving that rounds to nothing is no suggestion
     return sorted(found, key=lambda s: (not s.can_apply, -s.saving_ms, s.kind, s.node_ids))
 
 
@@ -127,65 +128,96 @@ def _parallel(document: FlowDocument, durations: Mapping[str, float], base: Esti
 
 def _rewire(document: FlowDocument, types: Mapping[str, NodeType], durations: Mapping[str, float], base: Estimate,
             registry: NodeRegistry | None, tenant_id: str | None) -> list[Suggestion]:
-    """Edges that order two nodes although the second reads nothing the first writes."""
+    """Nodes that wait for others although they read nothing those write: one suggestion per
+    waiting node, covering every such edge into it."""
     found: list[Suggestion] = []
-    for edge in document.edges:
-        source, target = types.get(edge.source), types.get(edge.target)
-        if source is None or target is None or edge.branch is not None:
+    for spec_t in document.nodes:
+        target = types.get(spec_t.id)
+        if target is None or target.type_id not in TEMPLATE_ONLY_READERS or target.background:
             continue
-        if (source.type_id in NO_REWIRE_SOURCES or target.type_id not in TEMPLATE_ONLY_READERS
-                or not source.parallel_safe or source.background or target.background):
-            continue
-        spec_s, spec_t = document.node(edge.source), document.node(edge.target)
-        assert spec_s is not None and spec_t is not None
         reads = template_names(_full_config(target, spec_t.config))
-        writes = source.output_keys(_full_config(source, spec_s.config))
-        if reads & writes or "nodes" in reads:
+        if "nodes" in reads:
             continue
-        edit = _rewire_edit(edge.source, edge.target)
+        sources: list[str] = []
+        writes: set[str] = set()
+        for edge in document.edges:
+            source, spec_s = types.get(edge.source), document.node(edge.source)
+            if edge.target != spec_t.id or source is None or spec_s is None or edge.branch is not None:
+                continue
+            if source.type_id in NO_REWIRE_SOURCES or not source.parallel_safe or source.background:
+                continue
+            written = source.output_keys(_full_config(source, spec_s.config))
+            if not reads & written:
+                sources.append(edge.source)
+                writes |= written
+        if not sources:
+            continue
+        edit = _rewire_edit(sources, spec_t.id, registry, tenant_id)
         trial = document.model_copy(deep=True)
         edit(trial)
-        after = estimate(trial, durations, registry, tenant_id)
-        saving = base.total_ms - after.total_ms
+        saving = base.total_ms - estimate(trial, durations, registry, tenant_id).total_ms
         if saving <= 0:
             continue
-        label_s, label_t = _label(document, edge.source), _label(document, edge.target)
+        label_t = _label(document, spec_t.id)
+        labels = _and([_label(document, n) for n in sources])
+        one = len(sources) == 1
         found.append(Suggestion(
-            "rewire", f"Run {label_t} alongside {label_s}",
-            f"{label_t} waits for {label_s} but reads none of its outputs ({', '.join(sorted(writes)) or 'none'}). "
-            f"Starting it after what {label_s} waits for lets both run at the same time, in one parallel group.",
-            (edge.source, edge.target), round(saving, 1), edit,
+            "rewire", f"Run {label_t} alongside {labels}",
+            f"{label_t} waits for {labels} but reads none of {'its' if one else 'their'} outputs "
+            f"({', '.join(sorted(writes)) or 'none'}). Starting it after what {'it waits' if one else 'they wait'} "
+            "for lets them run at the same time, in one parallel group.",
+            (*sources, spec_t.id), round(saving, 1), edit,
         ))
     return found
 
 
-def _rewire_edit(source: str, target: str) -> Callable[[FlowDocument], None]:
+def _rewire_edit(sources: list[str], target: str, registry: NodeRegistry | None,
+                 tenant_id: str | None) -> Callable[[FlowDocument], None]:
     def edit(doc: FlowDocument) -> None:
-        """target keeps everything source waited for; what came after target now also waits for source."""
-        preds = [e.source for e in doc.edges if e.target == source]
+        """The target keeps waiting for what its sources waited for; what came after the target
+        now also waits for the sources. Then the target joins their parallel group, if that is valid."""
         succs = [e.target for e in doc.edges if e.source == target]
-        doc.edges = [e for e in doc.edges if not (e.source == source and e.target == target)]
+        dropped = {(s, target) for s in sources}
+        doc.edges = [e for e in doc.edges if (e.source, e.target) not in dropped]
         have = {(e.source, e.target) for e in doc.edges}
-        for new in [(p, target) for p in preds] + [(source, s) for s in succs]:
-            if new not in have:
-                doc.edges.append(EdgeSpec(source=new[0], target=new[1]))
-                have.add(new)
-        group = next((g for g in doc.parallel_groups if source in g.nodes), None)
-        if any(target in g.nodes for g in doc.parallel_groups):
-            return
-        if group is not None:
-            group.nodes.append(target)
-            graph = FlowGraph.build(doc)
-            join = graph.index.get(group.join_at) if group.join_at else None
-            if join is not None and not graph.is_ancestor(graph.index[target], join):
-                found = graph.discover_join([graph.index[m] for m in group.nodes if m in graph.index])
-                group.join_at = graph.ids[found] if found is not None else None
-        else:
-            taken = {g.id for g in doc.parallel_groups}
-            group_id = next(f"parallel_{i}" for i in range(1, len(taken) + 2) if f"parallel_{i}" not in taken)
-            doc.parallel_groups = [*doc.parallel_groups, ParallelGroup(id=group_id, label="Parallel",
-                                                                       nodes=[source, target])]
+        for source in sources:
+            preds = [e.source for e in doc.edges if e.target == source]
+            for new in [(p, target) for p in preds] + [(source, s) for s in succs]:
+                if new not in have:
+                    doc.edges.append(EdgeSpec(source=new[0], target=new[1]))
+                    have.add(new)
+        doc.edges = doc.edges  # marks the field set, so the export carries it
+        before = {p.message for p in validate_flow(doc, registry, tenant_id)}
+        trial = doc.model_copy(deep=True)
+        _join_group(trial, sources, target)
+        if {p.message for p in validate_flow(trial, registry, tenant_id)} <= before:
+            _join_group(doc, sources, target)
     return edit
+
+
+def _join_group(doc: FlowDocument, sources: list[str], target: str) -> None:
+    """Put the target in its sources' group (moving the join if needed), or group them anew."""
+    if any(target in g.nodes for g in doc.parallel_groups):
+        return
+    group = next((g for g in doc.parallel_groups if all(s in g.nodes for s in sources)), None)
+    if group is None:
+        if any(s in g.nodes for g in doc.parallel_groups for s in sources):
+            return
+        taken = {g.id for g in doc.parallel_groups}
+        group_id = next(f"parallel_{i}" for i in range(1, len(taken) + 2) if f"parallel_{i}" not in taken)
+        doc.parallel_groups = [*doc.parallel_groups, ParallelGroup(id=group_id, label="Parallel",
+                                                                   nodes=[*sources, target])]
+        return
+    group.nodes = [*group.nodes, target]
+    graph = FlowGraph.build(doc)
+    join = graph.index.get(group.join_at) if group.join_at else None
+    if join is not None and not graph.is_ancestor(graph.index[target], join):
+        found = graph.discover_join([graph.index[m] for m in group.nodes if m in graph.index])
+        group.join_at = graph.ids[found] if found is not None else None
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _add_cache(document: FlowDocument, types: Mapping[str, NodeType], stats: Mapping[str, NodeStats],
@@ -208,9 +240,9 @@ def _add_cache(document: FlowDocument, types: Mapping[str, NodeType], stats: Map
         label = _label(document, spec.id)
         found.append(Suggestion(
             "add_cache", f"Cache {label} for {SUGGESTED_TTL_S // 60} minutes",
-            f"{round(100 * s.repeat_rate)}% of its {s.count} runs asked with values of {_fields_text(fields)} seen before, "
-            f"and it takes {_ms(s.p50_ms)} (p50). A {SUGGESTED_TTL_S} s cache keyed on {_fields_text(fields)} "
-            f"would answer those from memory.",
+            f"In {round(100 * s.repeat_rate)}% of its last {s.count} runs, {_fields_text(fields)} repeated an "
+            f"earlier run's, and it takes {_ms(s.p50_ms)} (p50). A {SUGGESTED_TTL_S} s cache keyed on "
+            f"{_fields_text(fields)} would answer those from memory.",
             (spec.id,), round(saving, 1), _cache_edit(spec.id, CacheStrategy(ttl=SUGGESTED_TTL_S, key_fields=fields)),
         ))
     return found
@@ -249,8 +281,8 @@ def _critical(document: FlowDocument, types: Mapping[str, NodeType], stats: Mapp
     """The slowest nodes on the critical path: each bounds how fast the answer can be. The saving
     is the most it could give: the run time if the node took no time at all."""
     found: list[Suggestion] = []
-    if base.total_ms <= 0:
-        return found
+    if base.total_ms <= 0 or any(n not in stats for n in base.critical):
+        return found  # an unmeasured node would look free and the path would be wrong
     durations = {n: base.end[n] - base.start[n] for n in base.end}
     ranked = sorted(base.critical, key=lambda n: -durations[n])
     for node_id in ranked[:3]:

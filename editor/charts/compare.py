@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .style import CONFIG, axis, base_layout, fmt_ms
-from .timeline import TimelineBar, markers, timeline_traces, unique_labels
+from .timeline import TimelineBar, legend_below, marker_legend, markers, timeline_traces, unique_labels
 
 
 def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *,
@@ -23,23 +23,28 @@ def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *
     par = unique_labels(sorted(parallel, key=lambda b: (b.start_ms, b.node_id)))
     data = timeline_traces(seq, set(sequential_critical), yaxis="y") + \
         timeline_traces(par, set(parallel_critical), yaxis="y2", show_legend=False)
+    data += marker_legend(parallel_first_chunk_ms, parallel_ms, values=False)
     rows = max(len(seq), len(par), 1)
-    s_shapes, s_notes = markers(sequential_first_chunk_ms, sequential_ms, xref="x", yref="y domain")
-    p_shapes, p_notes = markers(parallel_first_chunk_ms, parallel_ms, xref="x2", yref="y2 domain")
+    shapes = markers(sequential_first_chunk_ms, sequential_ms, xref="x", yref="y domain") + markers(
+        parallel_first_chunk_ms, parallel_ms, xref="x2", yref="y2 domain")
     end = max(sequential_ms, parallel_ms, *(b.end_ms for b in seq + par)) * 1.04
+    height = 170 + 2 * 26 * rows
     layout = base_layout(
-        title, height=140 + 2 * 26 * rows, barmode="overlay", bargap=0.35,
-        shapes=s_shapes + p_shapes, annotations=s_notes + p_notes + [
-            _row_title("Sequential", "y domain"), _row_title("Parallel", "y2 domain")],
-        xaxis=axis("", anchor="y", range=[0, end]),
-        xaxis2=axis("ms since the run started", anchor="y2", matches="x", range=[0, end]),
-        yaxis=axis("", domain=[0.56, 1.0], autorange="reversed"),
-        yaxis2=axis("", domain=[0.0, 0.44], autorange="reversed"),
+        title, height=height, barmode="overlay", bargap=0.35, shapes=shapes,
+        annotations=[_row_title("Sequential", sequential_first_chunk_ms, sequential_ms, "y domain"),
+                     _row_title("Parallel", parallel_first_chunk_ms, parallel_ms, "y2 domain")],
+        xaxis=axis("", anchor="y", range=[0, end], ticksuffix=" ms"),
+        xaxis2=axis("", anchor="y2", matches="x", range=[0, end], ticksuffix=" ms"),
+        yaxis=axis("", domain=[0.55, 0.95], autorange="reversed"),
+        yaxis2=axis("", domain=[0.0, 0.40], autorange="reversed"),
     )
-    layout["margin"]["t"] = 56
+    layout["margin"].update(t=56, b=86)
+    layout["legend"] = legend_below(height, 56, 86)
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
-def _row_title(text: str, yref: str) -> dict[str, Any]:
-    return {"text": f"<b>{text}</b>", "xref": "paper", "yref": yref, "x": 1, "y": 1, "xanchor": "right",
-            "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}
+def _row_title(text: str, first_chunk_ms: float | None, result_ms: float, yref: str) -> dict[str, Any]:
+    """Above the row, right-aligned so a narrow pane still shows it whole (it may run over the labels)."""
+    chunk = f" · first chunk {fmt_ms(first_chunk_ms)}" if first_chunk_ms is not None else ""
+    return {"text": f"<b>{text}</b>{chunk} · result {fmt_ms(result_ms)}", "xref": "paper", "yref": yref,
+            "x": 1, "y": 1.02, "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}

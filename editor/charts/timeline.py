@@ -119,18 +119,33 @@ def timeline_traces(bars: list[TimelineBar], critical: set[str], *, yaxis: str =
     return traces
 
 
-def markers(first_chunk_ms: float | None, result_ms: float | None, *, xref: str = "x", yref: str = "y domain",
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    shapes, notes = [], []
-    for value, name, color, dash in ((first_chunk_ms, "first chunk", "#7c3aed", "dash"),
-                                     (result_ms, "result", "#0f172a", "dot")):
-        if value is None:
-            continue
-        shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": value, "x1": value, "y0": 0, "y1": 1,
-                       "line": {"color": color, "width": 1.5, "dash": dash}})
-        notes.append({"xref": xref, "yref": yref, "x": value, "y": 1, "yanchor": "bottom", "showarrow": False,
-                      "text": f"{name} {fmt_ms(value)}", "font": {"size": 11, "color": color}})
-    return shapes, notes
+MARKERS = (("first chunk", "#7c3aed", "dash"), ("result", "#0f172a", "dot"))
+
+
+def markers(first_chunk_ms: float | None, result_ms: float | None, *, xref: str = "x",
+            yref: str = "y domain") -> list[dict[str, Any]]:
+    """Vertical lines at the first streamed chunk and at the result (named in the legend)."""
+    shapes = []
+    for value, (_, color, dash) in zip((first_chunk_ms, result_ms), MARKERS):
+        if value is not None:
+            shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": value, "x1": value, "y0": 0, "y1": 1,
+                           "line": {"color": color, "width": 1.5, "dash": dash}})
+    return shapes
+
+
+def marker_legend(first_chunk_ms: float | None, result_ms: float | None, *,
+                  values: bool = True) -> list[dict[str, Any]]:
+    """Legend entries for the marker lines (shapes have none of their own)."""
+    return [{"type": "scatter", "x": [None], "y": [None], "mode": "lines",
+             "name": f"{name} {fmt_ms(value)}" if values else name,
+             "line": {"color": color, "dash": dash, "width": 1.5}, "hoverinfo": "skip"}
+            for value, (name, color, dash) in zip((first_chunk_ms, result_ms), MARKERS) if value is not None]
+
+
+def legend_below(height: int, margin_top: int, margin_bottom: int) -> dict[str, Any]:
+    """A horizontal legend a fixed distance under the x axis, whatever the chart's height."""
+    plot = max(1, height - margin_top - margin_bottom)
+    return {"orientation": "h", "x": 0, "xanchor": "left", "yanchor": "top", "y": -30 / plot}
 
 
 def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), first_chunk_ms: float | None = None,
@@ -138,15 +153,16 @@ def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), fi
     if not bars:
         return empty_figure("No node ran.", title)
     bars = unique_labels(sorted(bars, key=lambda b: (b.start_ms, b.node_id)))
-    shapes, notes = markers(first_chunk_ms, result_ms)
+    height = 130 + 26 * len({b.label for b in bars}) + (30 if title else 0)
     layout = base_layout(
-        title, height=90 + 30 * len({b.label for b in bars}) + (30 if title else 0),
-        barmode="overlay", bargap=0.35, shapes=shapes, annotations=notes,
-        xaxis=axis("ms since the run started", rangemode="tozero"),
+        title, height=height, barmode="overlay", bargap=0.35, shapes=markers(first_chunk_ms, result_ms),
+        xaxis=axis("", rangemode="tozero", ticksuffix=" ms"),
         yaxis=axis("", autorange="reversed", categoryorder="array", categoryarray=_labels(bars)),
     )
-    layout["margin"]["t"] = max(layout["margin"]["t"], 30)
-    return {"data": timeline_traces(bars, set(critical)), "layout": layout, "config": CONFIG}
+    layout["margin"].update(t=40 if title else 12, b=86)
+    layout["legend"] = legend_below(height, layout["margin"]["t"], layout["margin"]["b"])
+    data = timeline_traces(bars, set(critical)) + marker_legend(first_chunk_ms, result_ms)
+    return {"data": data, "layout": layout, "config": CONFIG}
 
 
 def unique_labels(bars: list[TimelineBar]) -> list[TimelineBar]:

@@ -7,6 +7,7 @@ from nicegui import ui
 
 from ..charts.style import fmt_ms
 from .live import Answer, LiveRun
+from .marks import tag
 
 FLUSH_S = 0.06
 
@@ -33,16 +34,19 @@ class AnswerPanes(ui.column):
         self._timer.activate()
 
     def _pane(self, answer: Answer) -> None:
-        with ui.card().classes("w-full q-pa-sm gap-1").props(f"flat bordered data-testid=answer-card-{answer.node_id}").mark(f"answer-card-{answer.node_id}"):
+        node_id = answer.node_id
+        with tag(ui.card(), f"answer-card-{node_id}").classes("w-full q-pa-sm gap-1").props("flat bordered"):
             with ui.row().classes("w-full items-center no-wrap gap-2"):
                 ui.icon("smart_toy", size="18px").classes("text-purple-7")
                 ui.label(answer.label).classes("text-weight-medium")
                 ui.space()
-                self._meta[answer.node_id] = ui.label("waiting").classes("text-caption text-grey-7").props(f"data-testid=answer-meta-{answer.node_id}").mark(f"answer-meta-{answer.node_id}")
-            self._texts[answer.node_id] = ui.label("").classes("w-full").style(
-                "white-space: pre-wrap; min-height: 1.5em; line-height: 1.45").props(f"data-testid=answer-{answer.node_id}").mark(f"answer-{answer.node_id}")
+                self._meta[node_id] = tag(ui.label("waiting"), f"answer-meta-{node_id}").classes(
+                    "text-caption text-grey-7")
+            self._texts[node_id] = tag(ui.label(""), f"answer-{node_id}").classes("w-full").style(
+                "white-space: pre-wrap; min-height: 1.5em; line-height: 1.45")
 
-    def mark(self) -> None:
+    def touch(self) -> None:
+        """New text arrived: the next tick sends it."""
         self._dirty = True
 
     def flush(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from nicegui import ui
 
 from .data import chat_history
+from .marks import tag
 
 
 class ChatView(ui.column):
@@ -28,8 +29,9 @@ class ChatView(ui.column):
         self.clear()
         with self:
             if not rows:
-                ui.label(f"No messages in session '{session_id}' yet: each run adds a turn.").classes(
-                    "text-caption text-grey-7").props("data-testid=chat-empty").mark("chat-empty")
+                tag(ui.label(f"No messages in session '{session_id}' yet: each run adds a turn."),
+                    "chat-empty").classes("text-caption text-grey-7")
             for row in rows:
-                ui.chat_message(row.content, name="you" if row.role == "user" else "assistant",
-                                sent=row.role == "user").classes("w-full").props(f"data-testid=chat-{row.role}").mark(f"chat-{row.role}")
+                user = row.role == "user"
+                tag(ui.chat_message(row.content, name="you" if user else "assistant", sent=user),
+                    f"chat-{row.role}").classes("w-full")

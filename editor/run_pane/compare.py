@@ -51,7 +51,8 @@ class CompareResult:
         seq, par = (bars_from_report(self.reports[m], labels) for m in MODES)
         return compare_figure(
             seq, par, sequential_ms=self.total_ms("sequential"), parallel_ms=self.total_ms("parallel"),
-            sequential_critical=observed_critical_path(seq, preds), parallel_critical=observed_critical_path(par, preds),
+            sequential_critical=observed_critical_path(seq, preds),
+            parallel_critical=observed_critical_path(par, preds),
             sequential_first_chunk_ms=self.reports["sequential"].first_chunk_ms,
             parallel_first_chunk_ms=self.reports["parallel"].first_chunk_ms,
         )

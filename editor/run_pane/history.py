@@ -15,6 +15,7 @@ from ..charts.style import fmt_ms
 from ..charts.timeline import timeline_figure
 from .data import recent_runs, stored_timeline
 from .live import LiveRun
+from .marks import tag
 
 STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("error", "text-negative"),
                 "cancelled": ("block", "text-grey-7"), "running": ("sync", "text-warning")}
@@ -32,7 +33,7 @@ class HistoryView(ui.column):
             with ui.row().classes("w-full items-center"):
                 ui.label("Recent runs of this flow").classes("text-weight-medium")
                 ui.space()
-                ui.button(icon="refresh", on_click=self.refresh).props("flat dense round data-testid=history-refresh").mark("history-refresh")
+                tag(ui.button(icon="refresh", on_click=self.refresh), "history-refresh").props("flat dense round")
             self.list = ui.list().props("bordered separator dense").classes("w-full")
 
     async def refresh(self) -> None:
@@ -47,14 +48,14 @@ class HistoryView(ui.column):
         self.list.clear()
         with self.list:
             if not self.runs:
-                ui.item("No run recorded yet: press Run.").props("data-testid=history-empty").mark("history-empty")
+                tag(ui.item("No run recorded yet: press Run."), "history-empty")
             for run in self.runs:
                 self._item(run)
 
     def _item(self, run: Run) -> None:
         icon, color = STATUS_ICONS.get(run.status, ("help", "text-grey-7"))
         message = str((run.inputs or {}).get("user_message", ""))
-        with ui.item(on_click=lambda r=run: self.open(r)).props(f"data-testid=history-run-{run.id}").mark(f"history-run-{run.id}"):
+        with tag(ui.item(on_click=lambda r=run: self.open(r)), f"history-run-{run.id}"):
             with ui.item_section().props("avatar"):
                 ui.icon(icon).classes(color)
             with ui.item_section():
@@ -78,9 +79,8 @@ class HistoryView(ui.column):
                                  title=f"Run {run.id[:8]} · {run.status} · {fmt_ms(run.duration_ms)}")
         if self.dialog is not None:
             self.dialog.delete()  # one run open at a time
-        with self, ui.dialog() as dialog, ui.card().classes("w-full").style("max-width: 900px"):
-            dialog.props("data-testid=history-dialog").mark("history-dialog")
-            ui.plotly(figure).classes("w-full").props("data-testid=history-timeline").mark("history-timeline")
+        with self, tag(ui.dialog(), "history-dialog") as dialog, ui.card().classes("w-full").style("max-width: 900px"):
+            tag(ui.plotly(figure), "history-timeline").classes("w-full")
             if run.error:
                 ui.label(run.error).classes("text-negative").style("white-space: pre-wrap")
             ui.label("Output").classes("text-weight-medium")

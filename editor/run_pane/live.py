@@ -105,10 +105,15 @@ class LiveRun:
         self.finished = True
         patches: list[Patch] = []
         if event.status != "succeeded":
-            why = "cancelled: the run was stopped" if event.status == "cancelled" else "not finished: the run failed"
+            stopped = event.status == "cancelled"
+            why = "cancelled: the run was stopped" if stopped else "not finished: the run failed"
             for row in self.report.rows.values():
                 if row.status == "running":
                     patches.append((row.node_id, {"status": "skipped", "duration_ms": None, "error": why}))
+            never = "not run: the run was stopped" if stopped else "not run: the run failed before it"
+            for node in self.document.nodes:
+                if node.id not in self.report.rows:
+                    patches.append((node.id, {"status": "skipped", "duration_ms": None, "error": never}))
         return patches
 
     # -- results ------------------------------------------------------------------------------

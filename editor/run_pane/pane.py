@@ -31,6 +31,7 @@ from .compare import run_compare
 from .data import stored_version
 from .history import HistoryView
 from .live import LiveRun, Patch
+from .marks import tag
 from .suggestions_view import SuggestionsView
 
 log = logging.getLogger("akis.run_pane")
@@ -53,9 +54,10 @@ class RunPane(ui.column):
         self.recent: OrderedDict[str, LiveRun] = OrderedDict()
         self._stopping = False
         self._started = 0.0
+        self.timeline_plot: ui.plotly | None = None
         self.idle = asyncio.Event()  # set when no run, compare or follow-up work is in progress
         self.idle.set()
-        self.classes("w-full gap-2 q-pa-sm").props("data-testid=run-pane").mark("run-pane")
+        tag(self, "run-pane").classes("w-full gap-2 q-pa-sm")
         with self:
             with ui.tabs().props("dense align=left").classes("w-full") as tabs:
                 ui.tab("run", "Test run", icon="play_circle")
@@ -73,24 +75,33 @@ class RunPane(ui.column):
 
     # -- layout -------------------------------------------------------------------------------
     def _build_run(self, tenant_id: str) -> None:
-        self.message = ui.textarea("Message", value=DEFAULT_MESSAGE).props("outlined dense autogrow data-testid=run-message").mark("run-message").classes("w-full")
+        self.message = tag(ui.textarea("Message", value=DEFAULT_MESSAGE), "run-message").props(
+            "outlined dense autogrow").classes("w-full")
         with ui.row().classes("w-full items-center gap-2 no-wrap"):
-            self.tenant_input = ui.input("Tenant", value=tenant_id).props("outlined dense data-testid=run-tenant").mark("run-tenant").classes("w-24")
+            self.tenant_input = tag(ui.input("Tenant", value=tenant_id), "run-tenant").props(
+                "outlined dense").classes("w-24")
             if self._tenant_locked():
                 self.tenant_input.props("readonly").tooltip("Runs act for your tenant")
-            self.session_input = ui.input("Session", value=new_session_id()).props("outlined dense data-testid=run-session").mark("run-session").classes("col")
+            self.session_input = tag(ui.input("Session", value=new_session_id()), "run-session").props(
+                "outlined dense").classes("col")
             ui.button(icon="restart_alt", on_click=self.new_session).props("flat dense round").tooltip("New session")
         with ui.expansion("More inputs (JSON)").classes("w-full").props("dense"):
-            self.extra_inputs = ui.textarea(placeholder='{"amount": 120}').props("outlined dense autogrow data-testid=run-extra").mark("run-extra").classes("w-full")
+            self.extra_inputs = tag(ui.textarea(placeholder='{"amount": 120}'), "run-extra").props(
+                "outlined dense autogrow").classes("w-full")
         with ui.row().classes("w-full items-center gap-2"):
-            self.run_button = ui.button("Run", icon="play_arrow", on_click=self.run).props("unelevated no-caps data-testid=run-button").mark("run-button")
-            self.stop_button = ui.button("Stop", icon="stop", on_click=self.stop).props("unelevated no-caps color=negative data-testid=stop-button").mark("stop-button")
+            self.run_button = tag(ui.button("Run", icon="play_arrow", on_click=self.run), "run-button").props(
+                "unelevated no-caps")
+            self.stop_button = tag(ui.button("Stop", icon="stop", on_click=self.stop), "stop-button").props(
+                "unelevated no-caps color=negative")
             self.stop_button.set_enabled(False)
-            self.compare_button = ui.button("Compare", icon="compare_arrows", on_click=self.compare).props("outline no-caps data-testid=compare-button").mark("compare-button").tooltip("Run sequentially, then in parallel")
+            self.compare_button = tag(ui.button("Compare", icon="compare_arrows", on_click=self.compare),
+                                      "compare-button").props("outline no-caps")
+            self.compare_button.tooltip("Run sequentially, then in parallel (caches off in both)")
             ui.space()
-            self.chat_switch = ui.switch("Chat", on_change=lambda e: self._chat_mode(e.value)).props("dense data-testid=chat-switch").mark("chat-switch")
-        self.problems = ui.column().classes("w-full gap-1").props("data-testid=run-problems").mark("run-problems")
-        self.status = ui.label("Ready.").classes("text-body2 text-grey-8").props("data-testid=run-status").mark("run-status")
+            self.chat_switch = tag(ui.switch("Chat", on_change=lambda e: self._chat_mode(e.value)),
+                                   "chat-switch").props("dense")
+        self.problems = tag(ui.column(), "run-problems").classes("w-full gap-1")
+        self.status = tag(ui.label("Ready."), "run-status").classes("text-body2 text-grey-8")
         self.chat = ChatView(self.context)
         self.chat.set_visibility(False)
         self.answers = AnswerPanes()
@@ -191,8 +202,8 @@ class RunPane(ui.column):
         self._begin(live, "Running…")
         version = await stored_version(self.context, self.tenant(), document)
         try:
-            self.handle = self.context.engine.start(document, inputs, tenant_id=self.tenant(), session_id=self.session(),
-                                                    on_event=self._listener(live))
+            self.handle = self.context.engine.start(document, inputs, tenant_id=self.tenant(),
+                                                    session_id=self.session(), on_event=self._listener(live))
         except AkisError as exc:
             self._end()
             self._show_problems([Problem("input", str(exc))])
@@ -204,9 +215,10 @@ class RunPane(ui.column):
         finally:
             self._end()
         self._show_result(live)
-        if self.chat_switch.value and live.status == "succeeded":
-            self.message.set_value("")
-        await self._after_run()
+        if live.status == "succeeded":
+            if self.chat_switch.value:
+                self.message.set_value("")
+            await self._after_run()  # a stopped or failed run says nothing new about speed
 
     async def _await_handle(self) -> None:
         try:
@@ -236,12 +248,19 @@ class RunPane(ui.column):
                 for patch in live.observe(event):
                     self._patch(patch)
                 if event.event in (MESSAGE_CHUNK, RUN_FINISHED):
-                    self.answers.mark()
-                elif event.event == BACKGROUND_FINISHED and self.chat_switch.value and not self.is_deleted:
-                    background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
+                    self.answers.touch()
+                elif event.event == BACKGROUND_FINISHED and not self.is_deleted:
+                    self._background_done(live)
             except Exception:  # the run must never fail because the page could not be updated
                 log.exception("the run pane could not show %s", event.event)
         return on_event
+
+    def _background_done(self, live: LiveRun) -> None:
+        """A background node finished after the answer: add its bar, show the saved turn."""
+        if self.timeline_plot is not None and self.live is live:
+            self.timeline_plot.update_figure(self._timeline(live))
+        if self.chat_switch.value:
+            background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
 
     def _patch(self, patch: Patch) -> None:
         node_id, fields = patch
@@ -260,6 +279,7 @@ class RunPane(ui.column):
         self._started = time.perf_counter()
         self.result_box.clear()
         self.timeline_box.clear()
+        self.timeline_plot = None
         self.compare_box.clear()
         self.problems.clear()
         self.status.set_text(status)
@@ -292,13 +312,20 @@ class RunPane(ui.column):
         self.status.set_text(" · ".join(parts).capitalize())
         with self.result_box:
             if live.error:
-                ui.label(live.error).classes("text-negative text-body2 w-full").style("white-space: pre-wrap").props("data-testid=run-error").mark("run-error")
+                tag(ui.label(live.error), "run-error").classes("text-negative text-body2 w-full").style(
+                    "white-space: pre-wrap")
             if live.output:
                 ui.label("Output").classes("text-weight-medium")
-                ui.code(json.dumps(live.output, indent=2, ensure_ascii=False), language="json").classes("w-full").props("data-testid=run-output").mark("run-output")
+                output = json.dumps(live.output, indent=2, ensure_ascii=False)
+                tag(ui.code(output, language="json"), "run-output").classes("w-full")
         with self.timeline_box:
-            ui.plotly(timeline_figure(live.bars(), critical=live.critical_path(), first_chunk_ms=report.first_chunk_ms,
-                                      result_ms=report.result_ms, title="Timeline")).classes("w-full").props("data-testid=run-timeline").mark("run-timeline")
+            self.timeline_plot = tag(ui.plotly(self._timeline(live)), "run-timeline").classes("w-full")
+
+    @staticmethod
+    def _timeline(live: LiveRun) -> dict[str, Any]:
+        report = live.report
+        return timeline_figure(live.bars(), critical=live.critical_path(), first_chunk_ms=report.first_chunk_ms,
+                               result_ms=report.result_ms, title="Timeline")
 
     async def _after_run(self) -> None:
         if self.is_deleted:
@@ -360,8 +387,9 @@ class RunPane(ui.column):
             self.status.set_text(f"Compare did not finish: {result.error}")
             return
         saved = result.saved_ms
-        self.status.set_text(f"Sequential {fmt_ms(result.total_ms('sequential'))}, parallel "
-                             f"{fmt_ms(result.total_ms('parallel'))}: {fmt_ms(max(saved, 0))} saved (caches off in both).")
+        sequential, parallel = fmt_ms(result.total_ms("sequential")), fmt_ms(result.total_ms("parallel"))
+        self.status.set_text(f"Sequential {sequential}, parallel {parallel}: {fmt_ms(max(saved, 0))} saved "
+                             "(caches off in both).")
         with self.compare_box:
-            ui.plotly(result.figure()).classes("w-full").props("data-testid=compare-timeline").mark("compare-timeline")
+            tag(ui.plotly(result.figure()), "compare-timeline").classes("w-full")
         await self._after_run()

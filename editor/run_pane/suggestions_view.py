@@ -12,6 +12,7 @@ from runtime.suggestions import Suggestion, suggest
 
 from ..charts.style import fmt_ms
 from .data import node_stats
+from .marks import tag
 
 KIND_ICONS = {"parallel": "call_split", "rewire": "alt_route", "add_cache": "bolt", "low_hit_rate": "bolt",
               "critical": "timeline"}
@@ -29,7 +30,7 @@ class SuggestionsView(ui.column):
             with ui.row().classes("w-full items-center"):
                 ui.label("Optimisation suggestions").classes("text-weight-medium")
                 ui.space()
-                ui.button(icon="refresh", on_click=self.refresh).props("flat dense round data-testid=suggestions-refresh").mark("suggestions-refresh")
+                tag(ui.button(icon="refresh", on_click=self.refresh), "suggestions-refresh").props("flat dense round")
             self.note = ui.label("").classes("text-caption text-grey-7")
             self.list = ui.column().classes("w-full gap-2")
 
@@ -51,13 +52,14 @@ class SuggestionsView(ui.column):
         self.list.clear()
         with self.list:
             if not self.suggestions:
-                ui.label("Nothing to suggest: the flow already runs as fast as its structure allows."
-                         if runs else "").classes("text-caption").props("data-testid=suggestions-none").mark("suggestions-none")
+                text = "Nothing to suggest: the flow already runs as fast as its structure allows." if runs else ""
+                tag(ui.label(text), "suggestions-none").classes("text-caption")
             for position, suggestion in enumerate(self.suggestions):
                 self._card(position, suggestion)
 
     def _card(self, position: int, suggestion: Suggestion) -> None:
-        with ui.card().classes("w-full q-pa-sm gap-1").props(f"flat bordered data-testid=suggestion-{suggestion.kind} data-position={position}").mark(f"suggestion-{suggestion.kind}"):
+        with tag(ui.card(), f"suggestion-{suggestion.kind}").classes("w-full q-pa-sm gap-1").props(
+                f"flat bordered data-position={position}"):
             with ui.row().classes("w-full items-center no-wrap gap-2"):
                 ui.icon(KIND_ICONS.get(suggestion.kind, "lightbulb"), size="20px").classes("text-primary")
                 ui.label(suggestion.title).classes("text-weight-medium")
@@ -67,8 +69,9 @@ class SuggestionsView(ui.column):
             ui.label(suggestion.detail).classes("text-body2 text-grey-8")
             with ui.row().classes("gap-2"):
                 if suggestion.can_apply:
-                    ui.button("Apply", icon="check", on_click=lambda s=suggestion: self.apply(s)).props(f"dense no-caps unelevated color=primary data-testid=apply-{suggestion.kind}").mark(f"apply-{suggestion.kind}").set_enabled(
-                        self.on_apply is not None)
+                    apply = tag(ui.button("Apply", icon="check", on_click=lambda s=suggestion: self.apply(s)),
+                                f"apply-{suggestion.kind}").props("dense no-caps unelevated color=primary")
+                    apply.set_enabled(self.on_apply is not None)
                 if self.canvas is not None and suggestion.node_ids:
                     ui.button("Show", icon="center_focus_strong",
                               on_click=lambda s=suggestion: self.canvas.select_nodes(s.node_ids)).props(

@@ -3,13 +3,14 @@
 Used in-process by the ``User`` tests (``make_context`` + the page builders) and as a
 subprocess by the browser tests: ``python tests/browser/run_pane_app.py --port 8765 --data DIR``.
 Pages: ``/test/run/{flow}`` (flows below) and ``/dashboard``. ``/test/state/{flow}`` returns the
-flow as the page holds it (after an Apply), ``/test/seed-metrics`` writes demo metrics.
+flow as the page holds it (after an Apply).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from editor.context import AkisContext, create_context  # noqa: E402
 from editor.run_pane import RunPane  # noqa: E402
 from runtime.flow.loader import load_flow  # noqa: E402
 from runtime.flow.model import FlowDocument  # noqa: E402
+from runtime.ports import MetricRow  # noqa: E402
 from runtime.settings import AkisSettings  # noqa: E402
+from storage.repos import metrics, runs  # noqa: E402
 
 CATEGORY = {"user_input": "input", "ai_response": "ai", "output": "output", "save_message": "output",
             "condition": "logic", "template": "logic", "delay": "logic", "http_request": "integration"}
@@ -100,6 +103,25 @@ def crafted_flow() -> dict[str, Any]:
         "edges": [{"source": s, "target": t} for s, t in edges],
         "cache_strategy": {"ai_response": {"enabled": False}},
     }
+
+
+CRAFTED_DURATIONS = {"in": 1.0, "cat": 300.0, "search": 400.0, "hist": 20.0, "ctx": 2.0, "ai": 900.0, "out": 1.0}
+CRAFTED_TYPES = {"in": "user_input", "cat": "category_detection", "search": "product_search",
+                 "hist": "conversation_history", "ctx": "template", "ai": "ai_response", "out": "output"}
+
+
+def seed_crafted_history(database: Any, count: int = 12) -> None:
+    """``count`` earlier runs of the crafted flow; their messages repeat (6 distinct of 12)."""
+    now = datetime.now(timezone.utc) - timedelta(minutes=30)
+    rows = []
+    for i in range(count):
+        run_id = f"seeded-{i}"
+        started = now + timedelta(seconds=10 * i)
+        database.call(runs.record_run, "1", run_id, "crafted", status="succeeded", started_at=started,
+                      duration_ms=1600.0, inputs={"user_message": f"question {i % 6}"})
+        rows += [MetricRow("1", "crafted", run_id, node, CRAFTED_TYPES[node], ms + i % 3, "off", "succeeded",
+                           created_at=started + timedelta(milliseconds=ms)) for node, ms in CRAFTED_DURATIONS.items()]
+    database.call(metrics.add_metric_rows, rows)
 
 
 def to_canvas(document: FlowDocument) -> tuple[list[dict], list[dict], list[dict]]:

@@ -2,39 +2,17 @@
 metrics, and Apply hands the changed flow to the editor as an unsaved edit."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from runtime.ports import MetricRow
-from storage.repos import metrics, runs
-from tests.browser.run_pane_app import PAGES
+from tests.browser.run_pane_app import PAGES, seed_crafted_history
 from tests.browser.run_pane_user import pane_page
-
-DURATIONS = {"in": 1.0, "cat": 300.0, "search": 400.0, "hist": 20.0, "ctx": 2.0, "ai": 900.0, "out": 1.0}
-TYPES = {"in": "user_input", "cat": "category_detection", "search": "product_search", "hist": "conversation_history",
-         "ctx": "template", "ai": "ai_response", "out": "output"}
-
-
-def seed_history(context: object, count: int = 12) -> None:
-    """``count`` earlier runs of the crafted flow; their messages repeat (6 distinct of 12)."""
-    now = datetime.now(timezone.utc) - timedelta(minutes=30)
-    rows = []
-    for i in range(count):
-        run_id = f"seeded-{i}"
-        started = now + timedelta(seconds=10 * i)
-        context.database.call(runs.record_run, "1", run_id, "crafted", status="succeeded", started_at=started,  # type: ignore[attr-defined]
-                              duration_ms=1600.0, inputs={"user_message": f"question {i % 6}"})
-        rows += [MetricRow("1", "crafted", run_id, node, TYPES[node], ms + i % 3, "off", "succeeded",
-                           created_at=started + timedelta(milliseconds=ms)) for node, ms in DURATIONS.items()]
-    context.database.call(metrics.add_metric_rows, rows)  # type: ignore[attr-defined]
-
 
 async def test_suggestions_appear_after_a_run_and_apply_changes_the_flow(tmp_path: Path,
                                                                          caplog: pytest.LogCaptureFixture):
     async with pane_page(tmp_path, caplog, "crafted") as page:
-        seed_history(page.context)
+        seed_crafted_history(page.context.database)
         assert not page.pane.suggestions.visible
         await page.run_to_end()
         view = page.pane.suggestions
