@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .style import CONFIG, axis, base_layout, fmt_ms
-from .timeline import TimelineBar, legend_below, marker_legend, markers, timeline_traces, unique_labels
+from .style import CONFIG, axis, base_layout, fmt_ms, legend_below
+from .timeline import TimelineBar, marker_legend, markers, timeline_traces, unique_labels
 
 
 def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage.repos.dashboard import PercentileRow
@@ -10,6 +10,16 @@ from storage.repos.dashboard import PercentileRow
 from .style import CONFIG, SERIES, axis, base_layout, empty_figure, fmt_ms
 
 NO_DATA = "No runs in this range yet."
+TimeRange = tuple[datetime, datetime] | None
+
+
+def time_axis(window: TimeRange) -> dict[str, Any]:
+    """A date axis over the whole selected range (UTC), so one busy bucket is not stretched
+    over the chart and quiet periods show as quiet."""
+    extra: dict[str, Any] = {"type": "date"}
+    if window is not None:
+        extra["range"] = [_iso(window[0]), _iso(window[1])]
+    return axis("UTC", **extra)
 
 
 def percentiles_figure(rows: Sequence[PercentileRow], *, by: str = "node_type", title: str | None = None,
@@ -29,13 +39,13 @@ def percentiles_figure(rows: Sequence[PercentileRow], *, by: str = "node_type", 
         {"type": "bar", "orientation": "h", "name": "p95", "y": labels, "x": [r.p95_ms for r in rows],
          "marker": {"color": "#93c5fd"}, "customdata": hover, "hovertemplate": template},
     ]
-    layout = base_layout(title, height=110 + 34 * len(rows), barmode="group",
-                         xaxis=axis("ms", rangemode="tozero"), yaxis=axis("", autorange="reversed"))
+    layout = base_layout(title, height=130 + 34 * len(rows), legend_top=True, barmode="group",
+                         xaxis=axis("", rangemode="tozero", ticksuffix=" ms"), yaxis=axis("", autorange="reversed"))
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
 def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: str = "Mean duration over time",
-                     ) -> dict[str, Any]:
+                     *, window: TimeRange = None) -> dict[str, Any]:
     if not series:
         return empty_figure(NO_DATA, title)
     by_type: dict[str, list[tuple[datetime, float, int]]] = {}
@@ -49,7 +59,8 @@ def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: 
          "hovertemplate": "%{fullData.name}<br>%{x}<br>mean %{y:.1f} ms over %{customdata} runs<extra></extra>"}
         for i, node_type in enumerate(ranked)
     ]
-    layout = base_layout(title, height=320, xaxis=axis(""), yaxis=axis("ms", rangemode="tozero"))
+    layout = base_layout(title, height=320, legend_top=True, xaxis=time_axis(window),
+                         yaxis=axis("ms", rangemode="tozero"))
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
@@ -89,23 +100,25 @@ def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10,
 
 
 def runs_figure(series: Sequence[tuple[datetime, int, int]], *, bucket_s: int = 60,
-                title: str = "Runs per minute and error rate") -> dict[str, Any]:
+                title: str = "Runs per minute and error rate", window: TimeRange = None) -> dict[str, Any]:
     if not series:
         return empty_figure(NO_DATA, title)
     per_minute = 60.0 / bucket_s
-    x = [_iso(at) for at, _, _ in series]
+    x = [_iso(at + timedelta(seconds=bucket_s / 2)) for at, _, _ in series]  # bars centred on their bucket
+    width = [bucket_s * 1000 * 0.9] * len(series)
     ok = [round((n - failed) * per_minute, 3) for _, n, failed in series]
     bad = [round(failed * per_minute, 3) for _, _, failed in series]
     rate = [round(100.0 * failed / n, 1) if n else 0.0 for _, n, failed in series]
     data = [
-        {"type": "bar", "name": "succeeded or cancelled", "x": x, "y": ok, "marker": {"color": "#16a34a"},
-         "hovertemplate": "%{x}<br>%{y} runs/min<extra></extra>"},
-        {"type": "bar", "name": "failed", "x": x, "y": bad, "marker": {"color": "#dc2626"},
+        {"type": "bar", "name": "ok", "x": x, "y": ok, "width": width,
+         "marker": {"color": "#16a34a"}, "hovertemplate": "%{x}<br>%{y} runs/min<extra></extra>"},
+        {"type": "bar", "name": "failed", "x": x, "y": bad, "width": width, "marker": {"color": "#dc2626"},
          "hovertemplate": "%{x}<br>%{y} failed runs/min<extra></extra>"},
-        {"type": "scatter", "mode": "lines+markers", "name": "error rate %", "x": x, "y": rate, "yaxis": "y2",
+        {"type": "scatter", "mode": "lines+markers", "name": "error %", "x": x, "y": rate, "yaxis": "y2",
          "line": {"color": "#f59e0b"}, "marker": {"size": 5}, "hovertemplate": "%{x}<br>%{y}% failed<extra></extra>"},
     ]
-    layout = base_layout(title, height=300, barmode="stack", xaxis=axis(""), yaxis=axis("runs / min", rangemode="tozero"),
+    layout = base_layout(title, height=320, legend_top=True, barmode="stack", xaxis=time_axis(window),
+                         yaxis=axis("runs / min", rangemode="tozero"),
                          yaxis2=axis("error %", overlaying="y", side="right", range=[0, 100], showgrid=False))
     return {"data": data, "layout": layout, "config": CONFIG}
 
@@ -132,15 +145,20 @@ def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], 
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
-def tokens_figure(series: Sequence[tuple[datetime, int, int]], title: str = "Tokens used") -> dict[str, Any]:
+def tokens_figure(series: Sequence[tuple[datetime, int, int]], title: str = "Tokens used", *, bucket_s: int = 60,
+                  window: TimeRange = None) -> dict[str, Any]:
     if not series:
         return empty_figure("No tokens were reported in this range.", title)
-    x = [_iso(at) for at, _, _ in series]
+    x = [_iso(at + timedelta(seconds=bucket_s / 2)) for at, _, _ in series]
+    width = [bucket_s * 1000 * 0.9] * len(series)
     data = [
-        {"type": "bar", "name": "input", "x": x, "y": [i for _, i, _ in series], "marker": {"color": "#0d9488"}},
-        {"type": "bar", "name": "output", "x": x, "y": [o for _, _, o in series], "marker": {"color": "#db2777"}},
+        {"type": "bar", "name": "input", "x": x, "y": [i for _, i, _ in series], "width": width,
+         "marker": {"color": "#0d9488"}},
+        {"type": "bar", "name": "output", "x": x, "y": [o for _, _, o in series], "width": width,
+         "marker": {"color": "#db2777"}},
     ]
-    layout = base_layout(title, height=280, barmode="stack", xaxis=axis(""), yaxis=axis("tokens", rangemode="tozero"))
+    layout = base_layout(title, height=300, legend_top=True, barmode="stack", xaxis=time_axis(window),
+                         yaxis=axis("tokens", rangemode="tozero"))
     return {"data": data, "layout": layout, "config": CONFIG}
 
 

@@ -27,7 +27,10 @@ CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 
-def base_layout(title: str | None = None, height: int = 320, **extra: Any) -> dict[str, Any]:
+def base_layout(title: str | None = None, height: int = 320, *, legend_top: bool = False,
+                **extra: Any) -> dict[str, Any]:
+    """``legend_top``: the legend sits between the title and the plot, where it can never cover
+    tick labels (dates on the x axis take a varying height)."""
     layout: dict[str, Any] = {
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 40 if title else 12, "b": 36},
@@ -39,8 +42,19 @@ def base_layout(title: str | None = None, height: int = 320, **extra: Any) -> di
     }
     if title:
         layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
+    if legend_top:
+        layout["margin"]["t"] = 66 if title else 34
+        layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.01, "yanchor": "bottom"}
+        if title:
+            layout["title"].update(yref="container", y=1, yanchor="top", pad={"t": 10})
     layout.update(extra)
     return layout
+
+
+def legend_below(height: int, margin_top: int, margin_bottom: int) -> dict[str, Any]:
+    """A horizontal legend a fixed distance under the x axis, whatever the chart's height."""
+    plot = max(1, height - margin_top - margin_bottom)
+    return {"orientation": "h", "x": 0, "xanchor": "left", "yanchor": "top", "y": -30 / plot}
 
 
 def axis(title: str = "", **extra: Any) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from typing import Any
 
 from runtime.report import RunReport
 
-from .style import CONFIG, CRITICAL_LINE, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms
+from .style import (
+    CONFIG, CRITICAL_LINE, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms, legend_below,
+)
 
 TOLERANCE_MS = 3.0  # a node that started within this of another's end was waiting for it
 
@@ -140,12 +142,6 @@ def marker_legend(first_chunk_ms: float | None, result_ms: float | None, *,
              "name": f"{name} {fmt_ms(value)}" if values else name,
              "line": {"color": color, "dash": dash, "width": 1.5}, "hoverinfo": "skip"}
             for value, (name, color, dash) in zip((first_chunk_ms, result_ms), MARKERS) if value is not None]
-
-
-def legend_below(height: int, margin_top: int, margin_bottom: int) -> dict[str, Any]:
-    """A horizontal legend a fixed distance under the x axis, whatever the chart's height."""
-    plot = max(1, height - margin_top - margin_bottom)
-    return {"orientation": "h", "x": 0, "xanchor": "left", "yanchor": "top", "y": -30 / plot}
 
 
 def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), first_chunk_ms: float | None = None,

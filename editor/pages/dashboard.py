@@ -125,13 +125,14 @@ class DashboardView(ui.column):
         self._options(self.node_type, {ALL: "All node types", **{v: v for v in types}})
         self._show("by_type", percentiles_figure(data.by_type, by="node_type"))
         self._show("by_node", percentiles_figure(data.by_node, by="node_id"))
-        self._show("durations", durations_figure(data.durations))
-        self._show("runs", runs_figure(data.runs, bucket_s=data.run_bucket_s))
+        window = f.window()
+        self._show("durations", durations_figure(data.durations, window=window))
+        self._show("runs", runs_figure(data.runs, bucket_s=data.run_bucket_s, window=window))
         self._show("cache_types", cache_types_figure(data.cache_types))
         self._show("cache_keys", cache_keys_figure(keys))
         self._show("first_chunk", first_chunk_figure(data.first_chunk_width, data.first_chunk,
                                                      p50=data.first_chunk_p50, p95=data.first_chunk_p95))
-        self._show("tokens", tokens_figure(data.tokens))
+        self._show("tokens", tokens_figure(data.tokens, bucket_s=data.bucket_s, window=window))
         self._kpis(data)
         self.updated.set_text(f"Updated {utcnow():%H:%M:%S} UTC" + (" · live" if self.live.value else ""))
 

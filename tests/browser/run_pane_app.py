@@ -124,6 +124,29 @@ def seed_crafted_history(database: Any, count: int = 12) -> None:
     database.call(metrics.add_metric_rows, rows)
 
 
+def seed_dashboard_metrics(database: Any, tenant: str = "1", count: int = 20, *, flow: str = "shop",
+                           at: datetime | None = None, prefix: str = "r") -> None:
+    """``count`` runs of a three-node flow; every fifth failed; the AI node reports tokens."""
+    start = (at or datetime.now(timezone.utc)) - timedelta(minutes=20)
+    rows = []
+    for i in range(count):
+        run_id = f"{prefix}{tenant}-{flow}-{i}"
+        started = start + timedelta(seconds=30 * i)
+        failed = i % 5 == 4
+        database.call(runs.record_run, tenant, run_id, flow, status="failed" if failed else "succeeded",
+                      started_at=started, duration_ms=1000.0 + i, first_chunk_ms=300.0 + 10 * i,
+                      inputs={"user_message": "hi"})
+        rows += [
+            MetricRow(tenant, flow, run_id, "search", "product_search", 200.0 + i, "hit" if i % 2 else "miss",
+                      "succeeded", created_at=started + timedelta(milliseconds=200)),
+            MetricRow(tenant, flow, run_id, "answer", "ai_response", 700.0 + 5 * i, "off",
+                      "failed" if failed else "succeeded", 40, 120, created_at=started + timedelta(milliseconds=900)),
+            MetricRow(tenant, flow, run_id, "ctx", "template", 2.0, "off", "succeeded",
+                      created_at=started + timedelta(milliseconds=210)),
+        ]
+    database.call(metrics.add_metric_rows, rows)
+
+
 def to_canvas(document: FlowDocument) -> tuple[list[dict], list[dict], list[dict]]:
     """The minimum the canvas needs (the editor's own converter adds badges and problems)."""
     nodes = [{"id": n.id, "type": n.type, "label": n.label or n.id,

@@ -16,34 +16,14 @@ from nicegui.testing.user_simulation import user_simulation
 
 from editor.pages import dashboard
 from editor.pages.dashboard import DashboardView
-from runtime.ports import CachePolicy, MetricRow
-from storage.repos import metrics, runs
-from tests.browser.run_pane_app import make_context
+from runtime.ports import CachePolicy
+from tests.browser.run_pane_app import make_context, seed_dashboard_metrics
 
 NOW = datetime.now(timezone.utc)
 
 
-def seed(context: Any, tenant: str = "1", count: int = 20, *, flow: str = "shop", at: datetime | None = None,
-         prefix: str = "r") -> None:
-    """``count`` runs of a three-node flow; every fifth failed; the AI node reports tokens."""
-    start = (at or NOW) - timedelta(minutes=20)
-    rows = []
-    for i in range(count):
-        run_id = f"{prefix}{tenant}-{flow}-{i}"
-        started = start + timedelta(seconds=30 * i)
-        failed = i % 5 == 4
-        context.database.call(runs.record_run, tenant, run_id, flow, status="failed" if failed else "succeeded",
-                              started_at=started, duration_ms=1000.0 + i, first_chunk_ms=300.0 + 10 * i,
-                              inputs={"user_message": "hi"})
-        rows += [
-            MetricRow(tenant, flow, run_id, "search", "product_search", 200.0 + i, "hit" if i % 2 else "miss",
-                      "succeeded", created_at=started + timedelta(milliseconds=200)),
-            MetricRow(tenant, flow, run_id, "answer", "ai_response", 700.0 + 5 * i, "off",
-                      "failed" if failed else "succeeded", 40, 120, created_at=started + timedelta(milliseconds=900)),
-            MetricRow(tenant, flow, run_id, "ctx", "template", 2.0, "off", "succeeded",
-                      created_at=started + timedelta(milliseconds=210)),
-        ]
-    context.database.call(metrics.add_metric_rows, rows)
+def seed(context: Any, tenant: str = "1", count: int = 20, **options: Any) -> None:
+    seed_dashboard_metrics(context.database, tenant, count, **options)
 
 
 @asynccontextmanager
