@@ -1,13 +1,15 @@
 """``/dashboard``: where the time goes across runs, from SQL aggregates (Plotly charts).
 
 Filters: tenant (while there are no editor users; then the user's own), flow, node type and
-time range. It refreshes itself every few seconds while "Live" is on, re-reading aggregates
-only: no metric row is ever loaded into Python, so it stays fast with millions of rows.
+time range. While "Live" is on it checks every few seconds whether anything was written and
+then re-reads the aggregates; no metric row is ever loaded into Python (bench/bench_dashboard.py
+measures it at a million rows).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ RANGES: dict[str, timedelta] = {"15 min": timedelta(minutes=15), "1 hour": timed
                                 "7 days": timedelta(days=7), "30 days": timedelta(days=30)}
 ALL = ""
 REFRESH_S = 5.0
+FULL_REFRESH_S = 60.0
 
 
 def register(context: Any) -> None:
@@ -49,6 +52,13 @@ class DashboardView(ui.column):
         self.data: DashboardData | None = None
         self._figures: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
+        self._marker: tuple[Any, ...] | None = None
+        self._refreshed_at = 0.0
+        self._took = 0.0
+        self._options_key: tuple[Any, ...] | None = None
+        self._options_at = 0.0
+        self._flows: list[str] = []
+        self._types: list[str] = []
         tenants = self._tenants(tenant_id)
         with self:
             with ui.row().classes("w-full items-end gap-3"):
@@ -98,21 +108,43 @@ class DashboardView(ui.column):
                        since=until - RANGES[self.range.value], until=until)
 
     async def _tick(self) -> None:
-        if self.live.value and not self.is_deleted:
-            await self.refresh()
+        """Live: re-read only when a run or metric row was written since (a cheap index lookup),
+        never more often than three times what the last refresh took, and at least every minute
+        (the range slides)."""
+        if not self.live.value or self.is_deleted or self._lock.locked():
+            return
+        now = time.monotonic()
+        if now - self._refreshed_at < max(REFRESH_S, 3 * self._took):
+            return
+        try:
+            marker = await self.context.database.run(repo.activity_marker, str(self.tenant.value))
+        except Exception as exc:
+            self.updated.set_text(f"Could not read the metrics: {exc}")
+            return
+        if marker == self._marker and now - self._refreshed_at < FULL_REFRESH_S:
+            return
+        self._marker = marker
+        await self.refresh()
 
     async def refresh(self) -> None:
         """Re-read every aggregate; one refresh at a time (filter changes and the timer queue up)."""
         async with self._lock:
             if not self.is_deleted:
+                started = time.monotonic()
                 await self._refresh()
+                self._refreshed_at = time.monotonic()
+                self._took = self._refreshed_at - started
 
     async def _refresh(self) -> None:
         f = self.filters()
         try:
             data = await self.context.database.run(repo.dashboard_data, f)
-            flows = await self.context.database.run(repo.metric_flows, f)
-            types = await self.context.database.run(repo.metric_node_types, f)
+            options_key = (f.tenant_id, self.range.value, f.flow_id)
+            if options_key != self._options_key or time.monotonic() - self._options_at > FULL_REFRESH_S:
+                self._flows = await self.context.database.run(repo.metric_flows, f)
+                self._types = await self.context.database.run(repo.metric_node_types, f)
+                self._options_key, self._options_at = options_key, time.monotonic()
+            flows, types = self._flows, self._types
             keys = await self._cache_keys(f)
         except Exception as exc:
             log.warning("dashboard refresh failed: %s", exc)

@@ -135,7 +135,7 @@ def seed_dashboard_metrics(database: Any, tenant: str = "1", count: int = 20, *,
         failed = i % 5 == 4
         database.call(runs.record_run, tenant, run_id, flow, status="failed" if failed else "succeeded",
                       started_at=started, duration_ms=1000.0 + i, first_chunk_ms=300.0 + 10 * i,
-                      inputs={"user_message": "hi"})
+                      inputs={"user_message": "hi"}, tokens_in=40, tokens_out=120)
         rows += [
             MetricRow(tenant, flow, run_id, "search", "product_search", 200.0 + i, "hit" if i % 2 else "miss",
                       "succeeded", created_at=started + timedelta(milliseconds=200)),

@@ -69,7 +69,7 @@ async def test_every_chart_shows_the_seeded_metrics(tmp_path: Path, caplog: pyte
         await view.refresh()
         by_type = figure(view, "by_type")["data"]
         assert by_type[0]["name"] == "p50" and by_type[0]["y"] == ["ai_response", "product_search", "template"]
-        assert by_type[0]["x"][0] == pytest.approx(700 + 5 * 9.5)  # the median of 700, 705, ... 795
+        assert by_type[0]["x"][0] == pytest.approx(700 + 5 * 9.5, rel=0.015)  # the median of 700, 705, ... 795
         by_node = figure(view, "by_node")["data"][0]["y"]
         assert by_node == ["answer · shop", "search · shop", "ctx · shop"]
         assert {t["name"] for t in figure(view, "durations")["data"]} == {"ai_response", "product_search", "template"}
@@ -86,7 +86,7 @@ async def test_every_chart_shows_the_seeded_metrics(tmp_path: Path, caplog: pyte
         assert sum(tokens[0]["y"]) == 20 * 40 and sum(tokens[1]["y"]) == 20 * 120
         assert kpi(user, "runs") == "20" and kpi(user, "error-rate") == "20.0%"
         assert kpi(user, "cache-hit-rate") == "50.0%" and kpi(user, "tokens") == f"{20 * 160:,}"
-        assert kpi(user, "first-chunk-p50") == "395 ms"
+        assert float(kpi(user, "first-chunk-p50").removesuffix(" ms")) == pytest.approx(395, rel=0.015)
         assert set(view.tenant.options) == {"1", "2"} and set(view.flow.options) == {"", "shop"}
 
 
