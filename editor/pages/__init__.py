@@ -5,7 +5,8 @@ from typing import Any
 
 
 def register(context: Any) -> None:
-    from . import flow_editor, home
+    from . import dashboard, flow_editor, home
 
     home.register(context)
     flow_editor.register(context)
+    dashboard.register(context)
