@@ -15,7 +15,7 @@ from ..charts.style import fmt_ms
 from ..charts.timeline import timeline_figure
 from .data import recent_runs, stored_timeline
 from .live import LiveRun
-from .marks import tag
+from .marks import fixed_plot, tag
 
 STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("error", "text-negative"),
                 "cancelled": ("block", "text-grey-7"), "running": ("sync", "text-warning")}
@@ -80,7 +80,7 @@ class HistoryView(ui.column):
         if self.dialog is not None:
             self.dialog.delete()  # one run open at a time
         with self, tag(ui.dialog(), "history-dialog") as dialog, ui.card().classes("w-full").style("max-width: 900px"):
-            tag(ui.plotly(figure), "history-timeline").classes("w-full")
+            tag(fixed_plot(figure), "history-timeline").classes("w-full")
             if run.error:
                 ui.label(run.error).classes("text-negative").style("white-space: pre-wrap")
             ui.label("Output").classes("text-weight-medium")

@@ -31,7 +31,7 @@ from .compare import run_compare
 from .data import stored_version
 from .history import HistoryView
 from .live import LiveRun, Patch
-from .marks import tag
+from .marks import fixed, fixed_plot, tag
 from .suggestions_view import SuggestionsView
 
 log = logging.getLogger("akis.run_pane")
@@ -57,7 +57,7 @@ class RunPane(ui.column):
         self.timeline_plot: ui.plotly | None = None
         self.idle = asyncio.Event()  # set when no run, compare or follow-up work is in progress
         self.idle.set()
-        tag(self, "run-pane").classes("w-full gap-2 q-pa-sm")
+        tag(self, "run-pane").classes("w-full h-full gap-2 q-pa-sm no-wrap").style("overflow-y: auto")
         with self:
             with ui.tabs().props("dense align=left").classes("w-full") as tabs:
                 ui.tab("run", "Test run", icon="play_circle")
@@ -258,7 +258,7 @@ class RunPane(ui.column):
     def _background_done(self, live: LiveRun) -> None:
         """A background node finished after the answer: add its bar, show the saved turn."""
         if self.timeline_plot is not None and self.live is live:
-            self.timeline_plot.update_figure(self._timeline(live))
+            self.timeline_plot.update_figure(fixed(self._timeline(live)))
         if self.chat_switch.value:
             background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
 
@@ -319,7 +319,7 @@ class RunPane(ui.column):
                 output = json.dumps(live.output, indent=2, ensure_ascii=False)
                 tag(ui.code(output, language="json"), "run-output").classes("w-full")
         with self.timeline_box:
-            self.timeline_plot = tag(ui.plotly(self._timeline(live)), "run-timeline").classes("w-full")
+            self.timeline_plot = tag(fixed_plot(self._timeline(live)), "run-timeline").classes("w-full")
 
     @staticmethod
     def _timeline(live: LiveRun) -> dict[str, Any]:
@@ -391,5 +391,5 @@ class RunPane(ui.column):
         self.status.set_text(f"Sequential {sequential}, parallel {parallel}: {fmt_ms(max(saved, 0))} saved "
                              "(caches off in both).")
         with self.compare_box:
-            tag(ui.plotly(result.figure()), "compare-timeline").classes("w-full")
+            tag(fixed_plot(result.figure()), "compare-timeline").classes("w-full")
         await self._after_run()
