@@ -59,7 +59,10 @@ async def stored_version(context: Any, tenant_id: str, document: FlowDocument) -
         stored = flows.get_document(session, tenant_id, flow.id)
         return flow.current_version if stored is not None and stored.dump() == document.dump() else None
 
-    return await context.database.run(find)
+    try:
+        return await context.database.run(find)
+    except Exception:  # the run goes on; it is recorded without a version
+        return None
 
 
 async def recent_runs(context: Any, tenant_id: str, flow_id: str, limit: int = 15) -> list[Run]:

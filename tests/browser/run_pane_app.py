@@ -54,7 +54,21 @@ def flows() -> dict[str, dict[str, Any]]:
         if node["type"] == "delay":
             node["config"]["ms"] = node["config"]["ms"] / 5
     return {"demo": demo, "quick": quick, "seed": seed, "seed_fast": seed_fast, "slow": slow, "broken": broken,
-            "crafted": crafted_flow(), "chat": chat_flow()}
+            "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow()}
+
+
+def failing_flow() -> dict[str, Any]:
+    """A lookup that fails (a private address is refused), so the run fails at that node."""
+    return {
+        "akis": 1, "flow_id": "failing", "name": "Failing lookup",
+        "nodes": [{"id": "in", "type": "user_input", "label": "Message"},
+                  {"id": "quick", "type": "delay", "label": "Quick step", "config": {"ms": 0}},
+                  {"id": "call", "type": "http_request", "label": "Stock API",
+                   "config": {"url": "http://127.0.0.1:9/stock"}},
+                  {"id": "out", "type": "output", "label": "Output"}],
+        "edges": [{"source": "in", "target": "quick"}, {"source": "in", "target": "call"},
+                  {"source": "quick", "target": "out"}, {"source": "call", "target": "out"}],
+    }
 
 
 def chat_flow() -> dict[str, Any]:

@@ -62,6 +62,29 @@ async def test_problems_are_shown_instead_of_running(tmp_path: Path, caplog: pyt
         page.pane.extra_inputs.set_value("[1, 2]")
         await page.click("run-button")
         await page.user.should_see("More inputs must be a JSON object")
+
+
+async def test_a_failing_node_shows_its_error_on_the_canvas_and_in_full(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture):
+    async with pane_page(tmp_path, caplog, "failing") as page:
+        await page.run_to_end()
+        live = page.pane.live
+        assert live.status == "failed" and page.pane.status.text.startswith("Failed in")
+        errors = [p["error"] for n, p in page.patches if n == "call" and p.get("status") == "failed"]
+        assert len(errors) == 1 and "127.0.0.1" in errors[0], errors
+        assert page.statuses("quick")[-1] == "done" and page.statuses("out")[-1] == "skipped"
+        shown = page.user.find(marker="run-error").elements.pop().text
+        assert shown == live.error and shown.startswith("node 'call' (http_request) failed:")
+        assert {b.node_id: b.outcome for b in live.bars()}["call"] == "failed"
+        page.user.find(marker="run-timeline")
+
+
+async def test_a_tenant_or_session_the_engine_refuses_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    async with pane_page(tmp_path, caplog, "quick") as page:
+        page.pane.session_input.set_value("not a session!")
+        await page.click("run-button")
+        await page.user.should_see("session id 'not a session!' is not valid: letters, digits, '_' and '-', 1 to 128")
+        assert page.pane.run_button.enabled and page.pane.handle is None
         assert page.context.database.call(runs.list_runs, "1") == []
 
 
