@@ -63,10 +63,14 @@ def bars_from_report(report: RunReport, labels: Mapping[str, str] | None = None,
     return bars
 
 
-def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iterable[str]]) -> list[str]:
+def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iterable[str]],
+                           slack_ms: float = 0.05) -> list[str]:
     """The chain the run waited for, first to last: from the last node to finish, step back to
     whatever ended just before it started: its latest predecessor, or, when a predecessor ended
-    much earlier, the node it queued behind (sequential mode, an AI node running alone)."""
+    much earlier, the node it queued behind (sequential mode, an AI node running alone).
+
+    ``slack_ms``: how far after a node's start an earlier node's end may be and still count as
+    before it (rounding in events; timelines rebuilt from stored rows need more)."""
     usable = {b.node_id: b for b in bars if b.outcome not in ("skipped", "background")}
     if not usable:
         return []
@@ -75,7 +79,7 @@ def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iter
     seen = {current}
     while True:
         start = usable[current].start_ms
-        before = [b for b in usable.values() if b.node_id not in seen and b.end_ms <= start + TOLERANCE_MS]
+        before = [b for b in usable.values() if b.node_id not in seen and b.end_ms <= start + slack_ms]
         if not before:
             break
         latest = max(before, key=lambda b: b.end_ms)
