@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError, meta
-
 from .estimate import Estimate, estimate
 from .estimate import node_types as _types
 from .flow.graph import FlowGraph
@@ -23,6 +21,10 @@ from .flow.model import CacheStrategy, EdgeSpec, FlowDocument, ParallelGroup
 from .flow.validate import validate_flow
 from .nodes.base import NodeType
 from .nodes.registry import NodeRegistry
+from .reads import cache_of as _cache_of
+from .reads import full_config as _full_config
+from .reads import key_fields as _key_fields
+from .reads import template_names
 
 # Node types that read earlier values only through their config templates, so an edge into
 # one whose templates name none of the source's outputs carries no data.
@@ -37,7 +39,6 @@ MIN_LOOKUPS = 20
 SUGGESTED_TTL_S = 300
 DEFAULT_LOOKUP_MS = 1.0  # a cache lookup when no hit was measured yet
 CRITICAL_SHARE = 0.15  # a node taking this share of the critical path is worth naming
-_PARSER = Environment()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,55 +318,6 @@ def _critical(document: FlowDocument, types: Mapping[str, NodeType], stats: Mapp
     return found
 
 
-# --- what a cache key depends on ------------------------------------------------------------
-VARYING_TYPES = frozenset({"conversation_history"})  # outputs change between runs of one input
-
-
-def key_inputs(document: FlowDocument, node_id: str, registry: NodeRegistry | None = None,
-               tenant_id: str | None = None) -> set[str] | None:
-    """The run inputs (``user_message``, ...) a node's cache key is a function of, following
-    values other nodes produce back to the inputs. None when the key depends on something that
-    changes between runs of one input (the history, a streamed answer, the run id).
-
-    How often these inputs repeat bounds how often the key repeats: the add-cache suggestion's
-    repeat rate is read from the stored run inputs with it."""
-    types = _types(document, registry, tenant_id)
-    producers: dict[str, list[str]] = {}
-    for spec in document.nodes:
-        node_type = types.get(spec.id)
-        if node_type is not None:
-            for key in node_type.output_keys(_full_config(node_type, spec.config)):
-                producers.setdefault(key, []).append(spec.id)
-    found: set[str] = set()
-    seen: set[str] = set()
-
-    def visit(current: str, fields: list[str] | None) -> bool:
-        spec, node_type = document.node(current), types.get(current)
-        if spec is None or node_type is None or node_type.type_id in VARYING_TYPES or node_type.streams:
-            return False
-        if current in seen:
-            return True
-        seen.add(current)
-        config = _full_config(node_type, spec.config)
-        names = template_names({k: v for k, v in config.items() if fields is None or k in fields})
-        for name in names:
-            if name in ("run_id", "nodes"):
-                return False
-            if name in producers:
-                if not all(visit(p, None) for p in producers[name]):
-                    return False
-            else:
-                found.add(name)
-        return True
-
-    strategy = _cache_of(document, node_id)
-    spec, node_type = document.node(node_id), types.get(node_id)
-    if spec is None or node_type is None:
-        return None
-    fields = strategy.key_fields if strategy is not None else _key_fields(node_type, spec.config)
-    return found if visit(node_id, fields) else None
-
-
 # --- edits -----------------------------------------------------------------------------------
 def _cache_edit(node_id: str, strategy: CacheStrategy) -> Callable[[FlowDocument], None]:
     """The seed's way (``cache_strategy`` by type) when the node is the only one of its type."""
@@ -397,41 +349,6 @@ def _keeps_valid(s: Suggestion, document: FlowDocument, before: set[str], regist
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def template_names(value: Any) -> set[str]:
-    """Top-level variable names the templates in ``value`` read (unparsable text reads all)."""
-    if isinstance(value, dict):
-        return set().union(*(template_names(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(template_names(v) for v in value)) if value else set()
-    if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
-        return set()
-    try:
-        return set(meta.find_undeclared_variables(_PARSER.parse(value)))
-    except TemplateSyntaxError:
-        return {"nodes"}  # unknown: treat as reading everything
-
-
-def _full_config(node_type: NodeType, config: dict[str, Any]) -> dict[str, Any]:
-    from .engine.plan import with_defaults
-
-    return with_defaults(node_type, config)
-
-
-def _key_fields(node_type: NodeType, config: dict[str, Any]) -> list[str] | None:
-    """The fields that change between runs (templated); None (all fields) when none are."""
-    full = _full_config(node_type, config)
-    fields = [name for name, value in full.items() if template_names(value)]
-    return fields or None
-
-
-def _cache_of(document: FlowDocument, node_id: str) -> CacheStrategy | None:
-    spec = document.node(node_id)
-    if spec is None:
-        return None
-    strategy = spec.cache or document.cache_strategy.get(spec.type)
-    return strategy if strategy is not None and strategy.enabled else None
-
-
 def _label(document: FlowDocument, node_id: str) -> str:
     spec = document.node(node_id)
     return f"'{spec.label}'" if spec is not None and spec.label else f"'{node_id}'"

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from runtime.flow.model import FlowDocument
-from runtime.suggestions import NodeStats, key_inputs
+from runtime.reads import key_inputs
+from runtime.suggestions import NodeStats
 from storage.models import Message, Run
 from storage.repos import dashboard, flows, messages, metrics, runs
 

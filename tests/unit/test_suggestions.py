@@ -13,7 +13,8 @@ from runtime.estimate import estimate
 from runtime.flow.loader import load_flow
 from runtime.flow.model import FlowDocument
 from runtime.flow.validate import validate_flow
-from runtime.suggestions import NodeStats, key_inputs, suggest, template_names
+from runtime.reads import key_inputs, template_names
+from runtime.suggestions import NodeStats, suggest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = {"node_1": 0, "node_2": 800, "node_3": 600, "node_4": 500, "node_5": 50, "node_6": 525, "node_7": 100,
