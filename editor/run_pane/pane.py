@@ -44,6 +44,8 @@ def new_session_id() -> str:
 
 
 class RunPane(ui.column):
+    """Run the canvas's flow and watch it; see the module docstring for the arguments."""
+
     def __init__(self, context: Any, flow_provider: Callable[[], FlowDocument], canvas: Any | None, tenant_id: str,
                  on_apply: Callable[[FlowDocument], None] | None = None) -> None:
         super().__init__()
@@ -70,8 +72,7 @@ class RunPane(ui.column):
         tabs.on_value_change(self._tab_changed)
         self._ticker = ui.timer(0.1, self._tick, active=False)
         self.suggestions.set_visibility(False)
-        client = self.client
-        client.on_delete(self._cancel_on_close)
+        self.client.on_delete(self._cancel_on_close)  # a closed page does not leave its run going
 
     # -- layout -------------------------------------------------------------------------------
     def _build_run(self, tenant_id: str) -> None:
@@ -221,12 +222,16 @@ class RunPane(ui.column):
             await self._after_run()  # a stopped or failed run says nothing new about speed
 
     async def _await_handle(self) -> None:
+        """Wait for the run; Stop's cancellation ends the wait, the page's own does not."""
         try:
             await self.handle.result()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not self._stopping or (task is not None and task.cancelling()):
                 raise
+        except Exception as exc:  # the engine reports failures in its result; this is a bug
+            log.exception("the run ended with an error")
+            self.status.set_text(f"The run ended unexpectedly: {exc}")
 
     def stop(self) -> None:
         if self.handle is not None and not self.handle.done():
