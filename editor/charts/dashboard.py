@@ -7,7 +7,7 @@ from typing import Any
 
 from storage.repos.dashboard import PercentileRow
 
-from .style import CONFIG, SERIES, axis, base_layout, empty_figure, fmt_ms
+from .style import CONFIG, NEUTRAL, SERIES, axis, base_layout, empty_figure, fmt_ms
 
 NO_DATA = "No runs in this range yet."
 TimeRange = tuple[datetime, datetime] | None
@@ -137,7 +137,7 @@ def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], 
     for value, name in ((p50, "p50"), (p95, "p95")):
         if value is not None:
             shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1,
-                           "line": {"color": "#0f172a", "width": 1.5, "dash": "dash"}})
+                           "line": {"color": NEUTRAL, "width": 1.5, "dash": "dash"}})
             notes.append({"xref": "x", "yref": "paper", "x": value, "y": 1, "yanchor": "bottom", "showarrow": False,
                           "text": f"{name} {fmt_ms(value)}", "font": {"size": 11}})
     layout = base_layout(title, height=280, shapes=shapes, annotations=notes, showlegend=False,

@@ -22,7 +22,8 @@ OUTCOME_NAMES: dict[str, str] = {
     "background": "background",
 }
 SERIES = ["#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#db2777", "#0d9488", "#dc2626", "#64748b", "#ea580c", "#4f46e5"]
-CRITICAL_LINE = "#0f172a"
+CRITICAL_LINE = "#e11d48"  # readable on light and dark pages alike
+NEUTRAL = "#71809a"  # text and marker lines, readable on light and dark pages
 CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -36,7 +37,7 @@ def base_layout(title: str | None = None, height: int = 320, *, legend_top: bool
         "margin": {"l": 10, "r": 10, "t": 40 if title else 12, "b": 36},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"family": "Roboto, system-ui, sans-serif", "size": 12, "color": "#475569"},
+        "font": {"family": "Roboto, system-ui, sans-serif", "size": 12, "color": NEUTRAL},
         "legend": {"orientation": "h", "y": -0.18, "x": 0},
         "hoverlabel": {"font": {"size": 12}},
     }

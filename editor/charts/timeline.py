@@ -12,7 +12,8 @@ from typing import Any
 from runtime.report import RunReport
 
 from .style import (
-    CONFIG, CRITICAL_LINE, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms, legend_below,
+    CONFIG, CRITICAL_LINE, NEUTRAL, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms,
+    legend_below,
 )
 
 TOLERANCE_MS = 3.0  # a node that started within this of another's end was waiting for it
@@ -97,9 +98,16 @@ def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iter
 
 def timeline_traces(bars: list[TimelineBar], critical: set[str], *, yaxis: str = "y",
                     show_legend: bool = True) -> list[dict[str, Any]]:
-    """One horizontal bar trace per outcome (so the legend names outcomes)."""
+    """One horizontal bar trace per outcome (so the legend names outcomes), and the critical path
+    as outlines drawn over its bars (its own legend entry)."""
     total = max((b.end_ms for b in bars), default=0.0)
     min_width = max(total * 0.004, 0.5)
+    axes = {"yaxis": yaxis, "xaxis": yaxis.replace("y", "x")}
+
+    def geometry(group: list[TimelineBar]) -> dict[str, Any]:
+        return {"y": [b.label for b in group], "base": [round(b.start_ms, 2) for b in group],
+                "x": [round(max(b.duration_ms, min_width), 2) for b in group], **axes}
+
     traces = []
     for outcome, color in OUTCOME_COLORS.items():
         group = [b for b in bars if b.outcome == outcome]
@@ -107,25 +115,21 @@ def timeline_traces(bars: list[TimelineBar], critical: set[str], *, yaxis: str =
             continue
         traces.append({
             "type": "bar", "orientation": "h", "name": OUTCOME_NAMES[outcome], "legendgroup": outcome,
-            "showlegend": show_legend, "yaxis": yaxis, "xaxis": yaxis.replace("y", "x"),
-            "y": [b.label for b in group], "base": [round(b.start_ms, 2) for b in group],
-            "x": [round(max(b.duration_ms, min_width), 2) for b in group],
-            "marker": {"color": color,
-                       "line": {"color": CRITICAL_LINE, "width": [2.5 if b.node_id in critical else 0 for b in group]}},
+            "showlegend": show_legend, **geometry(group), "marker": {"color": color},
             "customdata": [[b.node_id, b.node_type, fmt_ms(b.start_ms), fmt_ms(b.duration_ms), b.cache,
                             "critical path" if b.node_id in critical else "", (b.error or "")[:200]] for b in group],
             "hovertemplate": ("<b>%{y}</b> (%{customdata[1]})<br>start %{customdata[2]}, took %{customdata[3]}"
                               "<br>cache %{customdata[4]} %{customdata[5]}<br>%{customdata[6]}<extra></extra>"),
         })
-    if critical and show_legend:
-        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "critical path",
-                       "marker": {"symbol": "square-open", "size": 12, "color": CRITICAL_LINE,
-                                  "line": {"width": 2.5}}, "hoverinfo": "skip", "yaxis": yaxis,
-                       "xaxis": yaxis.replace("y", "x")})
+    on_path = [b for b in bars if b.node_id in critical]
+    if on_path:
+        traces.append({"type": "bar", "orientation": "h", "name": "critical path", "legendgroup": "critical",
+                       "showlegend": show_legend, **geometry(on_path), "hoverinfo": "skip",
+                       "marker": {"color": "rgba(0,0,0,0)", "line": {"color": CRITICAL_LINE, "width": 2.5}}})
     return traces
 
 
-MARKERS = (("first chunk", "#7c3aed", "dash"), ("result", "#0f172a", "dot"))
+MARKERS = (("first chunk", "#8b5cf6", "dash"), ("result", NEUTRAL, "dot"))
 
 
 def markers(first_chunk_ms: float | None, result_ms: float | None, *, xref: str = "x",

@@ -20,6 +20,11 @@ SAMPLE = """() => ({
 })"""
 
 
+BARS = "[...document.querySelectorAll('[data-testid=run-timeline] .bars .point path')]"
+FILLED_BARS = BARS + ".filter(p => getComputedStyle(p).fillOpacity !== '0').length"
+OUTLINES = BARS + ".filter(p => getComputedStyle(p).fillOpacity === '0').length"
+
+
 def open_flow(page: Any, server: RunPaneServer, name: str, nodes: int) -> None:
     page.set_viewport_size({"width": 1440, "height": 1600})  # the whole pane in one screenshot
     page.goto(f"{server.url}/test/run/{name}")
@@ -57,8 +62,8 @@ def test_a_run_is_watched_live_then_its_timeline_appears(page: Any, server: RunP
     assert all(final[n] in ("done", "cached") for n in NODES), final
     page.wait_for_selector("[data-testid=run-timeline] .main-svg", timeout=10000)
     # one bar per node; the background save adds its bar when it is done, after the answer
-    page.wait_for_function("document.querySelectorAll('[data-testid=run-timeline] .bars .point').length === 8",
-                           timeout=10000)
+    page.wait_for_function(FILLED_BARS + " === 8", timeout=10000)
+    assert page.evaluate(OUTLINES) == 5, "the critical path: message, the slowest lookup, context, answer, output"
     assert "first chunk" in page.locator("[data-testid=answer-meta-node_6]").inner_text()
     assert page.locator("[data-testid=run-button]").is_enabled()
     assert not page.locator("[data-testid=stop-button]").is_enabled()
