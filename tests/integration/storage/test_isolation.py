@@ -112,6 +112,7 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "dashboard.durations_over_time": lambda s, d: {t for _, t, *_ in dashboard.durations_over_time(s, Filters(B))}
     == {"template"},
     "dashboard.tokens_over_time": lambda s, d: sum(i + o for _, i, o in dashboard.tokens_over_time(s, Filters(B))) == 0,
+    "dashboard.activity_marker": lambda s, d: tuple(dashboard.activity_marker(s, B)[1:]) == (0, None),  # A's 3 runs unseen
     "dashboard.runs_over_time": lambda s, d: sum(n for _, n, _ in dashboard.runs_over_time(s, Filters(B))) == 0,
     "dashboard.run_totals": lambda s, d: dashboard.run_totals(s, Filters(B)).runs == 0,
     "dashboard.cache_by_node_type": lambda s, d: set(dashboard.cache_by_node_type(s, Filters(B))) <= {"template"},
