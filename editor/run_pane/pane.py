@@ -187,6 +187,10 @@ class RunPane(ui.column):
         self.status.set_text("Fix the problems above, then run again.")
 
     async def run(self) -> None:
+        await self._exclusively(self._run)
+
+    async def _exclusively(self, action: Any) -> None:
+        """One run or compare at a time, on the flow as validated by ``_prepare``."""
         if self.busy:
             return
         prepared = self._prepare()
@@ -194,7 +198,7 @@ class RunPane(ui.column):
             return
         self.idle.clear()
         try:
-            await self._run(*prepared)
+            await action(*prepared)
         finally:
             self.idle.set()
 
@@ -340,16 +344,7 @@ class RunPane(ui.column):
 
     # -- compare ------------------------------------------------------------------------------
     async def compare(self) -> None:
-        if self.busy:
-            return
-        prepared = self._prepare()
-        if prepared is None:
-            return
-        self.idle.clear()
-        try:
-            await self._compare(*prepared)
-        finally:
-            self.idle.set()
+        await self._exclusively(self._compare)
 
     async def _compare(self, document: FlowDocument, inputs: dict[str, Any]) -> None:
         self._begin(None, "Compare: sequential run…")
