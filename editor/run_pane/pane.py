@@ -320,6 +320,8 @@ class RunPane(ui.column):
             parts.append(f"first chunk {fmt_ms(report.first_chunk_ms)}")
         self.status.set_text(" · ".join(parts).capitalize())
         with self.result_box:
+            for notice in self.context.services.notices:  # e.g. no API key: the offline mock answered
+                tag(ui.label(f"Note: {notice}"), "run-notice").classes("text-caption text-grey-7 w-full")
             if live.error:
                 tag(ui.label(live.error), "run-error").classes("text-negative text-body2 w-full").style(
                     "white-space: pre-wrap")

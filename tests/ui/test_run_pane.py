@@ -36,6 +36,8 @@ async def test_a_run_streams_the_answer_updates_nodes_and_is_recorded(tmp_path: 
         page.user.find(marker="run-timeline")
         page.user.find(marker="run-output")
         assert page.pane.status.text.startswith("Succeeded in")
+        notice = page.user.find(marker="run-notice").elements.pop().text
+        assert "using the offline mock provider" in notice  # no ANTHROPIC_API_KEY here: the pane says so
         await page.context.recorder.drain(5)
         stored = page.context.database.call(runs.list_runs, "1", "pallet-assistant")
         assert [(r.status, r.inputs["user_message"]) for r in stored] == [("succeeded", "Transpalet arıyorum")]
