@@ -49,11 +49,13 @@ def flows() -> dict[str, dict[str, Any]]:
     broken["edges"] = [e for e in broken["edges"] if e["target"] != "node_8"]
     quick = json.loads(json.dumps(demo))
     quick["nodes"][5]["config"].update(mock_delay_ms=30, mock_tokens_per_second=150)
+    keyless = json.loads(json.dumps(quick))  # names a real provider; with no key the mock answers
+    keyless["nodes"][5]["config"]["provider"] = "anthropic"
     seed_fast = json.loads(json.dumps(seed))
     for node in seed_fast["nodes"]:
         if node["type"] == "delay":
             node["config"]["ms"] = node["config"]["ms"] / 5
-    return {"demo": demo, "quick": quick, "seed": seed, "seed_fast": seed_fast, "slow": slow, "broken": broken,
+    return {"demo": demo, "quick": quick, "keyless": keyless, "seed": seed, "seed_fast": seed_fast, "slow": slow, "broken": broken,
             "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow()}
 
 

@@ -36,12 +36,22 @@ async def test_a_run_streams_the_answer_updates_nodes_and_is_recorded(tmp_path: 
         page.user.find(marker="run-timeline")
         page.user.find(marker="run-output")
         assert page.pane.status.text.startswith("Succeeded in")
-        notice = page.user.find(marker="run-notice").elements.pop().text
-        assert "using the offline mock provider" in notice  # no ANTHROPIC_API_KEY here: the pane says so
         await page.context.recorder.drain(5)
         stored = page.context.database.call(runs.list_runs, "1", "pallet-assistant")
         assert [(r.status, r.inputs["user_message"]) for r in stored] == [("succeeded", "Transpalet arıyorum")]
         assert stored[0].first_chunk_ms is not None and stored[0].output["answer"] == answer
+
+
+async def test_a_provider_without_a_key_falls_back_to_the_mock_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("AKIS_ANTHROPIC_API_KEY", raising=False)
+    async with pane_page(tmp_path, caplog, "keyless") as page:
+        await page.click("run-button")
+        await page.until(lambda: page.has("run-notice"), what="the fallback notice")
+        notice = page.user.find(marker="run-notice").elements.pop().text
+        assert "ANTHROPIC_API_KEY" in notice and "offline mock provider" in notice
+        assert page.pane.live.output["answer"].startswith("Thanks for your message")
 
 
 async def test_a_second_run_hits_the_cache_and_shows_it(tmp_path: Path, caplog: pytest.LogCaptureFixture):
