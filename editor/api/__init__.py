@@ -141,6 +141,13 @@ def add_docs(app: Any) -> None:
             cached.append(schema)
         return JSONResponse(cached[0])
 
+    from swagger_ui_bundle import swagger_ui_path  # Swagger UI's files, served here: no CDN needed
+
+    app.add_static_files("/docs/assets", swagger_ui_path)
+
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Akis API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Akis API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/favicon.ico")

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 # the health check, the public API description, and the example widget (a static page).
 PUBLIC_EXACT = frozenset({"/login", "/logout", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
                           "/redoc", "/favicon.ico", "/widget"})
-PUBLIC_PREFIXES = ("/_nicegui/", "/_nicegui_ws/", "/widget/")
+PUBLIC_PREFIXES = ("/_nicegui/", "/_nicegui_ws/", "/widget/", "/docs/assets/")
 
 
 def is_public(path: str) -> bool:

@@ -222,3 +222,15 @@ async def test_deleting_a_user_ends_their_sessions(api: Api) -> None:
         assert (await client.get("/api/flows")).status_code == 401
         assert (await client.get("/")).headers["location"].startswith("/login")
     database.dispose()
+
+
+async def test_api_docs_work_offline(api: Api) -> None:
+    """/docs serves Swagger UI from the app itself: the page works without internet."""
+    async with api.client() as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
+        assert "cdn" not in page.text.lower().replace("/docs/assets", "")
+        script = await client.get("/docs/assets/swagger-ui-bundle.js")
+        assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+        css = await client.get("/docs/assets/swagger-ui.css")
+        assert css.status_code == 200 and ".swagger-ui" in css.text
