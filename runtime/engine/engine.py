@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import OrderedDict
 from functools import partial
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from ..errors import AkisError
 from ..events import BACKGROUND_FINISHED, RUN_FINISHED, Event
@@ -74,7 +74,7 @@ class Engine:
     async def run(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
                   **options: Any) -> RunResult:
         """Run to the end and return the result; background nodes go on after it returns."""
-        return await self.start(flow, inputs, **options).result()
+        return await self._execute(self._prepare(flow, inputs, **options))  # no task of its own
 
     async def stream(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
                      *, include_background: bool = True, **options: Any) -> AsyncIterator[Event]:
@@ -104,6 +104,15 @@ class Engine:
               tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
               on_event: Listener | None = None, warmup: bool = False) -> RunHandle:
         """Validate, compile (cached) and start a run on the current event loop."""
+        run = self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, run_id=run_id,
+                            on_event=on_event, warmup=warmup)
+        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"akis-run-{run.run_id}")
+        return RunHandle(run, task)
+
+    def _prepare(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
+                 tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
+                 on_event: Listener | None = None, warmup: bool = False) -> Run:
+        """Validate, compile (cached) and set up a run; nothing runs yet."""
         document = load_flow(flow)
         values = dict(inputs or {})
         tenant = _tenant(tenant_id, values)
@@ -114,10 +123,8 @@ class Engine:
         listeners: list[Listener] = [on_event] if on_event else []
         if self.publisher is not None:
             listeners.append(partial(self.publisher.publish, channel_for(tenant, session)))
-        run = Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
-                  cache=self.cache, metrics=self.metrics, listeners=listeners, warmup=warmup)
-        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"akis-run-{run_id}")
-        return RunHandle(run, task)
+        return Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
+                   cache=self.cache, metrics=self.metrics, listeners=listeners, warmup=warmup)
 
     def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
         """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""
@@ -136,21 +143,67 @@ class Engine:
         if result.status == "succeeded":
             loop = asyncio.get_running_loop()
             for node in sorted(run.deferred, key=lambda n: n.order):
-                result.background.append(loop.create_task(self._background(run, node)))
+                result.background.append(self._start_background(loop, run, node))
         return result
 
-    async def _background(self, run: Run, node: Any) -> BackgroundOutcome:
-        """Render, queue and await one background node, off the result's path; then report it."""
+    def _start_background(self, loop: asyncio.AbstractEventLoop, run: Run, node: Any) -> asyncio.Future[Any]:
+        """Render and queue one background node; the future resolves (and the node is reported)
+        when it has run. A runner that hands back a future is followed by a callback, not a task."""
         try:
-            outcome = await self.background.submit(run.background_job(node))
+            submitted = self.background.submit(run.background_job(node))
         except Exception as exc:  # a config that does not render, a queue that is down
-            outcome = BackgroundOutcome(node.id, "failed", 0.0, f"{type(exc).__name__}: {exc}", time.time())
+            return loop.create_task(self._background(run, node, None, exc))
+        if not isinstance(submitted, asyncio.Future):
+            return loop.create_task(self._background(run, node, submitted, None))
+        done: asyncio.Future[BackgroundOutcome] = loop.create_future()
+        submitted.add_done_callback(partial(self._background_done, run, node, done))
+        done.add_done_callback(partial(_cancel_if_cancelled, submitted))  # as cancelling a task awaiting it
+        return done
+
+    def _background_done(self, run: Run, node: Any, done: asyncio.Future[BackgroundOutcome],
+                         submitted: asyncio.Future[BackgroundOutcome]) -> None:
+        if done.done():
+            return
+        if submitted.cancelled():
+            done.cancel()
+            return
+        exc = submitted.exception()
+        if exc is not None and not isinstance(exc, Exception):
+            done.set_exception(exc)
+            return
+        try:
+            outcome = self._report(run, node, _failed(node, exc) if exc is not None else submitted.result())
+        except Exception as error:  # a listener that raises: the awaiting side sees it, as from a task
+            done.set_exception(error)
+            return
+        done.set_result(outcome)
+
+    async def _background(self, run: Run, node: Any, submitted: Awaitable[BackgroundOutcome] | None,
+                          error: Exception | None) -> BackgroundOutcome:
+        """Await one queued background node (or take its error), then report it."""
+        if submitted is not None:
+            try:
+                outcome = await submitted
+            except Exception as exc:  # a queue that is down
+                error = exc
+        return self._report(run, node, _failed(node, error) if error is not None else outcome)
+
+    def _report(self, run: Run, node: Any, outcome: BackgroundOutcome) -> BackgroundOutcome:
         run.emit(Event(BACKGROUND_FINISHED, run.run_id, run.now_ms(), node_id=outcome.node_id, node_type=node.type_id,
                        duration_ms=outcome.duration_ms, status=outcome.status, error=outcome.error))
         if not run.warmup:
             self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node.type_id,
                                           outcome.duration_ms, "off", outcome.status))
         return outcome
+
+
+def _failed(node: Any, exc: BaseException) -> BackgroundOutcome:
+    return BackgroundOutcome(node.id, "failed", 0.0, f"{type(exc).__name__}: {exc}", time.time())
+
+
+def _cancel_if_cancelled(target: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
+    if future.cancelled():
+        target.cancel()
 
 
 def _tenant(explicit: str | int | None, values: dict[str, Any]) -> str:

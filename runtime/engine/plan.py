@@ -36,6 +36,7 @@ class PlannedNode:
     streams: bool
     merge: bool
     cache: CacheStrategy | None  # effective strategy, only for a cacheable, enabled node
+    inline: bool = False  # never suspends (and no cache, retry or timeout): run without a task
 
     def make_config(self, values: dict[str, Any]) -> NodeConfig:
         """This run's config: templates rendered against the values, then validated."""
@@ -96,6 +97,9 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
                 cache=_effective_cache(flow, spec, node_type),
             )
         )
+        node = planned[-1]
+        node.inline = (not node_type.suspends and not node.streams and node.cache is None
+                       and spec.retry is None and not spec.timeout_s)
     return Plan(
         flow=flow,
         flow_id=str(flow.flow_id),

@@ -8,10 +8,11 @@ loop: the whole scheduler is ``_settle`` + ``_pump``. Skips propagate along inac
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import heapq
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 from ..errors import AkisError, NodeError
 from ..events import (
@@ -80,6 +81,7 @@ class Run:
         self.ready: list[tuple[int, int]] = []
         self.running: dict[int, asyncio.Task[None]] = {}
         self.exclusive_running = False
+        self.pumping = False
         self.settled = 0
         self.deferred: list[PlannedNode] = []
         self.index = 0
@@ -164,13 +166,42 @@ class Run:
             heapq.heappush(self.ready, (node.order, i))
 
     def _pump(self) -> None:
-        while self.ready and self.fatal is None:
-            node = self.plan.nodes[self.ready[0][1]]
-            if not self._can_start(node):
-                break
-            heapq.heappop(self.ready)
-            self.exclusive_running = node.exclusive
-            self.running[node.index] = self.loop.create_task(self._node_task(node))
+        if self.pumping:
+            return  # an inline node settling inside the loop below: that loop goes on
+        self.pumping = True
+        try:
+            while self.ready and self.fatal is None:
+                node = self.plan.nodes[self.ready[0][1]]
+                if not self._can_start(node):
+                    break
+                heapq.heappop(self.ready)
+                self.exclusive_running = node.exclusive
+                if node.inline:
+                    self._start_inline(node)
+                else:
+                    self.running[node.index] = self.loop.create_task(self._node_task(node))
+        finally:
+            self.pumping = False
+
+    def _start_inline(self, node: PlannedNode) -> None:
+        """Step the node's coroutine here; it settles before returning unless it suspends,
+        and then a task carries on from where it stopped."""
+        coro = self._node_task(node)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # escaped _node_task: kept like a task would keep it
+            failed: asyncio.Future[None] = self.loop.create_future()
+            if isinstance(exc, asyncio.CancelledError):
+                failed.cancel()
+            else:
+                failed.set_exception(exc)
+            self.running[node.index] = failed  # type: ignore[assignment]
+            return
+        self.running[node.index] = self.loop.create_task(_Resumed(coro, waiting))  # type: ignore[arg-type]
 
     def _can_start(self, node: PlannedNode) -> bool:
         if self.exclusive_running:
@@ -212,9 +243,9 @@ class Run:
 
     # -- one node -----------------------------------------------------------------------------
     async def _node_task(self, node: PlannedNode) -> None:
-        start = self.now_ms()
+        start = (time.perf_counter() - self.t0) * 1000.0
         timing = self.timings[node.id] = NodeTiming(start)
-        self.emit(Event(NODE_STARTED, self.run_id, start, node_id=node.id, node_type=node.type_id))
+        self.emit(Event(NODE_STARTED, self.run_id, start, 0, node.id, node.type_id))  # positional: cheaper
         ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                           self.values, self.services)
         status, cache = "succeeded", "off"
@@ -255,14 +286,14 @@ class Run:
         if node.merge:
             self.values.update(result)
         end = self._record(node, timing, start, status, cache, ctx, None)
-        self.emit(Event(NODE_FINISHED, self.run_id, end, node_id=node.id, node_type=node.type_id,
-                        duration_ms=timing.duration_ms, cache=cache, status=status))  # type: ignore[arg-type]
+        self.emit(Event(NODE_FINISHED, self.run_id, end, 0, node.id, node.type_id, None, None,
+                        timing.duration_ms, cache, status))  # type: ignore[arg-type]
         self._settle(node.index, status, result)
 
     def _record(self, node: PlannedNode, timing: NodeTiming, start: float, status: str, cache: str,
                 ctx: NodeContext, error: str | None) -> float:
         """Fill the node's timing and metrics row; returns the end time (ms) for its event."""
-        end = self.now_ms()
+        end = (time.perf_counter() - self.t0) * 1000.0
         timing.duration_ms = end - start
         timing.status, timing.cache, timing.error = status, cache, error
         for key, value in ctx.usage.items():
@@ -320,18 +351,23 @@ class Run:
         parts = self.texts[node.id] = []
         seq = 0
         stream = node.node_type.run(config, ctx)
+        # the per-chunk path, inlined: now_ms, emit and a positional Event
+        run_id, node_id, type_id, listeners, t0 = self.run_id, node.id, node.type_id, self.listeners, self.t0
+        perf_counter = time.perf_counter
         try:
             async for item in stream:
                 if isinstance(item, str):
                     if not item:
                         continue
-                    t = self.now_ms()
+                    t = (perf_counter() - t0) * 1000.0
                     if self.first_chunk_ms is None:
                         self.first_chunk_ms = t
                     self.last_chunk_ms = t
                     parts.append(item)
-                    self.emit(Event(MESSAGE_CHUNK, self.run_id, t, node_id=node.id, node_type=node.type_id,
-                                    text=item, seq=seq))
+                    event = Event(MESSAGE_CHUNK, run_id, t, self.index, node_id, type_id, item, seq)
+                    self.index += 1
+                    for listener in listeners:
+                        listener(event)
                     seq += 1
                 else:
                     result = _as_result(item, node)
@@ -352,6 +388,40 @@ class Run:
             return {}
         text = "".join(self.texts.get(node.id, ()))
         return {"partial": True, "partial_text": text} if text else {}
+
+
+class _Resumed(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """A coroutine already stepped once by hand (it yielded ``waiting``), for a task to go on
+    driving: the task's first step gets ``waiting``, then every send and throw is passed on."""
+
+    __slots__ = ("_coro", "_waiting", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coro, self._waiting, self._first = coro, waiting, True
+
+    def send(self, value: Any) -> Any:
+        if self._first:
+            self._first = False
+            return self._waiting
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:  # type: ignore[override]
+        self._first = False
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
 
 
 def _as_result(value: Any, node: PlannedNode) -> dict[str, Any]:

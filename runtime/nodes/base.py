@@ -58,6 +58,9 @@ class NodeType:
     background: ClassVar[bool] = False
     streams: ClassVar[bool] = False
     merge_outputs: ClassVar[bool] = True  # False: result only at nodes.<id> (condition, output)
+    # False: ``run`` finishes without ever suspending (no I/O, no sleep), so the engine may run
+    # it inline in the scheduler instead of as a task. One that suspends anyway still works.
+    suspends: ClassVar[bool] = True
     tenant_id: ClassVar[str | None] = None  # set for a tenant's plugin type
 
     def output_keys(self, config: dict[str, Any]) -> set[str]:

@@ -23,6 +23,7 @@ class UserInput(NodeType):
     icon = "chat"
     Config = UserInputConfig
     merge_outputs = False
+    suspends = False
 
     async def run(self, config: UserInputConfig, ctx: NodeContext) -> dict[str, Any]:
         missing = [name for name in config.fields if ctx.values.get(name) in (None, "")]
@@ -47,6 +48,7 @@ class Output(NodeType):
     icon = "output"
     Config = OutputConfig
     merge_outputs = False
+    suspends = False
 
     async def run(self, config: OutputConfig, ctx: NodeContext) -> dict[str, Any]:
         return dict(config.fields)

@@ -32,6 +32,7 @@ class Condition(NodeType):
     icon = "call_split"
     Config = ConditionConfig
     merge_outputs = False
+    suspends = False
 
     async def run(self, config: ConditionConfig, ctx: NodeContext) -> dict[str, Any]:
         for case in config.cases:
@@ -69,6 +70,7 @@ class Template(NodeType):
     category = "logic"
     icon = "description"
     Config = TemplateConfig
+    suspends = False
 
     def output_keys(self, config: dict[str, Any]) -> set[str]:
         return {str(config.get("output_key", "context"))}

@@ -293,3 +293,43 @@ async def test_plugin_node_runs_for_its_tenant():
     assert result.output["r"] == "approved" and result.output["t"].startswith("tx_")
     with pytest.raises(FlowValidationError, match="another tenant"):
         await engine.run(data, {"user_message": "buy", "tenant_id": 5})
+
+
+class SaysItNeverSuspends(NodeType):
+    """Declares ``suspends = False`` (so it is started inline) but awaits anyway."""
+
+    type_id = "says_it_never_suspends"
+    suspends = False
+    outputs = ("late",)
+
+    async def run(self, config: NodeConfig, ctx: NodeContext) -> dict[str, Any]:
+        await asyncio.sleep(0.02)
+        return {"late": "yes"}
+
+
+def inline_chain() -> dict[str, Any]:
+    return flow([node("in", "user_input"), node("liar", "says_it_never_suspends"),
+                 node("out", "output", fields={"late": "{{ late }}"})], [("in", "liar"), ("liar", "out")])
+
+
+async def test_an_inline_node_that_suspends_goes_on_in_a_task():
+    engine = Engine(registry=registry_with(SaysItNeverSuspends))
+    events = await collect(engine, inline_chain())
+    kinds = [(e.event, e.node_id) for e in events]
+    assert kinds == [("run.started", None), ("node.started", "in"), ("node.finished", "in"),
+                     ("node.started", "liar"), ("node.finished", "liar"), ("node.started", "out"),
+                     ("node.finished", "out"), ("run.finished", None)]
+    assert [e.index for e in events] == list(range(len(events)))
+    assert events[-1].output == {"late": "yes"}
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 0.005])
+async def test_cancelling_an_inline_node_that_suspended(wait_s: float):
+    engine = Engine(registry=registry_with(SaysItNeverSuspends))
+    handle = engine.start(inline_chain(), {"user_message": "hi"})
+    await asyncio.sleep(wait_s)
+    handle.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handle.result()
+    assert handle._run.timings["liar"].status == "cancelled"
+    assert all(task.done() for task in handle._run.running.values())
