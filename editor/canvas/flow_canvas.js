@@ -1,244 +1,33 @@
 // The Akis flow canvas: Vue Flow rendering Python's nodes, edges and group frames.
 // Data comes in through props; user intent goes out as small typed events. The canvas never
 // validates or runs anything: it draws what Python says and reports what the user did.
+// The node card, the problem edge, the minimap and the shared constants are in the bundle
+// (js/src/nodes.js, minimap.js, shared.js); this file keeps what needs NiceGUI's own modules
+// (loadResource) and the canvas itself: props -> Vue Flow, group frames, gestures, keys.
 import { markRaw } from "vue";
 import {
   VueFlow,
-  Handle,
-  BaseEdge,
-  EdgeLabelRenderer,
-  getBezierPath,
   getTransformForBounds,
   MarkerType,
   Background,
   Controls,
-  Panel,
+  AkisNode,
+  ProblemEdge,
+  AkisMiniMap,
+  NODE_W,
+  NODE_H,
+  FIT,
+  DATA_DEFAULTS,
+  edgeId,
+  isTyping,
 } from "akis-vueflow";
 import { loadResource } from "../../static/utils/resources.js";
 
 const DRAG_TYPE = "application/akis-node-type";
 const FRAME_PAD = 22;
 const FRAME_PAD_TOP = 34;
-const NODE_W = 232; // .akis-node width in canvas.css
-const NODE_H = 56; // a node without badges; only used to fit the view before nodes are measured
-const FIT = { padding: 0.12, minZoom: 0.1, maxZoom: 1 };
-const DATA_DEFAULTS = {
-  category: "other",
-  icon: "widgets",
-  color: "#64748b",
-  badges: [],
-  status: null,
-  duration_ms: null,
-  error: null,
-  problems: [],
-  branches: [],
-  has_input: true,
-  has_output: true,
-};
-const BADGE_ICONS = { cached: "bolt", background: "schedule", group: "call_split", join: "merge" };
 
-export function edgeId(source, target, sourceHandle) {
-  return `${source}->${target}` + (sourceHandle ? `#${sourceHandle}` : "");
-}
-
-function formatMs(ms) {
-  if (ms === null || ms === undefined) return "";
-  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10000 ? 0 : 1)} s` : `${Math.round(ms)} ms`;
-}
-
-function isTyping(target) {
-  if (!target || !target.closest) return false;
-  return !!target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], .cm-editor");
-}
-
-const AkisNode = {
-  components: { Handle },
-  inheritAttrs: false,
-  props: ["id", "data", "selected"],
-  computed: {
-    d() {
-      return { ...DATA_DEFAULTS, ...this.data };
-    },
-    classes() {
-      const d = this.d;
-      return [
-        `akis-cat-${d.category}`,
-        d.status ? `akis-status-${d.status}` : "",
-        d.problems.length ? "akis-has-problems" : "",
-      ];
-    },
-    badges() {
-      return this.d.badges.map((b) => {
-        const [kind, ...rest] = String(b).split(":");
-        return { kind, icon: BADGE_ICONS[kind] || "", text: rest.length ? rest.join(":") : kind };
-      });
-    },
-    statusText() {
-      const d = this.d;
-      switch (d.status) {
-        case "running":
-          return "running…";
-        case "done":
-          return formatMs(d.duration_ms) || "done";
-        case "cached":
-          return "cached" + (d.duration_ms !== null ? ` · ${formatMs(d.duration_ms)}` : "");
-        case "failed":
-          return "failed";
-        case "skipped":
-          return "skipped";
-        case "waiting":
-          return "waiting";
-        default:
-          return "";
-      }
-    },
-    statusIcon() {
-      return { running: "sync", done: "check", cached: "bolt", failed: "error", skipped: "block", waiting: "schedule" }[
-        this.d.status
-      ];
-    },
-  },
-  template: `
-    <div :class="classes" :data-status="d.status || ''" :data-node-id="id">
-      <div class="akis-node" :style="{'--akis-cat': d.color}" :title="d.status === 'failed' && d.error ? d.error : null">
-        <Handle v-if="d.has_input" type="target" position="left" />
-        <div class="akis-node__main">
-          <i class="material-icons akis-node__icon">{{ d.icon }}</i>
-          <div class="akis-node__text">
-            <div class="akis-node__label" :title="d.label">{{ d.label }}</div>
-            <div class="akis-node__type">{{ d.node_type }}</div>
-          </div>
-          <span v-if="d.problems.length" class="akis-node__problem" data-testid="node-problem"
-                :title="d.problems.join('\\n')">{{ d.problems.length > 1 ? d.problems.length : '!' }}</span>
-        </div>
-        <div v-if="badges.length || statusText" class="akis-node__footer">
-          <span v-for="b in badges" :key="b.kind + b.text" class="akis-badge" :class="'akis-badge--' + b.kind">
-            <i v-if="b.icon" class="material-icons">{{ b.icon }}</i>{{ b.text }}
-          </span>
-          <span v-if="statusText" class="akis-status-chip" :title="d.status === 'failed' ? d.error : null">
-            <i class="material-icons">{{ statusIcon }}</i>{{ statusText }}
-          </span>
-        </div>
-        <div v-if="d.branches.length" class="akis-node__branches">
-          <div v-for="b in d.branches" :key="b" class="akis-branch">{{ b }}
-            <Handle type="source" position="right" :id="b" />
-          </div>
-        </div>
-        <Handle v-else-if="d.has_output" type="source" position="right" />
-      </div>
-    </div>`,
-};
-
-const ProblemEdge = {
-  components: { BaseEdge, EdgeLabelRenderer },
-  inheritAttrs: false,
-  props: ["id", "sourceX", "sourceY", "targetX", "targetY", "sourcePosition", "targetPosition", "markerEnd", "data"],
-  computed: {
-    path() {
-      return getBezierPath({
-        sourceX: this.sourceX,
-        sourceY: this.sourceY,
-        sourcePosition: this.sourcePosition,
-        targetX: this.targetX,
-        targetY: this.targetY,
-        targetPosition: this.targetPosition,
-      });
-    },
-    problems() {
-      return (this.data && this.data.problems) || [];
-    },
-  },
-  template: `
-    <BaseEdge :id="id" :path="path[0]" :marker-end="markerEnd" />
-    <EdgeLabelRenderer>
-      <div class="akis-edge-problem nodrag nopan" data-testid="edge-problem" :data-edge-id="id"
-           :style="{transform: 'translate(-50%, -50%) translate(' + path[1] + 'px,' + path[2] + 'px)'}"
-           :title="problems.join('\\n')">!</div>
-    </EdgeLabelRenderer>`,
-};
-
-// The overview map: one SVG with a rect per node, instead of a component per node (Vue Flow's
-// MiniMap re-renders 300 child components on every change and cost ~0.3 s at start-up).
-// Click or drag in it to move the view there; the wheel zooms.
-const MINI_W = 200;
-const MINI_H = 140;
-const AkisMiniMap = {
-  components: { Panel },
-  props: ["flow", "tick"],
-  computed: {
-    rects() {
-      if (!this.tick) return [];
-      return this.flow.getNodes.value.map((n) => ({
-        id: n.id,
-        x: n.position.x,
-        y: n.position.y,
-        w: n.dimensions.width || NODE_W,
-        h: n.dimensions.height || NODE_H,
-        color: (n.data && n.data.color) || "#64748b",
-        selected: n.selected,
-      }));
-    },
-    view() {
-      if (!this.tick) return { x: 0, y: 0, w: 1, h: 1 };
-      const vp = this.flow.viewport.value;
-      const dims = this.flow.dimensions.value;
-      return { x: -vp.x / vp.zoom, y: -vp.y / vp.zoom, w: dims.width / vp.zoom, h: dims.height / vp.zoom };
-    },
-    box() {
-      const v = this.view;
-      let x0 = v.x, y0 = v.y, x1 = v.x + v.w, y1 = v.y + v.h;
-      for (const r of this.rects) {
-        x0 = Math.min(x0, r.x);
-        y0 = Math.min(y0, r.y);
-        x1 = Math.max(x1, r.x + r.w);
-        y1 = Math.max(y1, r.y + r.h);
-      }
-      const scale = Math.max((x1 - x0) / MINI_W, (y1 - y0) / MINI_H);
-      const w = scale * MINI_W, h = scale * MINI_H, pad = 5 * scale;
-      return { x: x0 - (w - (x1 - x0)) / 2 - pad, y: y0 - (h - (y1 - y0)) / 2 - pad, w: w + 2 * pad, h: h + 2 * pad, scale };
-    },
-    mask() {
-      const b = this.box, v = this.view;
-      return `M${b.x},${b.y}h${b.w}v${b.h}h${-b.w}z M${v.x},${v.y}h${v.w}v${v.h}h${-v.w}z`;
-    },
-  },
-  methods: {
-    toFlow(e) {
-      const r = this.$refs.svg.getBoundingClientRect();
-      return { x: this.box.x + ((e.clientX - r.left) / r.width) * this.box.w, y: this.box.y + ((e.clientY - r.top) / r.height) * this.box.h };
-    },
-    moveTo(e) {
-      const p = this.toFlow(e);
-      this.flow.setCenter(p.x, p.y, { zoom: this.flow.viewport.value.zoom });
-    },
-    onDown(e) {
-      this.dragging = true;
-      this.$refs.svg.setPointerCapture(e.pointerId);
-      this.moveTo(e);
-    },
-    onMove(e) {
-      if (this.dragging) this.moveTo(e);
-    },
-    onUp() {
-      this.dragging = false;
-    },
-    onWheel(e) {
-      const zoom = this.flow.viewport.value.zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15);
-      this.flow.zoomTo(Math.min(FIT.maxZoom * 2, Math.max(FIT.minZoom, zoom)));
-    },
-  },
-  template: `
-    <Panel position="bottom-right" class="akis-minimap">
-      <svg ref="svg" :width="${MINI_W}" :height="${MINI_H}" :viewBox="[box.x, box.y, box.w, box.h].join(' ')"
-           @pointerdown.prevent="onDown" @pointermove="onMove" @pointerup="onUp" @wheel.prevent="onWheel">
-        <rect v-for="r in rects" :key="r.id" :x="r.x" :y="r.y" :width="r.w" :height="r.h" :rx="2 * box.scale"
-              :fill="r.color" :class="{'akis-minimap__selected': r.selected}" />
-        <path class="akis-minimap__mask" :d="mask" fill-rule="evenodd" />
-        <rect class="akis-minimap__view" :x="view.x" :y="view.y" :width="view.w" :height="view.h"
-              :stroke-width="1.5 * box.scale" />
-      </svg>
-    </Panel>`,
-};
+export { edgeId };
 
 export default {
   components: { VueFlow, Background, Controls, AkisMiniMap },

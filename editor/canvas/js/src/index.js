@@ -1,6 +1,7 @@
-// Entry of the Akis canvas bundle: Vue Flow with its background and controls (the minimap is our
-// own, in flow_canvas.js: one SVG instead of a component per node), with `vue` left external so the
-// bundle shares NiceGUI's own Vue. esbuild writes the imported CSS next to it as index.css.
+// Entry of the Akis canvas bundle: Vue Flow with its background and controls, and the canvas's own
+// sub-components (node card, problem edge, and the minimap: one SVG instead of Vue Flow's
+// component per node) with the constants they share with flow_canvas.js. `vue` is left external so
+// the bundle shares NiceGUI's own Vue. esbuild writes the imported CSS next to it as index.css.
 import "@vue-flow/core/dist/style.css";
 import "@vue-flow/core/dist/theme-default.css";
 import "@vue-flow/controls/dist/style.css";
@@ -20,3 +21,6 @@ export {
 } from "@vue-flow/core";
 export { Background } from "@vue-flow/background";
 export { Controls } from "@vue-flow/controls";
+export { AkisNode, ProblemEdge } from "./nodes.js";
+export { AkisMiniMap } from "./minimap.js";
+export { NODE_W, NODE_H, FIT, DATA_DEFAULTS, edgeId, formatMs, isTyping } from "./shared.js";
