@@ -3,9 +3,9 @@ that can be cancelled). It owns no state about a run beyond the compiled-plan ca
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections import OrderedDict
 from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -118,7 +118,7 @@ class Engine:
         tenant = _tenant(tenant_id, values)
         session = _session(session_id, values)
         plan = self.plan(document, tenant)
-        run_id = run_id or uuid.uuid4().hex
+        run_id = run_id or _new_run_id()
         values.update(tenant_id=tenant, session_id=session, run_id=run_id)
         listeners: list[Listener] = [on_event] if on_event else []
         if self.publisher is not None:
@@ -195,6 +195,14 @@ class Engine:
             self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node.type_id,
                                           outcome.duration_ms, "off", outcome.status))
         return outcome
+
+
+def _new_run_id() -> str:
+    """``uuid.uuid4().hex`` without building a UUID object: 16 random bytes, version 4, RFC 4122 variant."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def _failed(node: Any, exc: BaseException) -> BackgroundOutcome:

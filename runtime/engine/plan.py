@@ -3,7 +3,7 @@ index lists. Runs share the plan, so per-run work is only rendering and scheduli
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,6 +37,7 @@ class PlannedNode:
     merge: bool
     cache: CacheStrategy | None  # effective strategy, only for a cacheable, enabled node
     inline: bool = False  # never suspends (and no cache, retry or timeout): run without a task
+    plain: bool = False  # no retry and no timeout: the node's run is awaited directly
 
     def make_config(self, values: dict[str, Any]) -> NodeConfig:
         """This run's config: templates rendered against the values, then validated."""
@@ -61,6 +62,15 @@ class Plan:
     roots: list[int]
     sequential: bool
     foreground_count: int
+    # per-run lookups computed once
+    pred_counts: list[int] = field(default_factory=list)
+    outputs: list[PlannedNode] = field(default_factory=list)  # output nodes, in plan order
+    streaming_last_first: list[PlannedNode] = field(default_factory=list)  # by order, descending
+
+    def __post_init__(self) -> None:
+        self.pred_counts = [len(p.preds) for p in self.nodes]
+        self.outputs = [p for p in self.nodes if p.type_id == "output"]
+        self.streaming_last_first = sorted((p for p in self.nodes if p.streams), key=lambda p: -p.order)
 
 
 def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> Plan:
@@ -98,8 +108,8 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
             )
         )
         node = planned[-1]
-        node.inline = (not node_type.suspends and not node.streams and node.cache is None
-                       and spec.retry is None and not spec.timeout_s)
+        node.plain = spec.retry is None and not spec.timeout_s
+        node.inline = not node_type.suspends and not node.streams and node.cache is None and node.plain
     return Plan(
         flow=flow,
         flow_id=str(flow.flow_id),

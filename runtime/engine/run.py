@@ -72,9 +72,8 @@ class Run:
         self.tenant_id, self.session_id = tenant_id, session_id
         self.services, self.cache, self.metrics = services, cache, metrics
         self.listeners, self.warmup = listeners, warmup
-        n = len(plan.nodes)
-        self.remaining = [len(p.preds) for p in plan.nodes]
-        self.active_in = [0] * n
+        self.remaining = plan.pred_counts[:]
+        self.active_in = [0] * len(self.remaining)
         self.results: dict[str, dict[str, Any]] = {}
         values["nodes"] = self.results
         self.timings: dict[str, NodeTiming] = {}
@@ -127,8 +126,8 @@ class Run:
     def _finish(self, status: str, error: str | None = None, failed_node: str | None = None) -> RunResult:
         output: dict[str, Any] = {}
         if status == "succeeded":
-            for node in self.plan.nodes:
-                if node.type_id == "output" and node.id in self.results:
+            for node in self.plan.outputs:
+                if node.id in self.results:
                     output.update(self.results[node.id])
         total = self.now_ms()
         result = RunResult(
@@ -254,10 +253,12 @@ class Run:
             if node.cache is not None and self.cache is not None:
                 result, hit = await self._cached(node, config, ctx)
                 cache = "hit" if hit else "miss"
-            elif node.spec.retry is None and not node.spec.timeout_s:
+            elif not node.plain:
+                result = await self._attempts(node, config, ctx)
+            elif node.streams:
                 result = await self._call(node, config, ctx)  # one frame less on every resume
             else:
-                result = await self._attempts(node, config, ctx)
+                result = _as_result(await node.node_type.run(config, ctx), node)  # as _call does
         except asyncio.CancelledError:
             timing.status, timing.duration_ms = "cancelled", self.now_ms() - start
             raise
@@ -377,7 +378,9 @@ class Run:
 
     def _last_answer(self) -> str:
         """The text of the last streaming node that finished (what the person read last)."""
-        for node in sorted(self.plan.nodes, key=lambda n: -n.order):
+        if not self.texts:
+            return ""
+        for node in self.plan.streaming_last_first:
             if node.id in self.texts and self.timings.get(node.id, NodeTiming(0)).status in {"succeeded", "fallback"}:
                 return "".join(self.texts[node.id])
         return ""
