@@ -8,7 +8,7 @@ import re
 import time
 from collections import OrderedDict
 from functools import partial
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import AkisError
 from ..events import BACKGROUND_FINISHED, RUN_FINISHED, Event
@@ -147,18 +147,22 @@ class Engine:
         return result
 
     def _start_background(self, loop: asyncio.AbstractEventLoop, run: Run, node: Any) -> asyncio.Future[Any]:
-        """Render and queue one background node; the future resolves (and the node is reported)
-        when it has run. A runner that hands back a future is followed by a callback, not a task."""
-        try:
-            submitted = self.background.submit(run.background_job(node))
-        except Exception as exc:  # a config that does not render, a queue that is down
-            return loop.create_task(self._background(run, node, None, exc))
-        if not isinstance(submitted, asyncio.Future):
-            return loop.create_task(self._background(run, node, submitted, None))
+        """A future for one background node: it is rendered and queued on the next loop turn (off
+        the result's path), reported when it has run; callbacks, not a task of its own."""
         done: asyncio.Future[BackgroundOutcome] = loop.create_future()
+        loop.call_soon(self._submit_background, run, node, done)
+        return done
+
+    def _submit_background(self, run: Run, node: Any, done: asyncio.Future[BackgroundOutcome]) -> None:
+        if done.done():
+            return  # cancelled before it was queued
+        try:
+            submitted = asyncio.ensure_future(self.background.submit(run.background_job(node)))
+        except Exception as exc:  # a config that does not render, a queue that is down
+            self._finish_background(run, node, done, _failed(node, exc))
+            return
         submitted.add_done_callback(partial(self._background_done, run, node, done))
         done.add_done_callback(partial(_cancel_if_cancelled, submitted))  # as cancelling a task awaiting it
-        return done
 
     def _background_done(self, run: Run, node: Any, done: asyncio.Future[BackgroundOutcome],
                          submitted: asyncio.Future[BackgroundOutcome]) -> None:
@@ -171,22 +175,16 @@ class Engine:
         if exc is not None and not isinstance(exc, Exception):
             done.set_exception(exc)
             return
+        self._finish_background(run, node, done, _failed(node, exc) if exc is not None else submitted.result())
+
+    def _finish_background(self, run: Run, node: Any, done: asyncio.Future[BackgroundOutcome],
+                           outcome: BackgroundOutcome) -> None:
         try:
-            outcome = self._report(run, node, _failed(node, exc) if exc is not None else submitted.result())
+            self._report(run, node, outcome)
         except Exception as error:  # a listener that raises: the awaiting side sees it, as from a task
             done.set_exception(error)
             return
         done.set_result(outcome)
-
-    async def _background(self, run: Run, node: Any, submitted: Awaitable[BackgroundOutcome] | None,
-                          error: Exception | None) -> BackgroundOutcome:
-        """Await one queued background node (or take its error), then report it."""
-        if submitted is not None:
-            try:
-                outcome = await submitted
-            except Exception as exc:  # a queue that is down
-                error = exc
-        return self._report(run, node, _failed(node, error) if error is not None else outcome)
 
     def _report(self, run: Run, node: Any, outcome: BackgroundOutcome) -> BackgroundOutcome:
         run.emit(Event(BACKGROUND_FINISHED, run.run_id, run.now_ms(), node_id=outcome.node_id, node_type=node.type_id,
