@@ -63,6 +63,13 @@ class _Fatal(Exception):
 
 
 class Run:
+    __slots__ = (  # no per-run __dict__: one object less for the collector per run in flight
+        "plan", "values", "run_id", "tenant_id", "session_id", "services", "cache", "metrics", "listeners",
+        "warmup", "remaining", "active_in", "results", "timings", "ready", "running", "exclusive_running",
+        "pumping", "settled", "deferred", "index", "t0", "loop", "done", "fatal", "first_chunk_ms",
+        "last_chunk_ms", "texts", "usage",
+    )
+
     def __init__(
         self, plan: Plan, values: dict[str, Any], *, run_id: str, tenant_id: str, session_id: str,
         services: Services, cache: NodeCache | None, metrics: MetricsSink | None,
