@@ -8,11 +8,10 @@ loop: the whole scheduler is ``_settle`` + ``_pump``. Skips propagate along inac
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import heapq
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine
+from typing import Any, Callable
 
 from ..errors import AkisError, NodeError
 from ..events import (
@@ -21,6 +20,7 @@ from ..events import (
 from ..nodes.base import NodeContext
 from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache
 from ..services import Services
+from .eager import step_eagerly
 from .plan import Plan, PlannedNode
 
 Listener = Callable[[Event], None]
@@ -190,24 +190,11 @@ class Run:
             self.pumping = False
 
     def _start_inline(self, node: PlannedNode) -> None:
-        """Step the node's coroutine here; it settles before returning unless it suspends,
-        and then a task carries on from where it stopped."""
-        coro = self._node_task(node)
-        try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # escaped _node_task: kept like a task would keep it
-            failed: asyncio.Future[None] = self.loop.create_future()
-            if isinstance(exc, asyncio.CancelledError):
-                failed.cancel()
-            else:
-                failed.set_exception(exc)
-            self.running[node.index] = failed  # type: ignore[assignment]
-            return
-        self.running[node.index] = self.loop.create_task(_Resumed(coro, waiting))  # type: ignore[arg-type]
+        """Step the node here; it settles before returning unless it suspends, and then a task
+        carries on from where it stopped."""
+        carrying_on = step_eagerly(self.loop, self._node_task(node))
+        if carrying_on is not None:
+            self.running[node.index] = carrying_on  # type: ignore[assignment]
 
     def _can_start(self, node: PlannedNode) -> bool:
         if self.exclusive_running:
@@ -398,40 +385,6 @@ class Run:
             return {}
         text = "".join(self.texts.get(node.id, ()))
         return {"partial": True, "partial_text": text} if text else {}
-
-
-class _Resumed(collections.abc.Coroutine):  # type: ignore[type-arg]
-    """A coroutine already stepped once by hand (it yielded ``waiting``), for a task to go on
-    driving: the task's first step gets ``waiting``, then every send and throw is passed on."""
-
-    __slots__ = ("_coro", "_waiting", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self._coro, self._waiting, self._first = coro, waiting, True
-
-    def send(self, value: Any) -> Any:
-        if self._first:
-            self._first = False
-            return self._waiting
-        return self._coro.send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:  # type: ignore[override]
-        self._first = False
-        if val is None and tb is None:
-            return self._coro.throw(typ)
-        return self._coro.throw(typ, val, tb)
-
-    def close(self) -> None:
-        self._coro.close()
-
-    def __await__(self) -> Any:
-        return self
-
-    def __iter__(self) -> Any:
-        return self
-
-    def __next__(self) -> Any:
-        return self.send(None)
 
 
 def _as_result(value: Any, node: PlannedNode) -> dict[str, Any]:

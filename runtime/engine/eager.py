@@ -1,0 +1,63 @@
+"""Eager start: run a coroutine by hand until it first suspends, so a node that finishes
+without waiting (user_input, output, condition, template) costs no task at all.
+
+Python 3.12 has ``asyncio.eager_task_factory`` for this; on 3.11 it is done here.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+from typing import Any, Coroutine
+
+
+def step_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None] | None:
+    """Run ``coro`` up to its first suspension. ``None`` when it finished; otherwise a task that
+    carries on from there (or a future holding what escaped it, as a task would keep it)."""
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        failed: asyncio.Future[None] = loop.create_future()
+        if isinstance(exc, asyncio.CancelledError):
+            failed.cancel()
+        else:
+            failed.set_exception(exc)
+        return failed
+    return loop.create_task(_Resumed(coro, waiting))  # type: ignore[arg-type]
+
+
+class _Resumed(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """A coroutine already stepped once by hand (it yielded ``waiting``), for a task to go on
+    driving: the task's first step gets ``waiting``, then every send and throw is passed on."""
+
+    __slots__ = ("_coro", "_waiting", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coro, self._waiting, self._first = coro, waiting, True
+
+    def send(self, value: Any) -> Any:
+        if self._first:
+            self._first = False
+            return self._waiting
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:  # type: ignore[override]
+        self._first = False
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
