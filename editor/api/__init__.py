@@ -131,7 +131,7 @@ def add_docs(app: Any) -> None:
             schema = get_openapi(
                 title="Akis API", version="1",
                 description="Run chatbot flows over HTTP, SSE and WebSocket. Every route except /healthz needs "
-                            "'Authorization: Bearer <token>' (akis token create --tenant N) or an editor session.",
+                            "`Authorization: Bearer TOKEN` (`akis token create --tenant N` prints one) or an editor session.",
                 routes=api_routes(app),
             )
             schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -141,13 +141,15 @@ def add_docs(app: Any) -> None:
             cached.append(schema)
         return JSONResponse(cached[0])
 
-    from swagger_ui_bundle import swagger_ui_path  # Swagger UI's files, served here: no CDN needed
+    from pathlib import Path
 
-    app.add_static_files("/docs/assets", swagger_ui_path)
+    import fastapi_offline  # ships current Swagger UI files (OpenAPI 3.1), served here: no CDN needed
+
+    app.add_static_files("/docs/assets", Path(fastapi_offline.__file__).parent / "static")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Akis API",
                                    swagger_js_url="/docs/assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs/assets/swagger-ui.css",
-                                   swagger_favicon_url="/favicon.ico")
+                                   swagger_favicon_url="/docs/assets/favicon.png")

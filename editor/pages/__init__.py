@@ -5,8 +5,9 @@ from typing import Any
 
 
 def register(context: Any) -> None:
-    from . import dashboard, flow_editor, home
+    from . import dashboard, flow_editor, home, settings
 
     home.register(context)
     flow_editor.register(context)
     dashboard.register(context)
+    settings.register(context)
