@@ -21,6 +21,7 @@ from runtime.wiring import build_cache, build_publisher, build_registry, build_s
 from storage.catalogue import SqlProductCatalog
 from storage.conversations import SqlConversationStore
 from storage.db import Database, init_db
+from storage.jobs import make_runner
 from storage.metrics_sink import SqlMetricsSink
 from storage.recorder import RunRecorder
 
@@ -93,17 +94,6 @@ def storage_services(settings: AkisSettings, database: Database, on_product_chan
     return services
 
 
-def background_runner(settings: AkisSettings, registry: NodeRegistry, services: Services) -> Any:
-    """Jobs on the arq queue when Redis is configured, else on this event loop."""
-    if settings.redis_url:
-        from storage.jobs.arq_runner import ArqRunner
-
-        return ArqRunner(settings.redis_url)
-    from runtime.engine.background import InProcessBackgroundRunner
-
-    return InProcessBackgroundRunner(partial(execute_job, registry=registry, services=services))
-
-
 def create_context(settings: AkisSettings) -> AkisContext:
     database = init_db(settings.sqlalchemy_url)
     registry = build_registry(settings)
@@ -121,7 +111,9 @@ def create_context(settings: AkisSettings) -> AkisContext:
     metrics = SqlMetricsSink(database)
     recorder = RunRecorder(database)
     engine = Engine(registry=registry, services=services, cache=cache, metrics=metrics,
-                    background=background_runner(settings, registry, services), publisher=hub)
+                    background=make_runner(partial(execute_job, registry=registry, services=services),
+                                           settings.redis_url),  # arq queue when Redis is configured
+                    publisher=hub)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
                           cache_events=cache_events)
     return context
