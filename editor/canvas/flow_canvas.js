@@ -137,6 +137,7 @@ export default {
       this.bodyDark = document.body.classList.contains("body--dark");
     });
     this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class"] });
+    this.bodyDark = document.body.classList.contains("body--dark"); // a change before the observer
     await this.$nextTick(); // window.path_prefix is set by then
     await loadResource(window.path_prefix + `${this.resourcePath}/index.css`);
     this.cssLoaded = true;

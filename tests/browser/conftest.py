@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("canvas_harness.py")
@@ -32,10 +32,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class HarnessApp:
@@ -68,12 +64,7 @@ class HarnessApp:
         pytest.fail(f"canvas harness did not start; its log:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:

@@ -15,7 +15,9 @@ import pytest
 
 from storage.db import Database
 
-from .conftest import ROOT, free_port
+from tests.processes import free_port, stop_process
+
+from .conftest import ROOT
 
 APP = Path(__file__).with_name("run_pane_app.py")
 ARTIFACTS = ROOT / "artifacts" / "run_pane"
@@ -50,12 +52,7 @@ class RunPaneServer:
     def stop(self) -> None:
         if self._database is not None:
             self._database.dispose()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:

@@ -7,7 +7,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from typing import Any, Iterator
@@ -18,16 +17,13 @@ from runtime.cache import build_cache
 from runtime.ports import CachePolicy
 from runtime.settings import AkisSettings
 from tests.conftest import port_open, require
+from tests.processes import free_port, stop_process
 
 TIMEOUT_S = 0.2
 MARGIN_S = 1.5  # scheduling slack on a busy machine; a hang would take far longer
 BOUND_S = TIMEOUT_S * 1.25 + MARGIN_S  # the watchdog notices after 1 to 1.25 timeouts
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(argv: list[str], port: int) -> subprocess.Popen[bytes]:
@@ -58,12 +54,7 @@ def pause(process: subprocess.Popen[bytes]) -> None:
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     os.kill(process.pid, signal.SIGCONT)
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    stop_process(process, 5)
 
 
 @pytest.fixture
