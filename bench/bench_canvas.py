@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit, machine, median, percentile, table  # noqa: E402
+
+from tests.processes import free_port  # noqa: E402  (_common put the project root on sys.path)
 
 HARNESS = ROOT / "tests" / "browser" / "canvas_harness.py"
 CHROMIUM = os.environ.get("AKIS_CHROMIUM", "/usr/bin/chromium")
@@ -37,12 +38,6 @@ RAF_COUNTER = """() => { window.__frames = 0; window.__counting = true;
   const tick = () => { if (!window.__counting) return; window.__frames++; requestAnimationFrame(tick); };
   requestAnimationFrame(tick); window.__t0 = performance.now(); }"""
 RAF_STOP = "() => { window.__counting = false; return [window.__frames, performance.now() - window.__t0]; }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_harness() -> tuple[subprocess.Popen, str]:
@@ -86,24 +81,32 @@ def open_flow(browser: Any, url: str, nodes: int) -> tuple[Any, dict[str, float]
     return page, {"page_ms": ready["page_ms"], "component_ms": ready["ms"], "wall_ms": wall}
 
 
-def drag_fps(page: Any, moves: int) -> tuple[float, float]:
-    """Frames per second while dragging a node across the view, and of the same page idle."""
+def drag_frames(page: Any, moves: int, step: float) -> tuple[float, float]:
+    """Frames/s of the page idle, then while dragging its middle node; the mouse stays down
+    so the caller can time what the drop does."""
     page.evaluate(RAF_COUNTER)
     page.wait_for_timeout(moves * 16)
     frames, elapsed = page.evaluate(RAF_STOP)
     idle = frames / elapsed * 1000
-    box = page.locator(".vue-flow__node").nth(len(page.locator(".vue-flow__node").all()) // 2).bounding_box()
+    nodes = page.locator(".vue-flow__node")
+    box = nodes.nth(nodes.count() // 2).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 3, y + 3)
     page.evaluate(RAF_COUNTER)
     for i in range(moves):
-        page.mouse.move(x + 3 + i * 4, y + 3 + (i % 20) * 3)
+        page.mouse.move(x + 3 + i * step, y + 3 + (i % 20) * step * 0.75)
         page.wait_for_timeout(16)
     frames, elapsed = page.evaluate(RAF_STOP)
-    page.mouse.up()
     return frames / elapsed * 1000, idle
+
+
+def drag_fps(page: Any, moves: int) -> tuple[float, float]:
+    """Frames per second while dragging a node across the view, and of the same page idle."""
+    dragging, idle = drag_frames(page, moves, step=4)
+    page.mouse.up()
+    return dragging, idle
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit, machine, median, table  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from bench_canvas import CHROMIUM, CHROMIUM_ARGS, RAF_COUNTER, RAF_STOP, start_harness  # noqa: E402
+from bench_canvas import CHROMIUM, CHROMIUM_ARGS, drag_frames, start_harness  # noqa: E402
 from tests.browser.editor_app import EditorApp  # noqa: E402
 
 TARGET_READY_MS = 2000
@@ -69,25 +69,11 @@ def open_page(browser: Any, url: str) -> tuple[Any, float]:
 
 def drag_fps(page: Any, moves: int) -> tuple[float, float, float]:
     """Frames/s while dragging a node, the page's idle frames/s, and the drop-to-result time in ms."""
-    page.evaluate(RAF_COUNTER)
-    page.wait_for_timeout(moves * 16)
-    frames, elapsed = page.evaluate(RAF_STOP)
-    idle = frames / elapsed * 1000
-    nodes = page.locator(".vue-flow__node")
-    box = nodes.nth(nodes.count() // 2).bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 3, y + 3)
-    page.evaluate(RAF_COUNTER)
-    for i in range(moves):
-        page.mouse.move(x + 3 + i * 2, y + 3 + (i % 20) * 2)
-        page.wait_for_timeout(16)
-    frames, elapsed = page.evaluate(RAF_STOP)
+    dragging, idle = drag_frames(page, moves, step=2)
     start = time.perf_counter()
     page.mouse.up()
     page.wait_for_selector('[data-testid="undo"]:not([disabled])', timeout=30000)
-    return frames / elapsed * 1000, idle, (time.perf_counter() - start) * 1000
+    return dragging, idle, (time.perf_counter() - start) * 1000
 
 
 def js_roundtrip(page: Any, count: int = 10) -> float:

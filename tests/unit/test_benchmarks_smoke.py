@@ -5,30 +5,11 @@ timings belong to the benchmarks themselves, as ratios measured in one process.
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_tiny(name: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--tiny"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
-    )
-    assert proc.returncode == 0, f"{name} --tiny exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) > 1, f"{name} printed no table before its JSON line:\n{proc.stdout}"
-    data = json.loads(lines[-1])
-    assert isinstance(data, dict)
-    return data
+from tests.bench_runner import run_bench
 
 
 def assert_positive(data: dict[str, Any], keys: list[str], where: str) -> None:
@@ -40,7 +21,7 @@ def assert_positive(data: dict[str, Any], keys: list[str], where: str) -> None:
 
 
 def test_bench_engine_tiny() -> None:
-    data = run_tiny("bench_engine")
+    data = run_bench("bench_engine")
     assert data["benchmark"] == "engine" and data["tiny"] is True
     assert_positive(data, ["reps", "worst_akis_vs_minimal", "target_ratio"], "engine")
     assert len(data["graphs"]) == 3
@@ -55,7 +36,7 @@ def test_bench_engine_tiny() -> None:
 
 
 def test_bench_seed_tiny() -> None:
-    data = run_tiny("bench_seed")
+    data = run_bench("bench_seed")
     assert data["benchmark"] == "seed" and data["tiny"] is True
     assert_positive(data, ["scale", "reps", "speedup"], "seed")
     assert set(data["modes"]) == {"parallel", "sequential"}
@@ -70,7 +51,7 @@ def test_bench_seed_tiny() -> None:
 
 
 def test_bench_throughput_tiny() -> None:
-    data = run_tiny("bench_throughput")
+    data = run_bench("bench_throughput")
     assert data["benchmark"] == "throughput" and data["tiny"] is True
     keys = ["runs", "critical_path_ms", "akis_vs_handwritten", "akis_vs_handwritten_cpu"]
     for who in ("akis", "handwritten"):

@@ -1,20 +1,13 @@
 """bench/bench_api.py keeps working at its tiny size (the numbers' shape only, never size)."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from tests.bench_runner import run_bench
 
-from .harness import ROOT, server_env
+from .harness import server_env
 
 
 def test_bench_api_tiny(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_api.py"), "--tiny"], cwd=tmp_path,
-                          env=server_env({}), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) > 1, proc.stdout
-    data = json.loads(lines[-1])
+    data = run_bench("bench_api", timeout=300, env=server_env({}), cwd=tmp_path)
     assert data["bench"] == "api" and data["tiny"] is True
     assert data["http_failures"] == 0
     assert data["sse_chunks"] == 200

@@ -1,26 +1,13 @@
 """bench/bench_streaming.py keeps working at its tiny size (numbers' shape only, never size)."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.bench_runner import run_bench
 
-ROOT = Path(__file__).resolve().parents[3]
 PATHS = {"asyncio.Queue (direct)", "channel hub (in-process)", "channel hub (Redis)"}
 
 
 def test_bench_streaming_tiny(redis_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_streaming.py"), "--tiny", "--redis", redis_url],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) > 1, proc.stdout
-    data = json.loads(lines[-1])
+    data = run_bench("bench_streaming", "--redis", redis_url, timeout=90)
     assert data["benchmark"] == "streaming" and data["tiny"] is True and data["redis"] is True
     assert set(data["latency"]) == PATHS
     for name, row in data["latency"].items():

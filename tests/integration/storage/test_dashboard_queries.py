@@ -13,6 +13,7 @@ from storage.repos import dashboard
 from storage.repos.dashboard import Filters
 from storage.repos.metrics import add_metric_rows
 from storage.repos.runs import record_run
+from tests.bench_runner import run_bench
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -176,18 +177,7 @@ def test_sqlite_without_ln_falls_back_to_exact_window_functions(tmp_path: Any, m
 
 
 def test_bench_dashboard_tiny_runs_and_reports_ratios():
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[3]
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_dashboard.py"), "--tiny"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    data = run_bench("bench_dashboard")
     assert data["benchmark"] == "dashboard" and data["tiny"] is True and data["rows"] == 10_000
     for backend, result in data["backends"].items():
         assert result["dashboard_ms"] > 0 and result["python_ms"] > 0 and result["sql_vs_python"] > 0, backend
