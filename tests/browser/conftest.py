@@ -118,15 +118,21 @@ def _browser_holder() -> Iterator[_Browser]:
     holder.close()
 
 
-@pytest.fixture
-def page(chromium_path: str, _browser_holder: _Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page (1440x860); a screenshot of it is saved under artifacts/canvas/ after the test."""
-    context = _browser_holder.get(chromium_path).new_context(viewport={"width": 1440, "height": 860})
+def recorded_page(browser: Any, request: pytest.FixtureRequest, folder: Path, **options: Any) -> Iterator[Any]:
+    """A page in a fresh context (1440x860): its screenshot goes to ``folder`` after the test, and
+    a JavaScript error on it fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 860}, **options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{request.node.name}.png"))
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(chromium_path: str, _browser_holder: _Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; a screenshot of it is saved under artifacts/canvas/ after the test."""
+    yield from recorded_page(_browser_holder.get(chromium_path), request, ARTIFACTS)

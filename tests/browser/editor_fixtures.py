@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from .conftest import recorded_page
 from .editor_app import ARTIFACTS, EditorApp
 
 
@@ -25,13 +26,4 @@ def editor_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture
 def editor_page(chromium_path: str, _browser_holder: Any, request: pytest.FixtureRequest) -> Any:
     """A fresh browser context (own cookies, so own drafts); a screenshot is saved after the test."""
-    context = _browser_holder.get(chromium_path).new_context(viewport={"width": 1440, "height": 860},
-                                                             accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from recorded_page(_browser_holder.get(chromium_path), request, ARTIFACTS, accept_downloads=True)

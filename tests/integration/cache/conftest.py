@@ -11,6 +11,7 @@ import pytest
 from runtime.cache import TieredCache, build_cache
 from runtime.settings import AkisSettings
 from tests.conftest import MEMCACHED_HOST, MEMCACHED_PORT, REDIS_HOST, REDIS_PORT, port_open, require
+from tests.redis_keys import delete_prefix as delete_keys
 
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 MEMCACHED = f"{MEMCACHED_HOST}:{MEMCACHED_PORT}"
@@ -25,15 +26,7 @@ MakeCache = Callable[..., TieredCache]
 
 
 async def delete_prefix(prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await delete_keys(REDIS_URL, prefix)
 
 
 def settings_for(tiers: str, prefix: str, **extra: Any) -> AkisSettings:

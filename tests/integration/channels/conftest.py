@@ -8,20 +8,10 @@ import pytest
 
 from runtime.channels import ChannelHub
 from tests.conftest import REDIS_HOST, REDIS_PORT, port_open, require
+from tests.redis_keys import delete_prefix
 
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
-
-async def delete_prefix(url: str, prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
