@@ -76,9 +76,7 @@ class MockOnlyResolver:
     """Resolves every provider name to the offline mock: the default with no keys configured."""
 
     def resolve(self, provider: str, credential: str | None, tenant_id: str) -> LLMProvider:
-        from .providers.mock import MockProvider
-
-        return MockProvider()
+        return _mock()
 
 
 @dataclass
@@ -90,3 +88,14 @@ class Services:
     providers: ProviderResolver = field(default_factory=MockOnlyResolver)
     http_allow_hosts: tuple[str, ...] = ()  # hosts http_request may reach despite SSRF guards
     notices: list[str] = field(default_factory=list)  # e.g. "no ANTHROPIC_API_KEY: using mock"
+
+
+_MOCK: list[LLMProvider] = []
+
+
+def _mock() -> LLMProvider:
+    if not _MOCK:
+        from .providers.mock import MOCK  # imported on first use: the providers package is heavier
+
+        _MOCK.append(MOCK)
+    return _MOCK[0]

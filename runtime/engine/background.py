@@ -9,12 +9,14 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Awaitable, Callable
+from functools import partial
+from typing import Any, Awaitable, Callable
 
 from ..nodes.base import NodeContext
 from ..nodes.registry import NodeRegistry
 from ..ports import BackgroundJob, BackgroundOutcome
 from ..services import Services
+from .eager import run_eagerly
 
 log = logging.getLogger("akis.background")
 Executor = Callable[[BackgroundJob], Awaitable[None]]
@@ -31,7 +33,8 @@ async def execute_job(job: BackgroundJob, registry: NodeRegistry, services: Serv
 
 
 class InProcessBackgroundRunner:
-    """Runs jobs as tasks on the running event loop, at most ``max_concurrency`` at once.
+    """Runs jobs on the running event loop, at most ``max_concurrency`` at once. A job is stepped
+    at once and becomes a task only if it waits (an in-memory save never does).
 
     Submitting the same (tenant, run, node) again returns the first job's outcome; ``drain``
     waits a bounded time on shutdown and then cancels what is left, saying so.
@@ -40,24 +43,40 @@ class InProcessBackgroundRunner:
     def __init__(self, executor: Executor, *, max_concurrency: int = 32, remember: int = 10_000) -> None:
         self._executor = executor
         self._limit = asyncio.Semaphore(max_concurrency)
-        self._tasks: set[asyncio.Task[BackgroundOutcome]] = set()
-        self._recent: OrderedDict[tuple[str, str, str], asyncio.Task[BackgroundOutcome]] = OrderedDict()
+        self._tasks: set[asyncio.Future[BackgroundOutcome]] = set()
+        # a job's future while it runs, then its outcome as a plain tuple (a finished task keeps its
+        # coroutine; a tuple of plain values is one object the collector stops tracking)
+        self._recent: OrderedDict[tuple[str, str, str], asyncio.Future[BackgroundOutcome] | tuple[Any, ...]] = OrderedDict()
         self._remember = remember
         self.completed = 0
         self.failed = 0
 
-    def submit(self, job: BackgroundJob) -> asyncio.Task[BackgroundOutcome]:
+    def submit(self, job: BackgroundJob) -> asyncio.Future[BackgroundOutcome]:
         key = (job.tenant_id, job.run_id, job.node_id)
         existing = self._recent.get(key)
+        loop = asyncio.get_running_loop()
+        if type(existing) is tuple:
+            done: asyncio.Future[BackgroundOutcome] = loop.create_future()
+            done.set_result(BackgroundOutcome(*existing))
+            return done
         if existing is not None:
             return existing
-        task = asyncio.get_running_loop().create_task(self._run(job), name=f"akis-bg-{job.run_id}-{job.node_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        self._recent[key] = task
+        # stepped here first: a job that never waits (the in-memory save) needs no task at all
+        task = run_eagerly(loop, self._run(job), name=f"akis-bg-{job.run_id}-{job.node_id}")
+        if task.done():
+            self._recent[key] = _kept(task)
+        else:
+            self._tasks.add(task)
+            task.add_done_callback(partial(self._finished, key))
+            self._recent[key] = task
         while len(self._recent) > self._remember:
             self._recent.popitem(last=False)
         return task
+
+    def _finished(self, key: tuple[str, str, str], task: asyncio.Future[BackgroundOutcome]) -> None:
+        self._tasks.discard(task)
+        if self._recent.get(key) is task:
+            self._recent[key] = _kept(task)
 
     async def _run(self, job: BackgroundJob) -> BackgroundOutcome:
         async with self._limit:
@@ -87,6 +106,14 @@ class InProcessBackgroundRunner:
             await asyncio.gather(*unfinished, return_exceptions=True)
             log.warning("shutdown: %d background jobs did not finish within %.1f s", len(unfinished), timeout_s)
         return len(unfinished)
+
+
+def _kept(done: asyncio.Future[BackgroundOutcome]) -> asyncio.Future[BackgroundOutcome] | tuple[Any, ...]:
+    """What to remember of a finished job: its outcome's values, or the future if it has none."""
+    if done.cancelled() or done.exception() is not None:
+        return done
+    outcome = done.result()
+    return (outcome.node_id, outcome.status, outcome.duration_ms, outcome.error, outcome.started_at)
 
 
 def _ms(t0: float) -> float:

@@ -7,26 +7,43 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-from typing import Any, Coroutine
+from typing import Any, Coroutine, TypeVar
+
+T = TypeVar("T")
 
 
 def step_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None] | None:
     """Run ``coro`` up to its first suspension. ``None`` when it finished; otherwise a task that
     carries on from there (or a future holding what escaped it, as a task would keep it)."""
+    return _step(loop, coro, keep_result=False)
+
+
+def run_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Future[T]:
+    """Like a task for ``coro``, but stepped here first: a coroutine that finishes without
+    suspending gives an already completed future (no task, no turn of the loop)."""
+    return _step(loop, coro, keep_result=True, name=name)  # type: ignore[return-value]
+
+
+def _step(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], *, keep_result: bool,
+          name: str | None = None) -> asyncio.Future[Any] | None:
     try:
         waiting = coro.send(None)
-    except StopIteration:
-        return None
+    except StopIteration as stop:
+        if not keep_result:
+            return None
+        finished: asyncio.Future[Any] = loop.create_future()
+        finished.set_result(stop.value)
+        return finished
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        failed: asyncio.Future[None] = loop.create_future()
+        failed: asyncio.Future[Any] = loop.create_future()
         if isinstance(exc, asyncio.CancelledError):
             failed.cancel()
         else:
             failed.set_exception(exc)
         return failed
-    return loop.create_task(_Resumed(coro, waiting))  # type: ignore[arg-type]
+    return loop.create_task(_Resumed(coro, waiting), name=name)  # type: ignore[arg-type]
 
 
 class _Resumed(collections.abc.Coroutine):  # type: ignore[type-arg]

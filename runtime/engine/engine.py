@@ -54,6 +54,19 @@ class RunHandle:
         return self._task.done()
 
 
+class FanOut:
+    """Several listeners as one: each event goes to each, in order."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self, *listeners: Listener) -> None:
+        self.listeners = listeners
+
+    def __call__(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+
 class Engine:
     def __init__(
         self, *, registry: NodeRegistry | None = None, services: Services | None = None,
@@ -74,7 +87,7 @@ class Engine:
     async def run(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
                   **options: Any) -> RunResult:
         """Run to the end and return the result; background nodes go on after it returns."""
-        return await self._execute(self._prepare(flow, inputs, **options))  # no task of its own
+        return await self._prepare(flow, inputs, **options).execute()  # no task of its own
 
     async def stream(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
                      *, include_background: bool = True, **options: Any) -> AsyncIterator[Event]:
@@ -106,7 +119,7 @@ class Engine:
         """Validate, compile (cached) and start a run on the current event loop."""
         run = self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, run_id=run_id,
                             on_event=on_event, warmup=warmup)
-        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"akis-run-{run.run_id}")
+        task = asyncio.get_running_loop().create_task(run.execute(), name=f"akis-run-{run.run_id}")
         return RunHandle(run, task)
 
     def _prepare(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
@@ -120,11 +133,13 @@ class Engine:
         plan = self.plan(document, tenant)
         run_id = run_id or _new_run_id()
         values.update(tenant_id=tenant, session_id=session, run_id=run_id)
-        listeners: list[Listener] = [on_event] if on_event else []
+        listener = on_event
         if self.publisher is not None:
-            listeners.append(partial(self.publisher.publish, channel_for(tenant, session)))
+            published = partial(self.publisher.publish, channel_for(tenant, session))
+            listener = published if listener is None else FanOut(listener, published)
         return Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
-                   cache=self.cache, metrics=self.metrics, listeners=listeners, warmup=warmup)
+                   cache=self.cache, metrics=self.metrics, listener=listener, warmup=warmup,
+                   on_succeeded=self._queue_background)
 
     def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
         """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""
@@ -138,13 +153,12 @@ class Engine:
         return plan
 
     # -- internals ----------------------------------------------------------------------------
-    async def _execute(self, run: Run) -> RunResult:
-        result = await run.execute()
-        if result.status == "succeeded":
-            loop = asyncio.get_running_loop()
-            for node in sorted(run.deferred, key=lambda n: n.order):
-                result.background.append(self._start_background(loop, run, node))
-        return result
+    def _queue_background(self, run: Run, result: RunResult) -> None:
+        """After a run succeeded: its background nodes, in plan order, each with a future."""
+        if run.deferred:
+            for node in run.plan.background_by_order:
+                if run.deferred >> node.order & 1:
+                    result.background.append(self._start_background(run.loop, run, node))
 
     def _start_background(self, loop: asyncio.AbstractEventLoop, run: Run, node: Any) -> asyncio.Future[Any]:
         """A future for one background node: it is rendered and queued on the next loop turn (off
@@ -160,6 +174,9 @@ class Engine:
             submitted = asyncio.ensure_future(self.background.submit(run.background_job(node)))
         except Exception as exc:  # a config that does not render, a queue that is down
             self._finish_background(run, node, done, _failed(node, exc))
+            return
+        if submitted.done():  # it ran at once (the in-process runner steps jobs eagerly)
+            self._background_done(run, node, done, submitted)
             return
         submitted.add_done_callback(partial(self._background_done, run, node, done))
         done.add_done_callback(partial(_cancel_if_cancelled, submitted))  # as cancelling a task awaiting it

@@ -66,11 +66,22 @@ class Plan:
     pred_counts: list[int] = field(default_factory=list)
     outputs: list[PlannedNode] = field(default_factory=list)  # output nodes, in plan order
     streaming_last_first: list[PlannedNode] = field(default_factory=list)  # by order, descending
+    by_order: list[PlannedNode] = field(default_factory=list)  # by_order[node.order] is node
+    ids: list[str] = field(default_factory=list)  # ids[node.index] is node.id
+    width: int = 0  # number of nodes
+    initial_counts: list[int] = field(default_factory=list)  # a run's counters at its start
+    background_by_order: list[PlannedNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pred_counts = [len(p.preds) for p in self.nodes]
         self.outputs = [p for p in self.nodes if p.type_id == "output"]
         self.streaming_last_first = sorted((p for p in self.nodes if p.streams), key=lambda p: -p.order)
+        self.by_order = sorted(self.nodes, key=lambda p: p.order)
+        self.ids = [p.id for p in self.nodes]
+        self.width = len(self.nodes)
+        self.initial_counts = self.pred_counts + [0] * self.width
+        self.background_by_order = [p for p in self.by_order if p.background]
+        assert all(p.index == i for i, p in enumerate(self.nodes))
 
 
 def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> Plan:
@@ -102,7 +113,7 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
                 group=group_of.get(spec.id),
                 exclusive=not node_type.parallel_safe,
                 background=node_type.background,
-                streams=inspect.isasyncgenfunction(type(node_type).run),
+                streams=streams(node_type),
                 merge=node_type.merge_outputs,
                 cache=_effective_cache(flow, spec, node_type),
             )
@@ -136,9 +147,14 @@ def with_defaults(node_type: NodeType, config: dict[str, Any]) -> dict[str, Any]
     return full
 
 
+def streams(node_type: NodeType) -> bool:
+    """Whether the node's run streams chunks: declared, or written as an async generator."""
+    return node_type.streams or inspect.isasyncgenfunction(type(node_type).run)
+
+
 def _effective_cache(flow: FlowDocument, spec: NodeSpec, node_type: NodeType) -> CacheStrategy | None:
     """The node's own strategy, else its type's; never for a type that may not be cached."""
-    if not node_type.cacheable or inspect.isasyncgenfunction(type(node_type).run):
+    if not node_type.cacheable or streams(node_type):
         return None
     strategy = spec.cache or flow.cache_strategy.get(spec.type)
     return strategy if strategy is not None and strategy.enabled else None

@@ -18,8 +18,9 @@ from ..events import (
     MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, NODE_SKIPPED, NODE_STARTED, RUN_FINISHED, RUN_STARTED, Event,
 )
 from ..nodes.base import NodeContext
-from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache
+from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache, Usage
 from ..services import Services
+from .clock import NodeClock, NodeTiming
 from .eager import step_eagerly
 from .plan import Plan, PlannedNode
 
@@ -27,20 +28,11 @@ Listener = Callable[[Event], None]
 
 
 @dataclass(slots=True)
-class NodeTiming:
-    start_ms: float
-    duration_ms: float = 0.0
-    status: str = "running"  # succeeded | fallback | continued | failed | skipped | cancelled
-    cache: str = "off"
-    error: str | None = None
-
-
-@dataclass
 class RunResult:
     run_id: str
     status: str  # succeeded | failed | cancelled
     output: dict[str, Any]
-    nodes: dict[str, NodeTiming]
+    clock: NodeClock = field(repr=False)
     total_ms: float
     first_chunk_ms: float | None = None
     last_chunk_ms: float | None = None
@@ -48,8 +40,13 @@ class RunResult:
     failed_node: str | None = None
     answer: str = ""
     usage: dict[str, int] = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)
+    notices: tuple[str, ...] = ()
     background: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> dict[str, NodeTiming]:
+        """Each node's timing, in start order (made when asked for)."""
+        return self.clock.timings()
 
     async def wait_background(self) -> None:
         if self.background:
@@ -64,32 +61,33 @@ class _Fatal(Exception):
 
 class Run:
     __slots__ = (  # no per-run __dict__: one object less for the collector per run in flight
-        "plan", "values", "run_id", "tenant_id", "session_id", "services", "cache", "metrics", "listeners",
-        "warmup", "remaining", "active_in", "results", "timings", "ready", "running", "exclusive_running",
+        "plan", "values", "run_id", "tenant_id", "session_id", "services", "cache", "metrics", "listener",
+        "warmup", "counts", "results", "clock", "ready", "running", "exclusive_running",
         "pumping", "settled", "deferred", "index", "t0", "loop", "done", "fatal", "first_chunk_ms",
-        "last_chunk_ms", "texts", "usage",
+        "last_chunk_ms", "texts", "usage", "on_succeeded",
     )
 
     def __init__(
         self, plan: Plan, values: dict[str, Any], *, run_id: str, tenant_id: str, session_id: str,
         services: Services, cache: NodeCache | None, metrics: MetricsSink | None,
-        listeners: list[Listener], warmup: bool = False,
+        listener: Listener | None, warmup: bool = False,
+        on_succeeded: Callable[["Run", RunResult], None] | None = None,
     ) -> None:
         self.plan, self.values, self.run_id = plan, values, run_id
         self.tenant_id, self.session_id = tenant_id, session_id
         self.services, self.cache, self.metrics = services, cache, metrics
-        self.listeners, self.warmup = listeners, warmup
-        self.remaining = plan.pred_counts[:]
-        self.active_in = [0] * len(self.remaining)
+        self.listener, self.warmup, self.on_succeeded = listener, warmup, on_succeeded
+        # per node: inputs still to settle at [i], active inputs (branch taken) at [width + i]
+        self.counts = plan.initial_counts[:]
         self.results: dict[str, dict[str, Any]] = {}
         values["nodes"] = self.results
-        self.timings: dict[str, NodeTiming] = {}
-        self.ready: list[tuple[int, int]] = []
+        self.clock = NodeClock(plan.ids)
+        self.ready: list[int] = []  # a heap of plan orders (ints: nothing for the collector)
         self.running: dict[int, asyncio.Task[None]] = {}
         self.exclusive_running = False
         self.pumping = False
         self.settled = 0
-        self.deferred: list[PlannedNode] = []
+        self.deferred = 0  # background nodes that became ready: bit ``order`` set
         self.index = 0
         self.t0 = time.perf_counter()
         self.loop = asyncio.get_running_loop()
@@ -100,6 +98,10 @@ class Run:
         self.texts: dict[str, list[str]] = {}  # streamed chunks per node
         self.usage: dict[str, int] = {}
 
+    @property
+    def timings(self) -> dict[str, NodeTiming]:
+        return self.clock.timings()
+
     # -- events -------------------------------------------------------------------------------
     def now_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0  # rounded when serialised
@@ -107,8 +109,8 @@ class Run:
     def emit(self, event: Event) -> None:
         event.index = self.index
         self.index += 1
-        for listener in self.listeners:
-            listener(event)
+        if self.listener is not None:
+            self.listener(event)
 
     # -- the run ------------------------------------------------------------------------------
     async def execute(self) -> RunResult:
@@ -128,7 +130,10 @@ class Run:
         if self.fatal is not None:
             await self._cancel_running()
             return self._finish("failed", str(self.fatal), self.fatal.node_id)
-        return self._finish("succeeded")
+        result = self._finish("succeeded")
+        if self.on_succeeded is not None:
+            self.on_succeeded(self, result)  # the engine queues the background nodes
+        return result
 
     def _finish(self, status: str, error: str | None = None, failed_node: str | None = None) -> RunResult:
         output: dict[str, Any] = {}
@@ -138,10 +143,10 @@ class Run:
                     output.update(self.results[node.id])
         total = self.now_ms()
         result = RunResult(
-            run_id=self.run_id, status=status, output=output, nodes=self.timings, total_ms=total,
+            run_id=self.run_id, status=status, output=output, clock=self.clock, total_ms=total,
             first_chunk_ms=self.first_chunk_ms, last_chunk_ms=self.last_chunk_ms, error=error,
             failed_node=failed_node, answer=self._last_answer(), usage=dict(self.usage),
-            notices=list(self.services.notices),
+            notices=tuple(self.services.notices),
         )
         self.emit(Event(RUN_FINISHED, self.run_id, total, duration_ms=total, status=status, error=error,
                         node_id=failed_node, output=output, usage=result.usage or None,
@@ -165,29 +170,36 @@ class Run:
     def _make_ready(self, i: int) -> None:
         node = self.plan.nodes[i]
         if node.background:
-            self.deferred.append(node)
+            self.deferred |= 1 << node.order
         elif self.warmup and (node.exclusive or node.streams):
             self._skip(i)  # warm-up fills caches: it never calls a model
         else:
-            heapq.heappush(self.ready, (node.order, i))
+            heapq.heappush(self.ready, node.order)
 
-    def _pump(self) -> None:
+    def _pump(self, worker: asyncio.Future[None] | None = None) -> PlannedNode | None:
+        """Start what can start. Given the ``worker`` task whose node just ended, hand it the
+        first node that needs a task instead of making one: a chain of nodes costs one task."""
         if self.pumping:
-            return  # an inline node settling inside the loop below: that loop goes on
+            return None  # an inline node settling inside the loop below: that loop goes on
         self.pumping = True
+        claimed = None
         try:
             while self.ready and self.fatal is None:
-                node = self.plan.nodes[self.ready[0][1]]
+                node = self.plan.by_order[self.ready[0]]
                 if not self._can_start(node):
                     break
                 heapq.heappop(self.ready)
                 self.exclusive_running = node.exclusive
                 if node.inline:
                     self._start_inline(node)
+                elif worker is not None and claimed is None:
+                    claimed = node
+                    self.running[node.index] = worker  # type: ignore[assignment]
                 else:
-                    self.running[node.index] = self.loop.create_task(self._node_task(node))
+                    self.running[node.index] = self.loop.create_task(self._node_task(node, True))
         finally:
             self.pumping = False
+        return claimed
 
     def _start_inline(self, node: PlannedNode) -> None:
         """Step the node here; it settles before returning unless it suspends, and then a task
@@ -203,100 +215,107 @@ class Run:
             return not self.running
         return True
 
-    def _settle(self, i: int, status: str, result: dict[str, Any] | None) -> None:
-        """Node i is over: tell its successors, skip those left with no active input, pump."""
-        self.running.pop(i, None)
+    def _settle(self, i: int, status: str, result: dict[str, Any] | None, claim: bool = False) -> PlannedNode | None:
+        """Node i is over: tell its successors, skip those left with no active input, pump.
+        With ``claim`` (its own task calling), returns a node for that task to go on with."""
+        task = self.running.pop(i, None)
         node = self.plan.nodes[i]
         if node.exclusive:
             self.exclusive_running = False
         if not node.background:
             self.settled += 1
         branch = result.get("branch") if result else None
+        counts, width = self.counts, self.plan.width
         for s in node.succs:
             wanted = node.branch_to[s]
             if status != "skipped" and (wanted is None or wanted == branch):
-                self.active_in[s] += 1
-            self.remaining[s] -= 1
-            if self.remaining[s] == 0:
-                if self.active_in[s]:
+                counts[width + s] += 1
+            counts[s] -= 1
+            if counts[s] == 0:
+                if counts[width + s]:
                     self._make_ready(s)
                 else:
                     self._skip(s)
-        if self.fatal is None:
-            self._pump()
+        claimed = self._pump(task if claim else None) if self.fatal is None else None
         if (self.fatal is not None or self.settled >= self.plan.foreground_count) and not self.done.done():
             self.done.set_result(None)
+        return claimed
 
     def _skip(self, i: int) -> None:
         node = self.plan.nodes[i]
         t = self.now_ms()
-        self.timings[node.id] = NodeTiming(t, 0.0, "skipped")
+        self.clock.started(i, t, "skipped")
         self.emit(Event(NODE_SKIPPED, self.run_id, t, node_id=node.id, node_type=node.type_id, status="skipped"))
         self._settle(i, "skipped", None)
 
     # -- one node -----------------------------------------------------------------------------
-    async def _node_task(self, node: PlannedNode) -> None:
-        start = (time.perf_counter() - self.t0) * 1000.0
-        timing = self.timings[node.id] = NodeTiming(start)
-        self.emit(Event(NODE_STARTED, self.run_id, start, 0, node.id, node.type_id))  # positional: cheaper
-        ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
-                          self.values, self.services)
-        status, cache = "succeeded", "off"
-        try:
-            config = node.make_config(self.values)
-            if node.cache is not None and self.cache is not None:
-                result, hit = await self._cached(node, config, ctx)
-                cache = "hit" if hit else "miss"
-            elif not node.plain:
-                result = await self._attempts(node, config, ctx)
-            elif node.streams:
-                result = await self._call(node, config, ctx)  # one frame less on every resume
-            else:
-                result = _as_result(await node.node_type.run(config, ctx), node)  # as _call does
-        except asyncio.CancelledError:
-            timing.status, timing.duration_ms = "cancelled", self.now_ms() - start
-            raise
-        except Exception as exc:
-            message = _describe(exc, node)
-            if node.spec.on_error == "fail":
-                self._record(node, timing, start, "failed", cache, ctx, message)
-                self.emit(Event(NODE_FAILED, self.run_id, self.now_ms(), node_id=node.id, node_type=node.type_id,
-                                duration_ms=timing.duration_ms, status="failed", error=message,
-                                extra=self._partial(node)))
-                if self.fatal is None:
-                    self.fatal = _Fatal(node.id, f"node {node.id!r} ({node.type_id}) failed: {message}")
-                self._settle(node.index, "failed", None)
-                return
-            if node.spec.on_error == "fallback":
-                status, result = "fallback", dict(node.spec.fallback or {})
-            else:
-                self._record(node, timing, start, "continued", cache, ctx, message)
-                self.emit(Event(NODE_FAILED, self.run_id, self.now_ms(), node_id=node.id, node_type=node.type_id,
-                                duration_ms=timing.duration_ms, status="continued", error=message,
-                                extra=self._partial(node)))
-                self.results[node.id] = {}
-                self._settle(node.index, "continued", {})
-                return
-        self.results[node.id] = result
-        if node.merge:
-            self.values.update(result)
-        end = self._record(node, timing, start, status, cache, ctx, None)
-        self.emit(Event(NODE_FINISHED, self.run_id, end, 0, node.id, node.type_id, None, None,
-                        timing.duration_ms, cache, status))  # type: ignore[arg-type]
-        self._settle(node.index, status, result)
+    async def _node_task(self, node: PlannedNode, worker: bool = False) -> None:
+        """Run ``node``; as a ``worker`` (a task of its own) go on with the node its end hands over."""
+        next_node: PlannedNode | None = node
+        while next_node is not None:
+            node = next_node
+            start = (time.perf_counter() - self.t0) * 1000.0
+            self.clock.started(node.index, start)
+            self.emit(Event(NODE_STARTED, self.run_id, start, 0, node.id, node.type_id))  # positional: cheaper
+            ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
+                              self.values, self.services)
+            status, cache, result = "succeeded", "off", None
+            try:
+                config = node.make_config(self.values)
+                if node.cache is not None and self.cache is not None:
+                    result, hit = await self._cached(node, config, ctx)
+                    cache = "hit" if hit else "miss"
+                elif not node.plain:
+                    result = await self._attempts(node, config, ctx)
+                elif node.streams:
+                    result = await self._call(node, config, ctx)  # one frame less on every resume
+                else:
+                    result = _as_result(await node.node_type.run(config, ctx), node)  # as _call does
+            except asyncio.CancelledError:
+                self.clock.ended(node.index, self.now_ms() - start, "cancelled", cache)
+                raise
+            except Exception as exc:
+                status, result = self._failed(node, start, cache, ctx, exc)
+            if status == "succeeded" or status == "fallback":
+                self.results[node.id] = result  # type: ignore[assignment]
+                if node.merge:
+                    self.values.update(result)  # type: ignore[arg-type]
+                end = self._record(node, start, status, cache, ctx, None)
+                self.emit(Event(NODE_FINISHED, self.run_id, end, 0, node.id, node.type_id, None, None,
+                                end - start, cache, status))  # type: ignore[arg-type]
+            next_node = self._settle(node.index, status, result, worker)
 
-    def _record(self, node: PlannedNode, timing: NodeTiming, start: float, status: str, cache: str,
-                ctx: NodeContext, error: str | None) -> float:
+    def _failed(self, node: PlannedNode, start: float, cache: str, ctx: NodeContext,
+                exc: Exception) -> tuple[str, dict[str, Any] | None]:
+        """The node raised: apply its ``on_error`` and return (status, result) to settle with."""
+        message = _describe(exc, node)
+        if node.spec.on_error == "fallback":
+            return "fallback", dict(node.spec.fallback or {})
+        status = "failed" if node.spec.on_error == "fail" else "continued"
+        end = self._record(node, start, status, cache, ctx, message)
+        self.emit(Event(NODE_FAILED, self.run_id, self.now_ms(), node_id=node.id, node_type=node.type_id,
+                        duration_ms=end - start, status=status, error=message, extra=self._partial(node)))
+        if status == "failed":
+            if self.fatal is None:
+                self.fatal = _Fatal(node.id, f"node {node.id!r} ({node.type_id}) failed: {message}")
+            return status, None
+        self.results[node.id] = {}
+        return status, {}
+
+    def _record(self, node: PlannedNode, start: float, status: str, cache: str, ctx: NodeContext,
+                error: str | None) -> float:
         """Fill the node's timing and metrics row; returns the end time (ms) for its event."""
         end = (time.perf_counter() - self.t0) * 1000.0
-        timing.duration_ms = end - start
-        timing.status, timing.cache, timing.error = status, cache, error
-        for key, value in ctx.usage.items():
-            self.usage[key] = self.usage.get(key, 0) + value
+        self.clock.ended(node.index, end - start, status, cache, error)
+        usage = ctx.reported_usage
+        if usage:
+            for key, value in usage.items():
+                self.usage[key] = self.usage.get(key, 0) + value
         if self.metrics is not None and not self.warmup:
             self.metrics.record(MetricRow(
-                self.tenant_id, self.plan.flow_id, self.run_id, node.id, node.type_id, timing.duration_ms,
-                cache, status, ctx.usage.get("tokens_in", 0), ctx.usage.get("tokens_out", 0),  # type: ignore[arg-type]
+                self.tenant_id, self.plan.flow_id, self.run_id, node.id, node.type_id, end - start,
+                cache, status,  # type: ignore[arg-type]
+                usage.get("tokens_in", 0) if usage else 0, usage.get("tokens_out", 0) if usage else 0,
             ))
         return end
 
@@ -342,16 +361,16 @@ class Run:
         if not node.streams:
             result = await node.node_type.run(config, ctx)
             return _as_result(result, node)
-        result: dict[str, Any] = {}
+        result: dict[str, Any] | None = None
         parts = self.texts[node.id] = []
         seq = 0
         stream = node.node_type.run(config, ctx)
         # the per-chunk path, inlined: now_ms, emit and a positional Event
-        run_id, node_id, type_id, listeners, t0 = self.run_id, node.id, node.type_id, self.listeners, self.t0
+        run_id, node_id, type_id, listener, t0 = self.run_id, node.id, node.type_id, self.listener, self.t0
         perf_counter = time.perf_counter
         try:
             async for item in stream:
-                if isinstance(item, str):
+                if type(item) is str or isinstance(item, str):
                     if not item:
                         continue
                     t = (perf_counter() - t0) * 1000.0
@@ -361,21 +380,28 @@ class Run:
                     parts.append(item)
                     event = Event(MESSAGE_CHUNK, run_id, t, self.index, node_id, type_id, item, seq)
                     self.index += 1
-                    for listener in listeners:
+                    if listener is not None:
                         listener(event)
+                    event = None  # not kept alive while the stream waits for the next chunk
                     seq += 1
+                elif isinstance(item, Usage):
+                    usage = ctx.usage
+                    usage["tokens_in"] = usage.get("tokens_in", 0) + item.input_tokens
+                    usage["tokens_out"] = usage.get("tokens_out", 0) + item.output_tokens
                 else:
                     result = _as_result(item, node)
         finally:
-            await stream.aclose()
-        return result
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()  # closes an upstream HTTP stream on cancel or error
+        return result if result is not None else node.node_type.stream_result("".join(parts))
 
     def _last_answer(self) -> str:
         """The text of the last streaming node that finished (what the person read last)."""
         if not self.texts:
             return ""
         for node in self.plan.streaming_last_first:
-            if node.id in self.texts and self.timings.get(node.id, NodeTiming(0)).status in {"succeeded", "fallback"}:
+            if node.id in self.texts and self.clock.status(node.index) in ("succeeded", "fallback"):
                 return "".join(self.texts[node.id])
         return ""
 

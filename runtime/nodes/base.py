@@ -3,11 +3,13 @@
 A node type is a small class. The engine renders the node's config templates, validates them
 against ``Config`` and calls ``run``. ``run`` either returns a dict, or is an async generator
 that yields ``str`` chunks (streamed as ``message.chunk``) and finally one dict (its result).
+A type with ``streams = True`` may instead return any async iterator of ``str`` chunks,
+:class:`~runtime.ports.Usage` (tokens, counted into its metrics) and an optional final dict;
+without one its result is ``stream_result(text)``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,19 +27,43 @@ class NoConfig(NodeConfig):
     pass
 
 
-@dataclass(slots=True)
 class NodeContext:
-    """What a node may see while it runs: the run's identity, the flat values, the services."""
+    """What a node may see while it runs: the run's identity, the flat values, the services.
 
-    run_id: str
-    flow_id: str
-    tenant_id: str
-    session_id: str
-    node_id: str
-    values: dict[str, Any]
-    services: "Services"
-    extra: dict[str, Any] = field(default_factory=dict)
-    usage: dict[str, int] = field(default_factory=dict)  # tokens a node reports for its metrics
+    ``extra`` and ``usage`` are made on first use: most nodes never touch them, and a run in
+    flight keeps one context per running node alive (fewer objects for the collector).
+    """
+
+    __slots__ = ("run_id", "flow_id", "tenant_id", "session_id", "node_id", "values", "services", "_extra", "_usage")
+
+    def __init__(self, run_id: str, flow_id: str, tenant_id: str, session_id: str, node_id: str,
+                 values: dict[str, Any], services: "Services") -> None:
+        self.run_id, self.flow_id, self.tenant_id, self.session_id = run_id, flow_id, tenant_id, session_id
+        self.node_id, self.values, self.services = node_id, values, services
+        self._extra: dict[str, Any] | None = None
+        self._usage: dict[str, int] | None = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Free-form per-node scratch space."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens a node reports for its metrics (``tokens_in``, ``tokens_out``)."""
+        if self._usage is None:
+            self._usage = {}
+        return self._usage
+
+    @property
+    def reported_usage(self) -> dict[str, int] | None:
+        """What the node reported, or ``None`` when it reported nothing (no dict made)."""
+        return self._usage
+
+    def __repr__(self) -> str:
+        return f"NodeContext(run_id={self.run_id!r}, node_id={self.node_id!r}, tenant_id={self.tenant_id!r})"
 
 
 NodeResult = dict[str, Any]
@@ -67,8 +93,12 @@ class NodeType:
         """Keys this node writes into the flat context, from its raw config (for validation)."""
         return set(self.outputs) if self.merge_outputs else set()
 
-    def run(self, config: Any, ctx: NodeContext) -> Any:  # Awaitable[dict] | AsyncIterator[str|dict]
+    def run(self, config: Any, ctx: NodeContext) -> Any:  # Awaitable[dict] | AsyncIterator[str|Usage|dict]
         raise NotImplementedError
+
+    def stream_result(self, text: str) -> dict[str, Any]:
+        """A streaming node's result when its stream ends without yielding a dict."""
+        return {}
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -87,15 +117,3 @@ class NodeType:
             "tenant_id": cls.tenant_id,
             "config_schema": cls.Config.model_json_schema(),
         }
-
-
-async def collect(stream: AsyncIterator[str | dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """Drain a streaming node's generator: the text it yielded and its final result."""
-    parts: list[str] = []
-    result: dict[str, Any] = {}
-    async for item in stream:
-        if isinstance(item, str):
-            parts.append(item)
-        else:
-            result = item
-    return "".join(parts), result

@@ -86,3 +86,6 @@ def _regroup(pieces: list[str], wanted: int) -> list[str]:
         out.append(text[position : position + length])
         position += length
     return out
+
+
+MOCK = MockProvider()  # stateless: one instance serves every run

@@ -15,7 +15,7 @@ from ..ports import LLMProvider
 from ..settings import AkisSettings
 from .credentials import Credential, CredentialSource, EnvCredentials, check_name, env_prefix, key_variable
 from .errors import MissingKey, UnknownProvider
-from .mock import MockProvider
+from .mock import MOCK, MockProvider
 
 KINDS = ("anthropic", "openai", "openai_compatible", "mock")
 
@@ -73,7 +73,7 @@ class EnvProviderResolver:
         if kind not in KINDS:
             raise UnknownProvider(f"unknown provider {provider!r}: use one of {', '.join(KINDS)}", provider=provider)
         if kind == "mock":
-            return MockProvider()
+            return MOCK
         name = check_name(credential) if credential else kind
         found = self.credentials.get(name, tenant_id)
         if kind == "openai_compatible" and name == kind and not (found and found.base_url):

@@ -6,7 +6,6 @@ each with one statement. LPOP is atomic, so several workers never insert the sam
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ METRICS_KEY = "akis:metrics"
 
 
 def encode_row(row: MetricRow) -> str:
-    data = dataclasses.asdict(row)
+    data = row._asdict()
     data["created_at"] = row.created_at.isoformat()
     return json.dumps(data, ensure_ascii=False)
 

@@ -50,7 +50,9 @@ class AiResponse(NodeType):
     parallel_safe = False
     streams = True
 
-    async def run(self, config: AiResponseConfig, ctx: NodeContext) -> AsyncIterator[str | dict[str, Any]]:
+    def run(self, config: AiResponseConfig, ctx: NodeContext) -> AsyncIterator[str | Usage | dict[str, Any]]:
+        """The provider's own stream when streaming (the engine forwards its chunks and counts its
+        usage: no generator of ours in between on every chunk); else the whole answer at once."""
         provider = ctx.services.providers.resolve(config.provider, config.credential, ctx.tenant_id)
         messages: list[dict[str, str]] = []
         if config.include_history:
@@ -71,22 +73,25 @@ class AiResponse(NodeType):
                 "text": config.mock_text,
             },
         )
-        parts: list[str] = []
         stream = provider.stream(request)
-        try:
-            async for item in stream:
-                if isinstance(item, Usage):
-                    ctx.usage["tokens_in"] = ctx.usage.get("tokens_in", 0) + item.input_tokens
-                    ctx.usage["tokens_out"] = ctx.usage.get("tokens_out", 0) + item.output_tokens
-                elif item:
-                    parts.append(item)
-                    if config.stream:
-                        yield item
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()  # closes the upstream HTTP stream on cancel or error
-        answer = "".join(parts)
-        if not config.stream and answer:
-            yield answer
-        yield {"answer": answer}
+        return stream if config.stream else _whole(stream)
+
+    def stream_result(self, text: str) -> dict[str, Any]:
+        return {"answer": text}
+
+
+async def _whole(stream: AsyncIterator[str | Usage]) -> AsyncIterator[str | Usage]:
+    """``stream: false``: the answer as one chunk once it is complete."""
+    parts: list[str] = []
+    try:
+        async for item in stream:
+            if isinstance(item, str):
+                parts.append(item)
+            else:
+                yield item
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()  # closes the upstream HTTP stream on cancel or error
+    if parts:
+        yield "".join(parts)

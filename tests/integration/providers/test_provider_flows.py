@@ -69,7 +69,7 @@ async def test_without_keys_the_flow_runs_on_the_mock_and_says_so() -> None:
     engine = engine_for(None)
     result = await engine.run(flow("anthropic", config={"mock_delay_ms": 0}), {"user_message": "hi", "session_id": "s1"})
     assert result.status == "succeeded" and result.answer
-    assert result.notices == ["no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic"]
+    assert result.notices == ("no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic",)
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])

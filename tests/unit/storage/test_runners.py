@@ -24,35 +24,47 @@ def test_a_job_crosses_the_queue_as_json():
     assert job_id(original) == "akis:2:r1:node_7" != job_id(job(node="node_8"))
 
 
-async def test_jobs_run_after_submit_and_report_their_outcome():
+async def test_jobs_report_their_outcome_and_one_that_waits_goes_on_as_a_task():
     seen: list[str] = []
+    gate = asyncio.Event()
 
     async def execute(j: BackgroundJob) -> None:
+        if j.config.get("wait"):
+            await gate.wait()
         seen.append(j.node_id)
         if j.config.get("fail"):
             raise ValueError("disk full")
 
     runner = InProcessRunner(execute)
     ok, bad = runner.submit(job()), runner.submit(job(node="n2", fail=True))
-    assert seen == []  # submit returns before the job runs
-    good, failed = await ok, await bad
+    assert ok.done() and bad.done() and seen == ["node_7", "n2"]  # never waited: ran inside submit, no task
+    waiting = runner.submit(job(node="n3", wait=True))
+    assert not waiting.done() and runner.pending == 1  # waits: carried on by a task
+    gate.set()
+    good, failed, later = await ok, await bad, await waiting
     assert (good.status, good.error, good.started_at > 0) == ("succeeded", None, True)
     assert failed.status == "failed" and failed.error == "ValueError: disk full"
-    assert (runner.completed, runner.failed) == (1, 1)
+    assert later.status == "succeeded" and seen[-1] == "n3" and runner.pending == 0
+    assert (runner.completed, runner.failed) == (2, 1)
 
 
 async def test_submitting_the_same_run_and_node_twice_runs_it_once():
     calls = 0
+    gate = asyncio.Event()
 
     async def execute(j: BackgroundJob) -> None:
         nonlocal calls
         calls += 1
+        if j.config.get("wait"):
+            await gate.wait()
 
     runner = InProcessRunner(execute)
-    first, second = runner.submit(job()), runner.submit(job())
-    assert first is second
-    await first
-    assert calls == 1
+    first, second = runner.submit(job()), runner.submit(job())  # the first finished inside submit
+    assert await first == await second and calls == 1
+    running, again = runner.submit(job(node="n2", wait=True)), runner.submit(job(node="n2", wait=True))
+    assert running is again  # still running: the same task
+    gate.set()
+    assert (await running).status == "succeeded" and calls == 2
 
 
 async def test_drain_waits_then_cancels_what_is_left():
