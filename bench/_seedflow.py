@@ -1,5 +1,7 @@
 """The seed scenario for the benchmarks: the example flows with their times scaled, the
-critical-path bound read from the document, and the same flow written by hand in asyncio.
+critical-path bound read from the document, and the same flow written by hand in asyncio
+(with the same mock provider and conversation store the engine's nodes call, and a bare
+variant that writes the model's pacing out and saves to a list).
 
 Scaling by ``s`` divides every wait: ``delay.ms / s``, ``mock_delay_ms / s`` and
 ``mock_tokens_per_second * s`` (so the gap between chunks is divided too).
@@ -10,9 +12,12 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 from _common import ROOT
+
+from runtime.ports import ChatMessage, LLMRequest
+from runtime.services import Services
 
 PARALLEL = ROOT / "examples" / "seed_scenario.json"
 SEQUENTIAL = ROOT / "examples" / "seed_scenario_sequential.json"
@@ -94,10 +99,7 @@ async def _save(saved: list[tuple[str, str]], message: str, answer: str) -> None
     saved.append((message, answer))
 
 
-async def handwritten(spec: SeedSpec, message: str, on_chunk: Callable[[str], None],
-                      saved: list[tuple[str, str]], background: set[asyncio.Task[None]]) -> str:
-    """The seed flow in plain asyncio: gather the lookups (or await them in turn), the context,
-    then the paced chunks; the save runs as a task after the answer, like the engine's."""
+async def _context(spec: SeedSpec, message: str) -> dict[str, Any]:
     context: dict[str, Any] = {"user_message": message}
     if spec.sequential:
         for ms, output in spec.lookups:
@@ -106,6 +108,48 @@ async def handwritten(spec: SeedSpec, message: str, on_chunk: Callable[[str], No
         for result in await asyncio.gather(*(_lookup(ms, out) for ms, out in spec.lookups)):
             context.update(result)
     context.update(await _lookup(*spec.context))
+    return context
+
+
+def _in_background(coro: Coroutine[Any, Any, Any], background: set[asyncio.Task[Any]]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    background.add(task)
+    task.add_done_callback(background.discard)
+
+
+async def handwritten(spec: SeedSpec, message: str, on_chunk: Callable[[str], None], services: Services,
+                      background: set[asyncio.Task[Any]], *, tenant_id: str = "1", session_id: str = "default",
+                      run_id: str = "hand") -> str:
+    """The seed flow in plain asyncio with the same parts the engine's nodes call: gather the
+    lookups (or await them in turn), the context, then the mock model's stream through the
+    provider; the exchange is saved to the conversation store by a task after the answer."""
+    context = await _context(spec, message)
+    request = LLMRequest(model="mock-1", messages=[{"role": "user", "content": context["context"]}],
+                         options={"delay_ms": spec.ai_delay_ms, "tokens_per_second": 1000 / spec.chunk_gap_ms,
+                                  "chunks": len(spec.pieces), "text": "".join(spec.pieces)})
+    parts = []
+    async for item in services.providers.resolve("mock", None, tenant_id).stream(request):
+        if isinstance(item, str):
+            parts.append(item)
+            on_chunk(item)
+    answer = "".join(parts)
+    _in_background(_save_exchange(services, tenant_id, session_id, run_id, message, answer), background)
+    return answer
+
+
+async def _save_exchange(services: Services, tenant_id: str, session_id: str, run_id: str, message: str,
+                         answer: str) -> None:
+    store = services.conversations
+    first = await store.next_seq(tenant_id, session_id)
+    await store.save(tenant_id, session_id, [ChatMessage("user", message, first, run_id),
+                                             ChatMessage("assistant", answer, first + 1, run_id)])
+
+
+async def handwritten_bare(spec: SeedSpec, message: str, on_chunk: Callable[[str], None],
+                           saved: list[tuple[str, str]], background: set[asyncio.Task[Any]]) -> str:
+    """The seed flow with nothing shared with the engine: the model's pacing written inline and
+    the save a list append. A floor for comparison, not the same parts."""
+    await _context(spec, message)
     loop = asyncio.get_running_loop()
     await asyncio.sleep(spec.ai_delay_ms / 1000)
     start, gap, parts = loop.time(), spec.chunk_gap_ms / 1000, []
@@ -115,7 +159,5 @@ async def handwritten(spec: SeedSpec, message: str, on_chunk: Callable[[str], No
         parts.append(piece)
         on_chunk(piece)
     answer = "".join(parts)
-    task = loop.create_task(_save(saved, message, answer))
-    background.add(task)
-    task.add_done_callback(background.discard)
+    _in_background(_save(saved, message, answer), background)
     return answer

@@ -23,6 +23,7 @@ from _common import emit, machine, median, table
 from _seedflow import PARALLEL, SEQUENTIAL, SeedSpec, handwritten, scaled_document, seed_spec
 
 from runtime import Engine, FlowDocument, load_flow
+from runtime.services import Services
 
 FIRST_CHUNK_SLACK_MS = 3.0
 LAST_CHUNK_SLACK_MS = 15.0
@@ -54,8 +55,8 @@ async def handwritten_once(spec: SeedSpec) -> dict[str, float]:
         times.setdefault("first", now)
         times["last"] = now
 
-    background: set[asyncio.Task[None]] = set()
-    await handwritten(spec, MESSAGE, on_chunk, [], background)
+    background: set[asyncio.Task[Any]] = set()
+    await handwritten(spec, MESSAGE, on_chunk, Services(), background)
     times["result"] = (time.perf_counter() - t0) * 1000
     await asyncio.gather(*background)
     return times

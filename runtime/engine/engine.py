@@ -82,6 +82,9 @@ class Engine:
         )
         self.publisher = publisher
         self._plans: OrderedDict[tuple[int, str], Plan] = OrderedDict()
+        self._after_success = self._queue_background  # one bound method for every run
+        self._to_submit: list[tuple[Run, Any, asyncio.Future[BackgroundOutcome]]] = []
+        self._flush_on: asyncio.AbstractEventLoop | None = None
 
     # -- public API ---------------------------------------------------------------------------
     async def run(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
@@ -139,7 +142,7 @@ class Engine:
             listener = published if listener is None else FanOut(listener, published)
         return Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
                    cache=self.cache, metrics=self.metrics, listener=listener, warmup=warmup,
-                   on_succeeded=self._queue_background)
+                   on_succeeded=self._after_success)
 
     def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
         """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""
@@ -162,10 +165,20 @@ class Engine:
 
     def _start_background(self, loop: asyncio.AbstractEventLoop, run: Run, node: Any) -> asyncio.Future[Any]:
         """A future for one background node: it is rendered and queued on the next loop turn (off
-        the result's path), reported when it has run; callbacks, not a task of its own."""
+        the result's path), reported when it has run; callbacks, not a task of its own. The runs
+        that finish in one turn share one callback."""
         done: asyncio.Future[BackgroundOutcome] = loop.create_future()
-        loop.call_soon(self._submit_background, run, node, done)
+        self._to_submit.append((run, node, done))
+        if self._flush_on is not loop:
+            self._flush_on = loop
+            loop.call_soon(self._submit_queued, loop)
         return done
+
+    def _submit_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+        queued, self._to_submit, self._flush_on = self._to_submit, [], None
+        for run, node, done in queued:
+            if run.loop is loop:  # not one left over from a loop that was closed meanwhile
+                self._submit_background(run, node, done)
 
     def _submit_background(self, run: Run, node: Any, done: asyncio.Future[BackgroundOutcome]) -> None:
         if done.done():

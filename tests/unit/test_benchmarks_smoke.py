@@ -53,9 +53,10 @@ def test_bench_seed_tiny() -> None:
 def test_bench_throughput_tiny() -> None:
     data = run_bench("bench_throughput")
     assert data["benchmark"] == "throughput" and data["tiny"] is True
-    keys = ["runs", "critical_path_ms", "akis_vs_handwritten", "akis_vs_handwritten_cpu"]
-    for who in ("akis", "handwritten"):
+    keys = ["runs", "critical_path_ms", "akis_vs_handwritten", "akis_vs_handwritten_cpu", "akis_vs_bare",
+            "akis_vs_bare_cpu"]
+    for who in ("akis", "handwritten", "bare"):
         keys += [f"{who}_runs_per_s", f"{who}_p50_ms", f"{who}_p99_ms", f"{who}_cpu_us_per_run"]
     assert_positive(data, keys, "throughput")
-    for who in ("akis", "handwritten"):
+    for who in ("akis", "handwritten", "bare"):
         assert data[f"{who}_p50_ms"] <= data[f"{who}_p99_ms"]
