@@ -5,8 +5,8 @@ path (the engine emits several per node) while every field stays named and typed
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal, Mapping
 
 EventName = Literal[
     "run.started",
@@ -32,6 +32,30 @@ CacheOutcome = Literal["hit", "miss", "off"]
 
 
 _ROUNDED = {"t_ms", "duration_ms"}
+
+
+class _NoExtra(Mapping[str, Any]):
+    """The shared empty ``extra``: reads as an empty mapping, has no way to be written."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NO_EXTRA: Mapping[str, Any] = _NoExtra()
 
 
 @dataclass(slots=True)
@@ -62,7 +86,9 @@ class Event:
     session_id: str | None = None
     output: dict[str, Any] | None = None
     usage: dict[str, int] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # anything else (a channel cursor, a partial answer); read-only unless given: most events
+    # carry none, and an empty dict per event is a cost on the hot path
+    extra: Mapping[str, Any] = NO_EXTRA
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict without the fields that do not apply."""

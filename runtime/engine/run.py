@@ -1,19 +1,19 @@
 """One run of a plan: the dependency-driven scheduler.
 
-Each node is an asyncio task started the moment its last predecessor settles. A settling node
-updates its successors' counters and starts whatever became ready, so there is no polling
-loop: the whole scheduler is ``_settle`` + ``_pump``. Skips propagate along inactive edges
-(branches not taken), so a join fires exactly once.
+Each node starts the moment its last predecessor settles. A settling node updates its
+successors' counters and starts whatever became ready, so there is no polling loop: the whole
+scheduler is ``_settle`` + ``_pump``. A node's task goes on with one node its end made ready
+(a chain costs one task); nodes that never wait run inline, without a task. Skips propagate
+along inactive edges (branches not taken), so a join fires exactly once.
 """
 from __future__ import annotations
 
 import asyncio
 import heapq
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import AkisError, NodeError
+from ..errors import NodeError
 from ..events import (
     MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, NODE_SKIPPED, NODE_STARTED, RUN_FINISHED, RUN_STARTED, Event,
 )
@@ -23,34 +23,11 @@ from ..services import Services
 from .clock import NodeClock, NodeTiming
 from .eager import step_eagerly
 from .plan import Plan, PlannedNode
+from .result import RunResult, as_result, describe_error
+
+__all__ = ["Listener", "NodeTiming", "Run", "RunResult"]
 
 Listener = Callable[[Event], None]
-
-
-@dataclass(slots=True)
-class RunResult:
-    run_id: str
-    status: str  # succeeded | failed | cancelled
-    output: dict[str, Any]
-    clock: NodeClock = field(repr=False)
-    total_ms: float
-    first_chunk_ms: float | None = None
-    last_chunk_ms: float | None = None
-    error: str | None = None
-    failed_node: str | None = None
-    answer: str = ""
-    usage: dict[str, int] = field(default_factory=dict)
-    notices: tuple[str, ...] = ()
-    background: list[asyncio.Future[Any]] = field(default_factory=list)
-
-    @property
-    def nodes(self) -> dict[str, NodeTiming]:
-        """Each node's timing, in start order (made when asked for)."""
-        return self.clock.timings()
-
-    async def wait_background(self) -> None:
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
 
 
 class _Fatal(Exception):
@@ -256,7 +233,10 @@ class Run:
             node = next_node
             start = (time.perf_counter() - self.t0) * 1000.0
             self.clock.started(node.index, start)
-            self.emit(Event(NODE_STARTED, self.run_id, start, 0, node.id, node.type_id))  # positional: cheaper
+            index = self.index
+            self.index = index + 1
+            if self.listener is not None:  # no listener: no event object at all
+                self.listener(Event(NODE_STARTED, self.run_id, start, index, node.id, node.type_id))
             ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                               self.values, self.services)
             status, cache, result = "succeeded", "off", None
@@ -270,7 +250,9 @@ class Run:
                 elif node.streams:
                     result = await self._call(node, config, ctx)  # one frame less on every resume
                 else:
-                    result = _as_result(await node.node_type.run(config, ctx), node)  # as _call does
+                    result = await node.node_type.run(config, ctx)
+                    if type(result) is not dict:
+                        result = as_result(result, node)  # a dict subclass passes, anything else fails
             except asyncio.CancelledError:
                 self.clock.ended(node.index, self.now_ms() - start, "cancelled", cache)
                 raise
@@ -281,14 +263,17 @@ class Run:
                 if node.merge:
                     self.values.update(result)  # type: ignore[arg-type]
                 end = self._record(node, start, status, cache, ctx, None)
-                self.emit(Event(NODE_FINISHED, self.run_id, end, 0, node.id, node.type_id, None, None,
-                                end - start, cache, status))  # type: ignore[arg-type]
+                index = self.index
+                self.index = index + 1
+                if self.listener is not None:
+                    self.listener(Event(NODE_FINISHED, self.run_id, end, index, node.id, node.type_id, None, None,
+                                        end - start, cache, status))  # type: ignore[arg-type]
             next_node = self._settle(node.index, status, result, worker)
 
     def _failed(self, node: PlannedNode, start: float, cache: str, ctx: NodeContext,
                 exc: Exception) -> tuple[str, dict[str, Any] | None]:
         """The node raised: apply its ``on_error`` and return (status, result) to settle with."""
-        message = _describe(exc, node)
+        message = describe_error(exc, node)
         if node.spec.on_error == "fallback":
             return "fallback", dict(node.spec.fallback or {})
         status = "failed" if node.spec.on_error == "fail" else "continued"
@@ -360,7 +345,7 @@ class Run:
     async def _call(self, node: PlannedNode, config: Any, ctx: NodeContext) -> dict[str, Any]:
         if not node.streams:
             result = await node.node_type.run(config, ctx)
-            return _as_result(result, node)
+            return as_result(result, node)
         result: dict[str, Any] | None = None
         parts = self.texts[node.id] = []
         seq = 0
@@ -378,18 +363,16 @@ class Run:
                         self.first_chunk_ms = t
                     self.last_chunk_ms = t
                     parts.append(item)
-                    event = Event(MESSAGE_CHUNK, run_id, t, self.index, node_id, type_id, item, seq)
+                    if listener is not None:  # the event is not kept while the stream waits
+                        listener(Event(MESSAGE_CHUNK, run_id, t, self.index, node_id, type_id, item, seq))
                     self.index += 1
-                    if listener is not None:
-                        listener(event)
-                    event = None  # not kept alive while the stream waits for the next chunk
                     seq += 1
                 elif isinstance(item, Usage):
                     usage = ctx.usage
                     usage["tokens_in"] = usage.get("tokens_in", 0) + item.input_tokens
                     usage["tokens_out"] = usage.get("tokens_out", 0) + item.output_tokens
                 else:
-                    result = _as_result(item, node)
+                    result = as_result(item, node)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -411,15 +394,3 @@ class Run:
             return {}
         text = "".join(self.texts.get(node.id, ()))
         return {"partial": True, "partial_text": text} if text else {}
-
-
-def _as_result(value: Any, node: PlannedNode) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise NodeError(f"returned {type(value).__name__}, expected a dict")
-    return value
-
-
-def _describe(exc: BaseException, node: PlannedNode) -> str:
-    if isinstance(exc, AkisError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
