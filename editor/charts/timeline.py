@@ -5,7 +5,7 @@ Bars that overlap in time ran in parallel; the outlined chain is what the answer
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,13 +65,15 @@ def bars_from_report(report: RunReport, labels: Mapping[str, str] | None = None,
 
 
 def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iterable[str]],
-                           slack_ms: float = 0.05) -> list[str]:
+                           slack_ms: float = 0.05, blockers: Container[str] | None = None) -> list[str]:
     """The chain the run waited for, first to last: from the last node to finish, step back to
     whatever ended just before it started: its latest predecessor, or, when a predecessor ended
     much earlier, the node it queued behind (sequential mode, an AI node running alone).
 
     ``slack_ms``: how far after a node's start an earlier node's end may be and still count as
-    before it (rounding in events; timelines rebuilt from stored rows need more)."""
+    before it (rounding in events; timelines rebuilt from stored rows need more). ``blockers``:
+    the nodes another can queue behind (the exclusive ones); ``None``: any (a sequential run).
+    Without it, a node started late by a busy event loop would seem to queue behind a sibling."""
     usable = {b.node_id: b for b in bars if b.outcome not in ("skipped", "background")}
     if not usable:
         return []
@@ -81,13 +83,15 @@ def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iter
     while True:
         start = usable[current].start_ms
         before = [b for b in usable.values() if b.node_id not in seen and b.end_ms <= start + slack_ms]
-        if not before:
-            break
-        latest = max(before, key=lambda b: b.end_ms)
+        queued = [b for b in before if blockers is None or b.node_id in blockers]
+        latest = max(queued, key=lambda b: b.end_ms) if queued else None
         from_preds = [b for b in before if b.node_id in set(preds.get(current, ()))]
         best_pred = max(from_preds, key=lambda b: b.end_ms) if from_preds else None
-        chosen = best_pred if best_pred is not None and best_pred.end_ms >= latest.end_ms - TOLERANCE_MS else latest
-        if start - chosen.end_ms > TOLERANCE_MS and best_pred is None:
+        if best_pred is not None and (latest is None or best_pred.end_ms >= latest.end_ms - TOLERANCE_MS):
+            chosen = best_pred
+        elif latest is not None and (best_pred is not None or start - latest.end_ms <= TOLERANCE_MS):
+            chosen = latest
+        else:
             break  # nothing ended right before it: it started on its own (a root)
         current = chosen.node_id
         path.append(current)

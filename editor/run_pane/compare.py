@@ -12,7 +12,7 @@ from runtime.report import RunReport
 
 from ..charts.compare import compare_figure
 from ..charts.timeline import bars_from_report, observed_critical_path
-from .live import predecessors
+from .live import exclusive_nodes, predecessors
 
 MODES = ("sequential", "parallel")
 
@@ -32,6 +32,7 @@ class CompareResult:
     document: FlowDocument
     reports: dict[str, RunReport] = field(default_factory=dict)
     error: str | None = None
+    exclusive: frozenset[str] = frozenset()  # in the parallel run, the nodes others may queue behind
 
     @property
     def complete(self) -> bool:
@@ -52,7 +53,7 @@ class CompareResult:
         return compare_figure(
             seq, par, sequential_ms=self.total_ms("sequential"), parallel_ms=self.total_ms("parallel"),
             sequential_critical=observed_critical_path(seq, preds),
-            parallel_critical=observed_critical_path(par, preds),
+            parallel_critical=observed_critical_path(par, preds, blockers=self.exclusive),
             sequential_first_chunk_ms=self.reports["sequential"].first_chunk_ms,
             parallel_first_chunk_ms=self.reports["parallel"].first_chunk_ms,
         )
@@ -63,7 +64,7 @@ async def run_compare(engine: Any, document: FlowDocument, inputs: dict[str, Any
                       on_start: Callable[[str, Any], None] | None = None) -> CompareResult:
     """Both runs, in order; stops after a run that did not succeed (``result.error`` says why).
     ``on_start(mode, handle)`` lets the caller stop a run; ``on_event(mode, event)`` sees every event."""
-    result = CompareResult(document)
+    result = CompareResult(document, exclusive=exclusive_nodes(document, engine.registry, tenant_id))
     for mode in MODES:
         report = RunReport()
         result.reports[mode] = report

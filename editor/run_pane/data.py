@@ -12,7 +12,7 @@ from storage.models import Message, Run
 from storage.repos import dashboard, flows, messages, metrics, runs
 
 from ..charts.timeline import TimelineBar, observed_critical_path, outcome_of
-from .live import predecessors
+from .live import exclusive_nodes, predecessors, queue_blockers
 
 STATS_RANGE = timedelta(days=7)
 
@@ -94,5 +94,8 @@ async def stored_timeline(context: Any, tenant_id: str, run: Run, document: Flow
                                 max(0.0, end_ms - row.duration_ms), row.duration_ms, outcome_of(status, row.cache),
                                 cache=row.cache))
     # rows carry their end as wall-clock time and their duration separately: allow a few ms
-    critical = observed_critical_path(bars, predecessors(document), slack_ms=5.0) if document is not None else []
+    critical = observed_critical_path(
+        bars, predecessors(document), slack_ms=5.0,
+        blockers=queue_blockers(document, exclusive_nodes(document, context.registry, tenant_id)),
+    ) if document is not None else []
     return StoredTimeline(bars, critical)

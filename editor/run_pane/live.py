@@ -41,6 +41,7 @@ class LiveRun:
     document: FlowDocument
     streaming: frozenset[str] = frozenset()
     background: frozenset[str] = frozenset()
+    exclusive: frozenset[str] = frozenset()  # nodes that run alone (ai_response): others queue behind them
     report: RunReport = field(default_factory=RunReport)
     answers: dict[str, Answer] = field(default_factory=dict)
     finished: bool = False
@@ -61,7 +62,8 @@ class LiveRun:
                 streaming.add(node.id)
             if node_type is not None and node_type.background:
                 background.add(node.id)
-        return cls(document, frozenset(streaming), frozenset(background))
+        return cls(document, frozenset(streaming), frozenset(background),
+                   exclusive_nodes(document, registry, tenant_id))
 
     # -- events -------------------------------------------------------------------------------
     def start_patches(self) -> list[Patch]:
@@ -133,7 +135,23 @@ class LiveRun:
         return bars_from_report(self.report, self.labels, now_ms)
 
     def critical_path(self) -> list[str]:
-        return observed_critical_path(self.bars(), predecessors(self.document))
+        return observed_critical_path(self.bars(), predecessors(self.document),
+                                      blockers=queue_blockers(self.document, self.exclusive))
+
+
+def exclusive_nodes(document: FlowDocument, registry: Any, tenant_id: str | None) -> frozenset[str]:
+    """Ids of the nodes whose type never runs beside another node of the run."""
+    found = set()
+    for node in document.nodes:
+        node_type = registry.get(node.type, tenant_id)
+        if node_type is not None and not node_type.parallel_safe:
+            found.add(node.id)
+    return frozenset(found)
+
+
+def queue_blockers(document: FlowDocument, exclusive: frozenset[str]) -> frozenset[str] | None:
+    """What a node may have queued behind: in a sequential run anything, else an exclusive node."""
+    return None if document.settings.execution == "sequential" else exclusive
 
 
 def predecessors(document: FlowDocument) -> dict[str, list[str]]:

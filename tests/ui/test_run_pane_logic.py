@@ -38,6 +38,21 @@ def test_in_sequential_mode_the_path_is_the_queue():
     assert observed_critical_path(bars, preds) == ["a", "b", "c", "d"], "c waited behind b, not for it"
 
 
+def test_a_node_started_late_by_a_busy_loop_waited_for_its_predecessor_not_a_sibling():
+    # b, c and d all wait for a; d's task ran its first step 8 ms late, after c had already ended
+    preds = {"b": ["a"], "c": ["a"], "d": ["a"], "e": ["b", "c", "d"]}
+    bars = [bar("a", 0, 1), bar("c", 1.5, 6.5), bar("d", 9, 100), bar("b", 1.2, 50), bar("e", 109, 5)]
+    assert observed_critical_path(bars, preds, blockers=frozenset()) == ["a", "d", "e"]
+    assert observed_critical_path(bars, preds) == ["a", "c", "d", "e"], "with anything a blocker, it looks queued"
+
+
+def test_a_node_queues_behind_an_exclusive_one():
+    # x is ready at 10 but the AI node ai runs alone until 60: x waited behind ai
+    preds = {"ai": ["a"], "x": ["a"], "out": ["ai", "x"]}
+    bars = [bar("a", 0, 10), bar("ai", 10, 50), bar("x", 60, 20), bar("out", 80, 1)]
+    assert observed_critical_path(bars, preds, blockers=frozenset({"ai"})) == ["a", "ai", "x", "out"]
+
+
 def test_background_and_skipped_nodes_are_never_on_the_path():
     bars = [bar("a", 0, 10), bar("s", 10, 0, "skipped"), bar("b", 10, 20), bar("bg", 31, 500, "background")]
     assert observed_critical_path(bars, {"b": ["a"], "s": ["a"], "bg": ["b"]}) == ["a", "b"]
