@@ -27,7 +27,7 @@ from _common import emit, machine, median, percentile, table
 from _seedflow import PARALLEL, SeedSpec, handwritten, handwritten_bare, scaled_document, seed_spec
 
 from runtime import Engine, FlowDocument, load_flow
-from runtime.services import Services
+from runtime.services import MemoryConversationStore, Services
 
 TARGET_FRACTION = 0.5
 MESSAGE = "I need a pallet jack for a small warehouse"
@@ -43,6 +43,7 @@ async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) 
 
     latencies: list[float] = []
     results = []
+    store = engine.services.conversations = MemoryConversationStore()  # each round starts empty, as the others'
 
     async def one(i: int) -> None:
         result = await engine.run(flow, {"user_message": MESSAGE, "session_id": f"{tag}-{i}"}, on_event=listener)
@@ -54,8 +55,10 @@ async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(runs)))
     wall = time.perf_counter() - t0
-    await asyncio.gather(*(r.wait_background() for r in results))
+    # every background future at once, as the hand-written rounds await their task set
+    await asyncio.gather(*[future for result in results for future in result.background])
     assert events[0] > 0
+    assert sum([len(await store.history("1", f"{tag}-{i}", 2)) for i in range(runs)]) == 2 * runs
     return wall, latencies
 
 

@@ -46,13 +46,13 @@ class InProcessBackgroundRunner:
         self._tasks: set[asyncio.Future[BackgroundOutcome]] = set()
         # a job's future while it runs, then its outcome as a plain tuple (a finished task keeps its
         # coroutine; a tuple of plain values is one object the collector stops tracking)
-        self._recent: OrderedDict[tuple[str, str, str], asyncio.Future[BackgroundOutcome] | tuple[Any, ...]] = OrderedDict()
+        self._recent: OrderedDict[str, asyncio.Future[BackgroundOutcome] | tuple[Any, ...]] = OrderedDict()
         self._remember = remember
         self.completed = 0
         self.failed = 0
 
     def submit(self, job: BackgroundJob) -> asyncio.Future[BackgroundOutcome]:
-        key = (job.tenant_id, job.run_id, job.node_id)
+        key = f"{job.tenant_id}\x1f{job.run_id}\x1f{job.node_id}"  # a string: no tuple per remembered job
         existing = self._recent.get(key)
         loop = asyncio.get_running_loop()
         if type(existing) is tuple:
@@ -73,7 +73,7 @@ class InProcessBackgroundRunner:
             self._recent.popitem(last=False)
         return task
 
-    def _finished(self, key: tuple[str, str, str], task: asyncio.Future[BackgroundOutcome]) -> None:
+    def _finished(self, key: str, task: asyncio.Future[BackgroundOutcome]) -> None:
         self._tasks.discard(task)
         if self._recent.get(key) is task:
             self._recent[key] = _kept(task)

@@ -7,7 +7,7 @@ the garbage collector to count and walk. ``NodeTiming`` objects are made only wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 _WIDTH = 5  # start_ms, duration_ms, status, cache, error
 _NOT_STARTED = None
@@ -54,7 +54,16 @@ class NodeClock:
 
     def timings(self) -> dict[str, NodeTiming]:
         """Every node that started, in the order they started."""
-        cells = self.cells
-        started = [i for i in range(len(self.ids)) if cells[i * _WIDTH] is not _NOT_STARTED]
-        started.sort(key=lambda i: cells[i * _WIDTH])
-        return {self.ids[i]: NodeTiming(*cells[i * _WIDTH : i * _WIDTH + _WIDTH]) for i in started}
+        return timings_of(self.ids, self.cells)
+
+    def frozen(self) -> tuple[Any, ...]:
+        """The cells as a tuple of plain values, for a result to keep: the collector stops
+        tracking such a tuple, where the list would stay one more object per kept result."""
+        return tuple(self.cells)
+
+
+def timings_of(ids: list[str], cells: Sequence[Any]) -> dict[str, NodeTiming]:
+    """``NodeTiming`` per started node, in start order, from a clock's cells."""
+    started = [i for i in range(len(ids)) if cells[i * _WIDTH] is not _NOT_STARTED]
+    started.sort(key=lambda i: cells[i * _WIDTH])
+    return {ids[i]: NodeTiming(*cells[i * _WIDTH : i * _WIDTH + _WIDTH]) for i in started}

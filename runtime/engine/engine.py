@@ -83,7 +83,7 @@ class Engine:
         self.publisher = publisher
         self._plans: OrderedDict[tuple[int, str], Plan] = OrderedDict()
         self._after_success = self._queue_background  # one bound method for every run
-        self._to_submit: list[tuple[Run, Any, asyncio.Future[BackgroundOutcome]]] = []
+        self._to_submit: list[Any] = []  # run, node, future; run, node, future; ...
         self._flush_on: asyncio.AbstractEventLoop | None = None
 
     # -- public API ---------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class Engine:
         the result's path), reported when it has run; callbacks, not a task of its own. The runs
         that finish in one turn share one callback."""
         done: asyncio.Future[BackgroundOutcome] = loop.create_future()
-        self._to_submit.append((run, node, done))
+        self._to_submit += (run, node, done)  # flat, three entries a job: no tuple per job
         if self._flush_on is not loop:
             self._flush_on = loop
             loop.call_soon(self._submit_queued, loop)
@@ -176,7 +176,8 @@ class Engine:
 
     def _submit_queued(self, loop: asyncio.AbstractEventLoop) -> None:
         queued, self._to_submit, self._flush_on = self._to_submit, [], None
-        for run, node, done in queued:
+        for k in range(0, len(queued), 3):
+            run, node, done = queued[k], queued[k + 1], queued[k + 2]
             if run.loop is loop:  # not one left over from a loop that was closed meanwhile
                 self._submit_background(run, node, done)
 

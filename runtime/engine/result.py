@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AkisError, NodeError
-from .clock import NodeClock, NodeTiming
+from .clock import NodeTiming, timings_of
 
 
 @dataclass(slots=True)
@@ -14,7 +14,8 @@ class RunResult:
     run_id: str
     status: str  # succeeded | failed | cancelled
     output: dict[str, Any]
-    clock: NodeClock = field(repr=False)
+    node_ids: list[str] = field(repr=False)  # the plan's ids, by node index
+    node_cells: tuple[Any, ...] = field(repr=False)  # the run's clock, frozen
     total_ms: float
     first_chunk_ms: float | None = None
     last_chunk_ms: float | None = None
@@ -28,7 +29,7 @@ class RunResult:
     @property
     def nodes(self) -> dict[str, NodeTiming]:
         """Each node's timing, in start order (made when asked for)."""
-        return self.clock.timings()
+        return timings_of(self.node_ids, self.node_cells)
 
     async def wait_background(self) -> None:
         if self.background:

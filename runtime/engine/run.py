@@ -120,7 +120,8 @@ class Run:
                     output.update(self.results[node.id])
         total = self.now_ms()
         result = RunResult(
-            run_id=self.run_id, status=status, output=output, clock=self.clock, total_ms=total,
+            run_id=self.run_id, status=status, output=output, node_ids=self.plan.ids,
+            node_cells=self.clock.frozen(), total_ms=total,
             first_chunk_ms=self.first_chunk_ms, last_chunk_ms=self.last_chunk_ms, error=error,
             failed_node=failed_node, answer=self._last_answer(), usage=dict(self.usage),
             notices=tuple(self.services.notices),
