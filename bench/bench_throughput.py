@@ -12,7 +12,8 @@ Contenders: ``akis``; ``handwritten``, the same flow in plain asyncio calling th
 provider and conversation store as the engine's nodes (the target's baseline: what differs is
 the orchestration); ``bare``, a floor that writes the model's pacing inline and saves to a
 list. Each round runs all three in a rotating order; the ratios are taken within a round
-(neighbours in time share the machine's state) and the median over rounds is reported.
+(neighbours in time share the machine's state) and the median over rounds is reported. The
+garbage collector's collections per round are reported too: a full one walks the whole heap.
 """
 from __future__ import annotations
 
@@ -99,6 +100,14 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
     await engine_round(engine, flow, 10, "warmup")  # compiles the plan once
     await handwritten_round(spec, 10, "warmup")
     await handwritten_round(spec, 10, bare=True)
+    collections = [0, 0, 0]  # young, middle, full: counted by the interpreter's own callback
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections[info["generation"]] += 1
+
+    gc.callbacks.append(count)
+    gcs: dict[str, list[list[int]]] = {who: [] for who in CONTENDERS}
     walls: dict[str, list[float]] = {who: [] for who in CONTENDERS}
     cpus: dict[str, list[float]] = {who: [] for who in CONTENDERS}
     latencies: dict[str, list[float]] = {who: [] for who in CONTENDERS}
@@ -106,20 +115,24 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
         for k in range(len(CONTENDERS)):
             who = CONTENDERS[(r + k) % len(CONTENDERS)]
             gc.collect()  # each run of a contender starts from the same heap, not another's garbage
+            collections[:] = [0, 0, 0]
             cpu0 = time.process_time()
             if who == "akis":
                 wall, lat = await engine_round(engine, flow, runs, f"r{r}")
             else:
                 wall, lat = await handwritten_round(spec, runs, f"h{r}", bare=who == "bare")
             cpus[who].append(time.process_time() - cpu0)
+            gcs[who].append(collections[:])
             walls[who].append(wall)
             latencies[who].extend(lat)
+    gc.callbacks.remove(count)
     out: dict[str, Any] = {"critical_path_ms": spec.last_chunk_bound_ms}
     for who in CONTENDERS:
         out[f"{who}_runs_per_s"] = runs / median(walls[who])
         out[f"{who}_p50_ms"] = percentile(latencies[who], 50)
         out[f"{who}_p99_ms"] = percentile(latencies[who], 99)
         out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
+        out[f"{who}_collections"] = [median([float(g[k]) for g in gcs[who]]) for k in range(3)]
     for base in ("handwritten", "bare"):
         # within each round (neighbours in time), then the median over rounds
         out[f"akis_vs_{base}"] = median([b / a for a, b in zip(walls["akis"], walls[base])])
@@ -139,9 +152,9 @@ def main() -> None:
     if runs <= 0 or rounds <= 0 or args.scale <= 0:
         parser.error("--runs, --rounds and --scale must be positive")
     r = asyncio.run(measure(runs, rounds, args.scale))
-    rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_p50_ms"], r[f"{who}_p99_ms"], r[f"{who}_cpu_us_per_run"]]
-            for who in CONTENDERS]
-    print(table(["who", "runs/s", "p50 ms", "p99 ms", "CPU us/run"], rows,
+    rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_p50_ms"], r[f"{who}_p99_ms"], r[f"{who}_cpu_us_per_run"],
+             "/".join(f"{n:g}" for n in r[f"{who}_collections"])] for who in CONTENDERS]
+    print(table(["who", "runs/s", "p50 ms", "p99 ms", "CPU us/run", "GC young/middle/full"], rows,
                 f"{runs} concurrent seed runs at scale 1/{args.scale:g} (critical path "
                 f"{r['critical_path_ms']:.2f} ms), median of {rounds} rounds"))
     met = r["akis_vs_handwritten"] >= TARGET_FRACTION
