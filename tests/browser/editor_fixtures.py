@@ -19,8 +19,17 @@ def editor_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
         pytest.fail(str(exc), pytrace=False)
     yield app
     app.stop()
-    errors = [line for line in app.log_text().splitlines() if "Traceback" in line or " ERROR " in f" {line} "]
+    errors = [line for line in app.log_text().splitlines()
+              if ("Traceback" in line or " ERROR " in f" {line} ") and not _slow_but_finished(line)]
     assert not errors, f"the app logged errors:\n{app.log_text()[-4000:]}"
+
+
+def _slow_but_finished(line: str) -> bool:
+    """NiceGUI's shutdown waits 2 s for cancelled tasks, then names those still running. With no
+    name listed, every task did finish, just late (a loaded machine): not an app error. A task
+    that really hangs is named, and fails the test."""
+    head, _, names = line.partition("Could not cancel ")
+    return bool(_) and "tasks within timeout:" in names and not names.split("tasks within timeout:", 1)[1].strip()
 
 
 @pytest.fixture
