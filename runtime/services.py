@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -90,12 +91,8 @@ class Services:
     notices: list[str] = field(default_factory=list)  # e.g. "no ANTHROPIC_API_KEY: using mock"
 
 
-_MOCK: list[LLMProvider] = []
-
-
+@cache
 def _mock() -> LLMProvider:
-    if not _MOCK:
-        from .providers.mock import MOCK  # imported on first use: the providers package is heavier
+    from .providers.mock import MOCK  # imported on first use: the providers package is heavier
 
-        _MOCK.append(MOCK)
-    return _MOCK[0]
+    return MOCK

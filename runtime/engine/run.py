@@ -75,10 +75,6 @@ class Run:
         self.texts: dict[str, list[str]] = {}  # streamed chunks per node
         self.usage: dict[str, int] = {}
 
-    @property
-    def timings(self) -> dict[str, NodeTiming]:
-        return self.clock.timings()
-
     # -- events -------------------------------------------------------------------------------
     def now_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0  # rounded when serialised

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import HarnessApp
+from .gestures import center, drag
 
 pytestmark = pytest.mark.browser
 
@@ -20,20 +21,6 @@ def open_canvas(page: Any, harness: HarnessApp, query: str = "") -> dict:
     page.goto(f"{harness.url}/{query}")
     page.wait_for_selector(".akis-canvas[data-ready]", timeout=20000)
     return harness.wait_event("ready")
-
-
-def center(page: Any, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).bounding_box()
-    assert box is not None, f"{selector} is not visible"
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(start[0] + 3, start[1] + 3)  # past the 1 px drag threshold, as a hand would
-    page.mouse.move(*end, steps=steps)
-    page.mouse.up()
 
 
 def viewport(page: Any) -> dict:

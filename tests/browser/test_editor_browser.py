@@ -12,6 +12,7 @@ import pytest
 
 from .editor_app import ARTIFACTS, EditorApp
 from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
+from .gestures import center, drag
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +22,6 @@ NODE = '.vue-flow__node[data-id="{}"]'
 def open_flow(page: Any, app: EditorApp, flow_id: str) -> None:
     page.goto(f"{app.url}/flows/{flow_id}")
     page.wait_for_selector(".akis-canvas[data-ready]", timeout=20000)
-
-
-def center(page: Any, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).bounding_box()
-    assert box is not None, f"{selector} is not visible"
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(start[0] + 3, start[1] + 3)
-    page.mouse.move(*end, steps=steps)
-    page.mouse.up()
 
 
 def save(page: Any) -> None:

@@ -331,5 +331,5 @@ async def test_cancelling_an_inline_node_that_suspended(wait_s: float):
     handle.cancel()
     with pytest.raises(asyncio.CancelledError):
         await handle.result()
-    assert handle._run.timings["liar"].status == "cancelled"
+    assert handle._run.clock.timings()["liar"].status == "cancelled"
     assert all(task.done() for task in handle._run.running.values())
