@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from runtime.data import EXAMPLES_DIR
 from runtime.errors import FlowLoadError, Problem
 from runtime.flow.loader import load_flow
 from runtime.flow.model import EdgeSpec, FlowDocument, NodeSpec
@@ -25,7 +26,6 @@ from storage.errors import StorageError
 from storage.repos import flows as repo
 from storage.repos.runs import list_runs
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 T = TypeVar("T")
 
 
@@ -204,7 +204,8 @@ def import_flow(
 
 
 def examples() -> list[dict[str, Any]]:
-    """The example flows shipped in ``examples/``: ``{path, name, description, flow_id}``."""
+    """The example flows shipped in the package (``runtime/data/examples``, linked from the
+    checkout's ``examples/``): ``{path, name, description, flow_id}``."""
     out = []
     for path in sorted(EXAMPLES_DIR.glob("*.json")) if EXAMPLES_DIR.is_dir() else []:
         try:
