@@ -40,8 +40,14 @@ def setup(settings: AkisSettings):  # type: ignore[no-untyped-def]
 def run_server(settings: AkisSettings) -> None:
     from nicegui import ui
 
+    from storage.errors import StorageError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    context = setup(settings)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
+    try:
+        context = setup(settings)
+    except StorageError as exc:  # the database is unreachable or refused: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
     from .api import storage_secret
     from .auth.bind import UnsafeBind, check_bind
 
