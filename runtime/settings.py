@@ -7,6 +7,15 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.data import PLUGINS_DIR
+
+
+def default_plugins_dir() -> Path:
+    """``./plugins`` when the working folder has one, else the shipped example (tenant 2's
+    ``payment_gateway``), so an installed ``akis`` started anywhere has the demo's plugin."""
+    local = Path("plugins")
+    return local if local.is_dir() else PLUGINS_DIR
+
 
 class AkisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AKIS_", env_file=".env", extra="ignore")
@@ -21,7 +30,7 @@ class AkisSettings(BaseSettings):
     cache_prefix: str = ""
     cache_timeout_s: float = 0.25  # a tier slower than this is bypassed (circuit breaker)
     warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
-    plugins_dir: Path = Path("plugins")
+    plugins_dir: Path = Field(default_factory=default_plugins_dir)
     http_allow_hosts: str = ""  # comma-separated hosts http_request may reach despite SSRF guards
     secret_key: SecretStr = SecretStr("")
     cors_origins: str = ""
