@@ -36,8 +36,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(args: list[str | Path], cwd: Path, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=clean_env(**env))
+    return subprocess.run([str(a) for a in args], check=False, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=clean_env(**env))
 
 
 @pytest.fixture(scope="module")
