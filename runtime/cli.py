@@ -14,7 +14,6 @@ import typer
 from .errors import AkisError, FlowLoadError, FlowValidationError, Problem
 from .flow.loader import load_flow
 from .flow.model import FlowDocument
-from .flow.validate import validate_flow
 from .report import RunReport, node_table, print_problems, totals_line
 
 app = typer.Typer(
@@ -59,12 +58,13 @@ def validate(
     flow_file: Path = typer.Argument(..., help="A flow JSON file."),
     tenant: str = typer.Option("1", "--tenant", help="Validate as this tenant (plugin node types)."),
 ) -> None:
-    """Check a flow; exit 0 when valid, 1 with every problem listed when not."""
+    """Check a flow; exit 0 when valid, 1 with every problem listed when not (the same checks
+    as saving through the API: strict JSON, validation, and the stored copy read back)."""
+    from .flow.storable import check_storable
     from .wiring import build_registry
 
-    flow = read_flow(flow_file)
-    problems = validate_flow(flow, build_registry(), tenant)
-    if problems:
+    flow, problems = check_storable(flow_file, build_registry(), tenant)
+    if flow is None or problems:
         print_problems(flow_file, problems)
         raise typer.Exit(1)
     typer.echo(f"{flow_file}: valid ({len(flow.nodes)} nodes, {len(flow.edges)} edges)")

@@ -1,8 +1,9 @@
 """Loading a flow document from a path, a JSON string or a dict, safely.
 
 Size limits are checked before any parsing, so a huge or deeply nested file is refused in
-linear time with a clear message. Older forms (the seed's metadata, ``akis`` missing) are
-migrated on load.
+linear time with a clear message. Parsing is strict (see ``strict_json``): what is accepted can
+be stored, served and read back unchanged. Older forms (the seed's metadata, ``akis`` missing)
+are migrated on load.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from ..errors import FlowLoadError, Problem
 from .migrate import migrate
 from .model import FlowDocument
+from .strict_json import StrictJsonError, check_values, parse_strict
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 2000
@@ -29,16 +31,24 @@ def load_flow(source: str | Path | dict[str, Any] | FlowDocument) -> FlowDocumen
     if isinstance(source, dict):
         _check_depth_of_object(source)
         data = source
+        _refuse(check_values, data)
     else:
-        text = _read_text(source)
-        _check_size(text)
-        _check_depth_of_text(text)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FlowLoadError(
-                [Problem("json", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
-            ) from None
+        data = _parse_text(_read_text(source))
+    return _from_data(data)
+
+
+def load_flow_text(text: str) -> FlowDocument:
+    """Parse JSON text, never a file name (text from a request or an upload)."""
+    return _from_data(_parse_text(text.removeprefix("\ufeff")))
+
+
+def _parse_text(text: str) -> Any:
+    _check_size(text)
+    _check_depth_of_text(text)
+    return _refuse(parse_strict, text)
+
+
+def _from_data(data: Any) -> FlowDocument:
     if not isinstance(data, dict):
         raise FlowLoadError([Problem("shape", "a flow document must be a JSON object")])
     _check_counts(data)
@@ -49,17 +59,33 @@ def load_flow(source: str | Path | dict[str, Any] | FlowDocument) -> FlowDocumen
         raise FlowLoadError([_problem_from_pydantic(err, data) for err in exc.errors()]) from None
 
 
+def _refuse(check: Any, value: Any) -> Any:
+    """Run a strict JSON check, turning its complaint into a load problem naming the place."""
+    try:
+        return check(value)
+    except json.JSONDecodeError as exc:
+        raise FlowLoadError(
+            [Problem("json", f"not valid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno}, column {exc.colno}")]
+        ) from None
+    except StrictJsonError as exc:
+        raise FlowLoadError([Problem("json", str(exc), node_id=exc.node_id, field=exc.field)]) from None
+
+
 def _read_text(source: str | Path) -> str:
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
+    if isinstance(source, str):
+        source = source.removeprefix("\ufeff")
+    if isinstance(source, Path) or not source.lstrip().startswith(("{", "[")):
         path = Path(source)
         try:
             size = path.stat().st_size
+        except ValueError as exc:  # a NUL in the name
+            raise FlowLoadError([Problem("file", f"cannot read {str(path)[:80]!r}: {exc}")]) from None
         except OSError as exc:
             raise FlowLoadError([Problem("file", f"cannot read {path}: {exc.strerror or exc}")]) from None
         if size > MAX_BYTES:
             raise FlowLoadError([Problem("size", f"{path} is {size} bytes; the limit is {MAX_BYTES}")])
         try:
-            return path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise FlowLoadError([Problem("file", f"cannot read {path}: {exc}")]) from None
     return str(source)
@@ -119,8 +145,8 @@ def _problem_from_pydantic(err: dict[str, Any], data: dict[str, Any]) -> Problem
     where = ".".join(str(part) for part in loc) or "document"
     if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
         nodes = data.get("nodes") or []
-        raw = nodes[loc[1]] if loc[1] < len(nodes) else {}
-        node_id = raw.get("id") if isinstance(raw, dict) else None
+        raw = nodes[loc[1]] if isinstance(nodes, list) and loc[1] < len(nodes) else {}
+        node_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
         field = ".".join(str(part) for part in loc[2:]) or "node"
         who = f"node {node_id!r}" if node_id else f"node #{loc[1] + 1}"
         return Problem("schema", f"{who}, field {field!r}: {err['msg']}", node_id=node_id, field=field)

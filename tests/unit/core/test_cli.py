@@ -94,3 +94,46 @@ def test_run_record_stores_the_run_and_its_metrics(tmp_path: Path):
     metrics = subprocess.run([sys.executable, "-c", "import app; app.main()", "metrics", "--tenant", "2"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120, env={**os.environ, **env})
     assert metrics.returncode == 0 and "delay" in metrics.stdout and "ai_response" in metrics.stdout
+
+
+def _trivial(**changes: object) -> dict:
+    flow = {"akis": 1, "flow_id": "bad", "nodes": [
+        {"id": "in", "type": "user_input"},
+        {"id": "t", "type": "template", "config": {"template": "echo {{ user_message }}", "output_key": "answer"}},
+        {"id": "out", "type": "output"}],
+        "edges": [{"source": "in", "target": "t"}, {"source": "t", "target": "out"}]}
+    flow.update(changes)
+    return flow
+
+
+def _with_config_value(raw: str) -> str:
+    return json.dumps(_trivial()).replace('"output_key": "answer"', f'"output_key": "answer", "x": {raw}')
+
+
+BAD_FILES: dict[str, tuple[bytes, str]] = {
+    "int-5000-digits": (_with_config_value("7" * 5000).encode(), "5000 digits"),
+    "lone-surrogate": (json.dumps(_trivial(name="a\ud800b")).encode(), "lone surrogate \\ud800"),
+    "duplicate-root-key": (b'{"akis": 1, "flow_id": "a", "flow_id": "b"}', "duplicate key 'flow_id'"),
+    "duplicate-config-key": (_with_config_value('1, "x": 2').encode(), "duplicate key 'x'"),
+    "nan": (_with_config_value("NaN").encode(), "NaN is not a JSON number"),
+    "infinity": (_with_config_value("-Infinity").encode(), "-Infinity is not a JSON number"),
+    "float-overflow": (_with_config_value("1e999").encode(), "too large for a float"),
+    "nul-character": (json.dumps(_trivial(name="a\u0000b")).encode(), "NUL character"),
+    "not-utf8": (b'{"akis": 1, "flow_id": "\xff\xfe"}', "cannot read"),
+    "not-json": (b"{not json", "not valid JSON"),
+    "not-an-object": (b"[1, 2, 3]", "must be a JSON object"),
+    "too-deep": (b'{"akis": 1, "flow_id": "a", "ui": ' + b"[" * 40 + b"]" * 40 + b"}", "nests deeper"),
+    "template-bomb": (json.dumps(_trivial()).replace("echo {{ user_message }}", "{{ (9**5000)|string }}").encode(), "'t'"),
+}
+
+
+def test_validate_names_one_clear_problem_per_bad_file_without_traceback(tmp_path: Path):
+    for name, (content, words) in BAD_FILES.items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(content)
+        done = akis("validate", str(path))
+        lines = done.stderr.splitlines()
+        assert done.returncode == 1, (name, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout, (name, done.stderr)
+        assert lines[0] == f"{path}: 1 problem(s)" and len(lines) == 2, (name, done.stderr)
+        assert lines[1].startswith("  - ") and words in lines[1], (name, lines[1])
