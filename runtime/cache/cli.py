@@ -126,9 +126,9 @@ def event(
     if not _shared(cache):
         _fail(IN_PROCESS_NOTE, 1)
     events = CacheEvents(cache)
-    events.add_flows(_load_flows(flow))
-    if not events.tags_for(name):
-        known = ", ".join(sorted(events.mapping)) or "none"
+    events.add_flows(tenant, _load_flows(flow))
+    if not events.tags_for(tenant, name):
+        known = ", ".join(events.events_for(tenant)) or "none"
         _fail(f"event {name!r} maps to no cache tags (known events: {known})", 1)
 
     async def main() -> list[str]:

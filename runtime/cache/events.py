@@ -1,5 +1,8 @@
-"""Events clear the cache by tag: ``product.updated`` -> ``products`` (the seed's event-based
-clearing). A global mapping, extended per flow by ``settings.cache_events``.
+"""Events clear the cache by tag: ``product.updated`` -> ``products`` (event-based clearing).
+
+The defaults apply to every tenant. A flow's ``settings.cache_events`` applies to the tenant
+that owns the flow, and to no other: a mapping is kept per tenant and per flow, so saving a
+flow again replaces its mapping and deleting it removes it.
 """
 from __future__ import annotations
 
@@ -16,27 +19,51 @@ DEFAULT_EVENTS: dict[str, list[str]] = {
     "category.updated": ["categories"],
 }
 
+EventMap = Mapping[str, Iterable[str]]
+
 
 class CacheEvents:
-    def __init__(self, cache: TieredCache, mapping: Mapping[str, Iterable[str]] | None = None) -> None:
+    def __init__(self, cache: TieredCache, defaults: EventMap | None = None) -> None:
         self.cache = cache
-        self.mapping: dict[str, list[str]] = {}
-        self.add(DEFAULT_EVENTS if mapping is None else mapping)
+        self.defaults: dict[str, list[str]] = checked(DEFAULT_EVENTS if defaults is None else defaults)
+        self._flows: dict[str, dict[str, dict[str, list[str]]]] = {}  # tenant -> flow id -> event -> tags
 
-    def add(self, mapping: Mapping[str, Iterable[str]]) -> None:
-        """Merge more ``event -> tags`` (a flow's ``settings.cache_events``); tags accumulate."""
-        for event, tags in mapping.items():
-            current = self.mapping.setdefault(event, [])
-            for tag in check_tags(tags):
-                if tag not in current:
-                    current.append(tag)
+    def set_flow(self, tenant_id: Any, flow_id: str, mapping: EventMap) -> None:
+        """A tenant's flow maps these events (its ``settings.cache_events``); replaces what it mapped before.
 
-    def add_flows(self, flows: Iterable[Any]) -> None:
+        Raises :class:`~runtime.cache.keys.CacheKeyError` for an unusable tag (nothing changes then)."""
+        tenant = str(tenant_id)
+        clean = checked(mapping)
+        flows = self._flows.setdefault(tenant, {})
+        if clean:
+            flows[str(flow_id)] = clean
+        else:
+            flows.pop(str(flow_id), None)
+
+    def drop_flow(self, tenant_id: Any, flow_id: str) -> None:
+        """The flow was deleted: its events no longer clear anything."""
+        self._flows.get(str(tenant_id), {}).pop(str(flow_id), None)
+
+    def add_flows(self, tenant_id: Any, flows: Iterable[Any]) -> None:
+        """Each flow's ``settings.cache_events``, for this tenant."""
         for flow in flows:
-            self.add(flow.settings.cache_events)
+            self.set_flow(tenant_id, str(flow.flow_id), flow.settings.cache_events)
 
-    def tags_for(self, event_name: str) -> list[str]:
-        return list(self.mapping.get(event_name, []))
+    def tags_for(self, tenant_id: Any, event_name: str) -> list[str]:
+        """The defaults' tags for the event, then this tenant's flows' (never another tenant's)."""
+        tags = list(self.defaults.get(event_name, []))
+        for mapping in self._flows.get(str(tenant_id), {}).values():
+            for tag in mapping.get(event_name, []):
+                if tag not in tags:
+                    tags.append(tag)
+        return tags
+
+    def events_for(self, tenant_id: Any) -> list[str]:
+        """Every event name this tenant can emit with an effect, sorted."""
+        names = set(self.defaults)
+        for mapping in self._flows.get(str(tenant_id), {}).values():
+            names.update(mapping)
+        return sorted(names)
 
     async def emit(self, tenant_id: Any, event_name: str) -> list[str]:
         """Invalidate the tags mapped to ``event_name`` for this tenant; returns those tags.
@@ -44,11 +71,22 @@ class CacheEvents:
         An unknown event clears nothing (and says so in the log); a down version store is
         reported by the cache's breaker and returns no tags.
         """
-        tags = self.tags_for(event_name)
+        tags = self.tags_for(tenant_id, event_name)
         if not tags:
-            log.info("cache event %s maps to no tags: nothing cleared", event_name)
+            log.info("cache event %r maps to no tags for tenant %s: nothing cleared", event_name[:100], tenant_id)
             return []
         if not await self.cache.invalidate(tenant_id, tags):
             return []
-        log.info("cache event %s for tenant %s cleared tags %s", event_name, tenant_id, ", ".join(tags))
+        log.info("cache event %r for tenant %s cleared tags %s", event_name[:100], tenant_id, ", ".join(tags))
         return tags
+
+
+def checked(mapping: EventMap) -> dict[str, list[str]]:
+    """A copy of ``event -> tags`` with every tag checked (duplicates dropped, order kept)."""
+    out: dict[str, list[str]] = {}
+    for event, tags in mapping.items():
+        current = out.setdefault(str(event), [])
+        for tag in check_tags(tags):
+            if tag not in current:
+                current.append(tag)
+    return out

@@ -45,7 +45,7 @@ async def test_an_event_clears_its_tags_for_one_tenant(make_cache: MakeCache) ->
     for tenant in ("2", "5"):
         await run(engine, flow, tenant)
     events = CacheEvents(cache)
-    events.add_flows([flow])
+    events.add_flows("2", [flow])
     assert await events.emit("2", "product.updated") == ["products"]
     after = await run(engine, flow, "2")
     assert (after["node_2"], after["node_3"]) == ("hit", "miss")  # categories untouched

@@ -66,16 +66,18 @@ async def test_never_cache_is_configurable_and_ai_response_is_in_it_by_default()
     await cache.close()
 
 
-async def test_events_map_to_tags_globally_and_per_flow() -> None:
+async def test_events_map_to_tags_by_default_and_per_tenant_flow() -> None:
     cache = build_cache(settings())
     events = CacheEvents(cache)
-    assert events.mapping == DEFAULT_EVENTS
+    assert events.defaults == DEFAULT_EVENTS
     flow = FlowDocument.model_validate(
         {"flow_id": "f", "settings": {"cache_events": {"product.updated": ["products", "prices"], "stock.changed": ["stock"]}}}
     )
-    events.add_flows([flow])
-    assert events.tags_for("product.updated") == ["products", "prices"]
-    assert events.tags_for("stock.changed") == ["stock"] and events.tags_for("nothing") == []
+    events.add_flows("2", [flow])
+    assert events.tags_for("2", "product.updated") == ["products", "prices"]
+    assert events.tags_for("2", "stock.changed") == ["stock"] and events.tags_for("2", "nothing") == []
+    # another tenant sees the defaults only, never tenant 2's flow mapping
+    assert events.tags_for("5", "product.updated") == ["products"] and events.tags_for("5", "stock.changed") == []
     p = CachePolicy(ttl=60, key_fields={"q": 1}, tags=("prices",))
 
     async def compute() -> dict[str, int]:
@@ -85,6 +87,11 @@ async def test_events_map_to_tags_globally_and_per_flow() -> None:
     assert await events.emit(2, "product.updated") == ["products", "prices"]
     assert not (await cache.get_or_compute(2, "product_search", p, compute))[1]
     with pytest.raises(CacheKeyError):
-        events.add({"x": ["not a tag"]})
-    assert CacheEvents(cache, {}).mapping == {}
+        events.set_flow("2", "g", {"x": ["not a tag"]})
+    assert events.tags_for("2", "x") == []
+    events.set_flow("2", "f", {"stock.changed": ["stock"]})  # saved again: the old mapping is replaced
+    assert events.tags_for("2", "product.updated") == ["products"]
+    events.drop_flow("2", "f")
+    assert events.tags_for("2", "stock.changed") == [] and events.events_for("2") == sorted(DEFAULT_EVENTS)
+    assert CacheEvents(cache, {}).defaults == {}
     await cache.close()
