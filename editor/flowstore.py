@@ -19,7 +19,7 @@ from runtime.data import EXAMPLES_DIR
 from runtime.errors import FlowLoadError, Problem
 from runtime.flow.loader import load_flow
 from runtime.flow.model import EdgeSpec, FlowDocument, NodeSpec
-from runtime.flow.validate import validate_flow
+from runtime.flow.storable import check_storable
 from runtime.nodes.registry import NodeRegistry
 from storage.db import Database
 from storage.errors import StorageError
@@ -164,20 +164,17 @@ def document_version(database: Database, tenant: str, flow_id: str, version: int
 def check_import(
     text: str | bytes, registry: NodeRegistry | None, tenant: str,
 ) -> tuple[FlowDocument | None, list[Problem]]:
-    """Parse and validate a flow file; the problems name the node and field of each mistake."""
+    """Parse strictly, validate and read back a flow file (as the API's save does); the problems
+    name the node and field of each mistake."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             return None, [Problem("file", "the file is not UTF-8 text (is it a flow JSON file?)")]
     text = text.lstrip("\ufeff")
-    if not text.lstrip().startswith(("{", "[")):  # never a path: load_flow reads files for other strings
+    if not text.lstrip().startswith(("{", "[")):
         return None, [Problem("json", "not a flow file: expected the JSON object that export writes")]
-    try:
-        document = load_flow(text)
-    except FlowLoadError as exc:
-        return None, list(exc.problems)
-    return document, validate_flow(document, registry, tenant)
+    return check_storable(text, registry, tenant)
 
 
 def import_flow(

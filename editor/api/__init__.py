@@ -87,26 +87,43 @@ def register_api(context: Any, app: Any = None) -> None:
 
 
 async def learn_stored_cache_events(context: Any) -> None:
-    """Every stored flow's ``settings.cache_events`` counts for ``POST /api/events`` after a restart."""
+    """Every stored flow's ``settings.cache_events`` counts for ``POST /api/events`` after a
+    restart, for the tenant that owns the flow only. A row that cannot be read is skipped (and
+    named in the log); the others still count."""
     import logging
+
+    from runtime.errors import FlowLoadError
+    from runtime.flow.loader import load_flow
+    from runtime.flow.model import FlowDocument
 
     if context.cache_events is None:
         return
+    log = logging.getLogger("akis.api")
 
-    def current_documents(session: Any) -> list[Any]:
-        from storage.repos.flows import get_document, list_flows
+    def stored_mappings(session: Any) -> list[tuple[str, str, dict[str, Any] | None]]:
+        from storage.repos.flows import get_version, list_flows
         from storage.repos.tenants import list_tenant_ids
 
-        return [get_document(session, tenant, flow.id)
-                for tenant in list_tenant_ids(session) for flow in list_flows(session, tenant)]
+        out = []
+        for tenant in list_tenant_ids(session):
+            for flow in list_flows(session, tenant):
+                row = get_version(session, tenant, flow.id)
+                out.append((str(tenant), flow.id, row.document if row is not None else None))
+        return out
 
     try:
-        documents = await context.database.run(current_documents)
-        for document in documents:
-            if document is not None and document.settings.cache_events:
-                context.cache_events.add(document.settings.cache_events)
-    except Exception as exc:  # noqa: BLE001 - a bad stored mapping must not stop the app
-        logging.getLogger("akis.api").warning("stored cache event mappings not loaded: %s", exc)
+        rows = await context.database.run(stored_mappings)
+    except Exception as exc:  # noqa: BLE001 - a database problem must not stop the app
+        log.warning("stored cache event mappings not loaded: %s", type(exc).__name__)
+        return
+    for tenant, flow_id, data in rows:
+        if data is None:
+            continue
+        try:
+            document: FlowDocument = load_flow(data)
+            context.cache_events.set_flow(tenant, flow_id, document.settings.cache_events)
+        except (FlowLoadError, ValueError) as exc:
+            log.warning("tenant %s flow %r: cache events not loaded: %s", tenant, flow_id, str(exc)[:200])
 
 
 def api_routes(app: Any) -> list[Any]:

@@ -1,22 +1,42 @@
 """Errors as short JSON answers: a person-readable ``detail``, never a traceback.
 
-Validation errors drop pydantic's ``input`` and ``ctx`` (they echo what was sent, which may be
-large or sensitive) and keep where and what.
+Every API error is ``{"detail": ...}``: a string, or for request validation a list of
+``{loc, msg, type}`` (pydantic's ``input`` and ``ctx`` are dropped: they echo what was sent,
+which may be large or sensitive). A flow that cannot be saved or run adds ``problems``, each
+naming the node and field. An unexpected exception under ``/api/`` answers 500 with the same
+shape and an id; the log gets one line with that id, where it happened and why (no traceback).
 """
 from __future__ import annotations
 
+import json
 import logging
+import traceback
+import uuid
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .documents import FlowProblems
 
 log = logging.getLogger("akis.api")
 
 
+def is_api(path: str) -> bool:
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (a lone surrogate) escaped, so the answer renders."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _clean(error: dict[str, Any]) -> dict[str, Any]:
-    return {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+    loc = [part if isinstance(part, int) else encodable(str(part)) for part in error.get("loc", ())]
+    return {"loc": loc, "msg": encodable(str(error.get("msg", ""))), "type": str(error.get("type", ""))}
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -24,6 +44,62 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [_clean(e) for e in errors]}, status_code=422)
 
 
+async def flow_problems(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlowProblems)
+    return JSONResponse({"detail": exc.detail, "problems": exc.problems}, status_code=422)
+
+
+class ApiErrors:
+    """Pure ASGI: an exception escaping an API route becomes a JSON 500 and one log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_api(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for API answers
+            error_id = uuid.uuid4().hex[:12]
+            log.error("%s %r failed (error %s): %s", scope.get("method"), encodable(scope.get("path", "")[:200]),
+                      error_id, describe(exc))
+            if not started:
+                body = json.dumps({"detail": f"internal error {error_id}: the server could not answer this request"})
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body.encode()})
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message (at file:line in function)`` of the innermost frame, on one line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 2)[-1]}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {encodable(str(exc)[:200])!r}{where}"
+
+
 def install(app: Any) -> None:
-    """Register the handlers on the app (NiceGUI's own 404/500 pages stay for pages)."""
+    """Register the handlers on the app; pages keep NiceGUI's own 404 and 500 pages."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    page_not_found = app.exception_handlers.get(404)
+
+    async def not_found(request: Request, exc: Exception) -> Any:
+        if isinstance(exc, StarletteHTTPException) and (is_api(request.url.path) or page_not_found is None):
+            return await http_exception_handler(request, exc)
+        return await page_not_found(request, exc)
+
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(FlowProblems, flow_problems)
+    app.add_exception_handler(404, not_found)
+    app.add_middleware(ApiErrors)

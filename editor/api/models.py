@@ -61,6 +61,13 @@ class ProblemOut(BaseModel):
     field: str | None = None
 
 
+class FlowProblemsOut(BaseModel):
+    """422 of a flow that cannot be saved or run: what to fix, each problem naming node and field."""
+
+    detail: str | list[dict[str, Any]]
+    problems: list[ProblemOut] = Field(default_factory=list)
+
+
 class FlowOut(FlowSummary):
     document: dict[str, Any]
     problems: list[ProblemOut] = Field(default_factory=list, description="What must be fixed before it can run.")
@@ -79,6 +86,10 @@ class RunOut(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict)
     channel: str | None = None
     nodes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    relay: str | None = Field(None, description=(
+        "Could subscribers in other processes follow the run live? ok; degraded (Redis was not"
+        " answering: the run went on and this result is complete, but a subscriber elsewhere may"
+        " have seen only part of it); off (no channel hub)."))
 
 
 class StoredRun(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from editor.auth.principal import Principal
 from runtime import Engine
@@ -19,12 +20,11 @@ from runtime.engine.engine import InputError, channel_for
 from runtime.errors import AkisError, FlowLoadError, FlowValidationError
 from runtime.events import RUN_FINISHED, Event
 from runtime.flow.model import FlowDocument
-from runtime.flow.validate import validate_flow
 
 from . import sse
 from .active import ActiveRun, ActiveRuns
 from .deps import not_found, principal_dependency
-from .documents import DocumentCache
+from .documents import DocumentCache, read_stored, unreadable
 from .limits import origin_allowed, parse_origins
 from .models import RunOut, RunRequest, StoredRun
 
@@ -80,11 +80,9 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
         row = await context.database.run(flows_repo.get_version, tenant, flow_id, wanted)
         if row is None:
             raise not_found(f"flow {flow_id!r} version {wanted}")
-        try:
-            document = FlowDocument.model_validate(row.document)
-        except ValueError:
-            raise HTTPException(422, f"stored flow {flow_id!r} version {wanted} is not a valid document") from None
-        problems = [p.to_dict() for p in validate_flow(document, context.registry, tenant)]
+        document, problems = await run_in_threadpool(read_stored, row.document, context.registry, tenant)
+        if document is None:
+            raise unreadable(flow_id, wanted, problems)
         documents.put(tenant, flow.id, created, wanted, document, problems)
         return document, wanted, problems
 

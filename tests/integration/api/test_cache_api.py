@@ -48,3 +48,39 @@ async def test_a_flows_own_cache_events_count(api: Api) -> None:
         assert cleared.json()["tags_cleared"] == ["products"]
         bad = {**flow, "flow_id": "bad-tags", "settings": {"cache_events": {"x": ["not a tag!"]}}}
         assert (await a.post("/api/flows", json=bad)).status_code == 422
+
+
+async def test_stored_mappings_are_learned_per_tenant_at_start(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from editor.api import learn_stored_cache_events
+    from runtime.cache import CacheEvents, build_cache
+    from runtime.settings import AkisSettings
+    from storage.db import init_db
+    from storage.models import Flow, FlowVersion
+    from storage.repos.flows import save_flow
+    from storage.types import utcnow
+
+    database = init_db(f"sqlite:///{tmp_path / 'events.db'}", seed_demo=False)
+    five = {**search_flow("five"), "settings": {"cache_events": {"product.updated": ["t5-injected-tag"]}}}
+    two = {**search_flow("two"), "settings": {"cache_events": {"stock.changed": ["stock"]}}}
+    database.call(save_flow, "5", five)
+    database.call(save_flow, "2", two)
+
+    def poisoned(session) -> None:  # a row an older version stored: skipped, the others still count
+        now = utcnow()
+        session.add(Flow(tenant_id="2", id="old", name="", current_version=1, created_at=now, updated_at=now))
+        session.add(FlowVersion(tenant_id="2", flow_id="old", version=1, created_at=now,
+                                document={"flow_id": "old", "nodes": [{"id": "a", "type": "x", "label": "\ud800"}],
+                                          "settings": {"cache_events": {"x": ["y"]}}}))
+
+    database.call(poisoned)
+    cache = build_cache(AkisSettings(_env_file=None))
+    context = SimpleNamespace(database=database, cache_events=CacheEvents(cache))
+    await learn_stored_cache_events(context)
+    assert context.cache_events.tags_for("2", "product.updated") == ["products"]
+    assert context.cache_events.tags_for("5", "product.updated") == ["products", "t5-injected-tag"]
+    assert context.cache_events.tags_for("2", "stock.changed") == ["stock"]
+    assert context.cache_events.tags_for("2", "x") == [] and context.cache_events.tags_for("5", "stock.changed") == []
+    await cache.close()
+    database.dispose()

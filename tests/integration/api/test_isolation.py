@@ -87,3 +87,29 @@ async def test_channel_names_cannot_reach_another_tenant(api: Api) -> None:
         for name in (f"tenant.{TENANT_A}.conversation.x", f"tenant.{TENANT_B}.conversation.x.tenant.{TENANT_A}",
                      f"tenant.{TENANT_B}x.conversation.x", "tenant..conversation.x", "anything"):
             assert (await b.get(f"/api/channels/{name}/events")).status_code == 404, name
+
+
+async def test_a_tenants_cache_event_mapping_never_applies_to_another_tenant(api: Api) -> None:
+    from storage.db import Database
+    from storage.repos.tokens import create_token
+
+    database = Database(api.database_url)
+    _, token_5 = database.call(create_token, "5", "tenant 5")
+    database.dispose()
+    suffix = uuid.uuid4().hex[:8]
+    injected, own = f"t5-injected-{suffix}", f"t2-own-{suffix}"
+    five_flow = {**chat_flow(f"five-{suffix}", chunks=1), "settings": {"cache_events": {"product.updated": [injected]}}}
+    two_flow = {**chat_flow(f"two-{suffix}", chunks=1), "settings": {"cache_events": {f"shelf.moved.{suffix}": [own]}}}
+    async with api.client(token_5) as five, api.client(api.token_a) as two:
+        assert (await five.post("/api/flows", json=five_flow)).status_code == 201
+        assert (await two.post("/api/flows", json=two_flow)).status_code == 201
+        cleared = await two.post("/api/events", json={"event": "product.updated"})
+        assert cleared.status_code == 200 and injected not in cleared.json()["tags_cleared"], cleared.text
+        assert cleared.json()["tags_cleared"] == ["products"]  # the default mapping only
+        mine = await two.post("/api/events", json={"event": f"shelf.moved.{suffix}"})
+        assert mine.json()["tags_cleared"] == [own]
+        assert (await five.post("/api/events", json={"event": f"shelf.moved.{suffix}"})).json()["tags_cleared"] == []
+        assert injected in (await five.post("/api/events", json={"event": "product.updated"})).json()["tags_cleared"]
+        # deleting tenant 5's flow removes its mapping
+        assert (await five.delete(f"/api/flows/five-{suffix}")).status_code == 204
+        assert injected not in (await five.post("/api/events", json={"event": "product.updated"})).json()["tags_cleared"]
