@@ -20,7 +20,13 @@ from runtime.flow.model import FlowDocument
 from .deps import not_found, principal_dependency
 from .documents import read_stored, unreadable
 from .errors import encodable
-from .flow_body import PROBLEMS_RESPONSE, body_text, checked_document, flow_body_openapi, problems
+from .flow_body import (
+    PROBLEMS_RESPONSE,
+    body_text,
+    checked_document,
+    flow_body_openapi,
+    problems,
+)
 from .models import FlowOut, FlowSummary, FlowVersionInfo
 
 

@@ -73,8 +73,8 @@ async def test_a_lone_surrogate_is_refused_naming_node_and_field_and_not_stored(
 @pytest.mark.parametrize("body, key", [
     ('{"akis": 1, "flow_id": "dup-root", "flow_id": "dup-other", "nodes": []}', "flow_id"),
     ('{"akis": 1, "flow_id": "dup-root", "nodes": [{"id": "in", "type": "user_input", "type": "output"}]}', "type"),
-    ('{"akis": 1, "flow_id": "dup-root", "nodes": [{"id": "t", "type": "template", '
-     '"config": {"template": "a", "output_key": "answer", "template": "b"}}]}', "template"),
+    (('{"akis": 1, "flow_id": "dup-root", "nodes": [{"id": "t", "type": "template", '
+      '"config": {"template": "a", "output_key": "answer", "template": "b"}}]}'), "template"),
     ('{"akis": 1, "flow_id": "dup-root", "settings": {"cache_events": {"e": ["a"], "e": ["b"]}}}', "e"),
 ])
 async def test_duplicate_keys_are_refused_naming_the_key(api: Api, body: str, key: str) -> None:

@@ -1,15 +1,22 @@
-"""The OpenAPI spec, fuzzed with schemathesis: no 5xx and no traceback in any answer.
+"""The OpenAPI spec fuzzed with schemathesis, and hostile flow documents fuzzed with hypothesis
+as raw bytes: no 5xx and no traceback in any answer or in the server log.
 
 Bounded: a fixed number of examples per operation, each request with a timeout. It runs as
 its own tenant so its random flows never meet the other tests' data."""
 from __future__ import annotations
 
+import itertools
+import json
 import time
+from dataclasses import dataclass
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import Api
+from .harness import trivial_flow
 
 EXAMPLES = 25
 TENANT = "9"
@@ -47,15 +54,6 @@ def test_openapi_fuzz_finds_no_server_error(api: Api) -> None:
 
 
 # ---- hostile flow documents, sent as raw bytes to POST /api/flows and POST /api/flows/import ----
-import itertools  # noqa: E402
-import json  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import httpx  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from .harness import trivial_flow  # noqa: E402
-
 HOSTILE_EXAMPLES = 400
 FUZZ_TENANT = "8"
 BIDI = "\u202e\u2066\u2067\u2068\u2069\u200f\u061c"
