@@ -1,22 +1,25 @@
-"""HTTP request node with SSRF guards: loopback, private, link-local and metadata addresses are
-refused unless the host is allowed by configuration, and every redirect hop is checked again."""
+"""HTTP request node with SSRF guards: loopback, private, link-local and metadata addresses (and
+their IPv6 forms: IPv4-mapped, NAT64, 6to4, Teredo) are refused unless the host is allowed by
+configuration; the connection goes to the address that was checked (no second DNS lookup, so
+DNS rebinding cannot switch it), every redirect hop is checked and pinned the same way, and the
+body is read as a stream that stops at 2 MiB. The guards live in ``runtime.net``."""
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from pydantic import Field
 
-from ...errors import NodeError
+from ...net.addresses import blocked, refusal  # noqa: F401  (re-exported: the checks used here)
 from ..base import NodeConfig, NodeContext, NodeType
 from ..registry import node_type
 
+if TYPE_CHECKING:
+    from ...net.addresses import Resolver
+    from ...net.fetch import Fetched, Target
+
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2 * 1024 * 1024
-METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 
 
 class HttpRequestConfig(NodeConfig):
@@ -24,7 +27,7 @@ class HttpRequestConfig(NodeConfig):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = Field(None, description="JSON body for POST/PUT/PATCH.")
-    timeout_s: float = Field(10, gt=0, le=120)
+    timeout_s: float = Field(10, gt=0, le=120, description="For the whole request: redirects and body included.")
     output_key: str = Field("response", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -42,75 +45,34 @@ class HttpRequest(NodeType):
         return {str(config.get("output_key", "response"))}
 
     async def run(self, config: HttpRequestConfig, ctx: NodeContext) -> dict[str, Any]:
-        import httpx
+        from ...net.fetch import fetch  # imports httpx: on first use, not with the registry
 
-        allowed = set(ctx.services.http_allow_hosts)
-        url = config.url
-        async with httpx.AsyncClient(timeout=config.timeout_s, follow_redirects=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                await check_url(url, allowed)
-                response = await client.request(
-                    config.method, url, headers=config.headers,
-                    json=config.body if config.method in {"POST", "PUT", "PATCH"} else None,
-                )
-                if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                return {config.output_key: _read(response)}
-        raise NodeError(f"more than {MAX_REDIRECTS} redirects, last to {url}")
+        fetched = await fetch(
+            config.method, config.url, allowed=ctx.services.http_allow_hosts, headers=config.headers,
+            json=config.body if config.method in {"POST", "PUT", "PATCH"} else None, timeout_s=config.timeout_s,
+            resolve=ctx.services.http_resolver, max_redirects=MAX_REDIRECTS, max_body_bytes=MAX_BODY_BYTES,
+        )
+        return {config.output_key: _result(fetched)}
 
 
-def _read(response: Any) -> dict[str, Any]:
-    body = response.content[:MAX_BODY_BYTES]
-    result: dict[str, Any] = {"status": response.status_code}
-    if "json" in response.headers.get("content-type", ""):
+def _result(fetched: "Fetched") -> dict[str, Any]:
+    result: dict[str, Any] = {"status": fetched.status}
+    if "json" in fetched.headers.get("content-type", ""):
         try:
-            result["json"] = response.json()
+            result["json"] = json.loads(fetched.body)
             return result
         except ValueError:
             pass
-    result["text"] = body.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        result["text"] = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name
+        result["text"] = fetched.body.decode("utf-8", errors="replace")
     return result
 
 
-async def check_url(url: str, allowed: set[str]) -> None:
-    """Refuse a URL whose host is, or resolves to, an address that must not be reached."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"}:
-        raise NodeError(f"only http and https URLs are allowed, got {parts.scheme or 'none'!r}")
-    host = (parts.hostname or "").rstrip(".").lower()
-    if not host:
-        raise NodeError(f"the URL {url!r} has no host")
-    if host in allowed:
-        return
-    if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-        raise NodeError(f"refused: {host} is a local or metadata host (allow it in AKIS_HTTP_ALLOW_HOSTS)")
-    for address in await _resolve(host, parts.port):
-        if blocked(address):
-            raise NodeError(
-                f"refused: {host} resolves to {address}, a private, loopback, link-local or metadata address "
-                "(allow the host in AKIS_HTTP_ALLOW_HOSTS)"
-            )
+async def check_url(url: str, allowed: Iterable[str], resolve: "Resolver | None" = None) -> "Target":
+    """Refuse a URL whose host is, or resolves to, an address that must not be reached; return
+    the checked addresses (``runtime.net.fetch.check_url``)."""
+    from ...net.fetch import check_url as check
 
-
-def blocked(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-        or ip.is_reserved or ip.is_unspecified or str(ip) == "169.254.169.254"
-    )
-
-
-async def _resolve(host: str, port: int | None) -> list[str]:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return [host.strip("[]")]
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise NodeError(f"cannot resolve {host}: {exc.strerror}") from None
-    return sorted({info[4][0] for info in infos})
+    return await check(url, allowed, resolve)
