@@ -2,38 +2,127 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from .ports import ChatMessage, ConversationStore, LLMProvider, ProductCatalog, ProviderResolver
 
+if TYPE_CHECKING:
+    from .net.addresses import Resolver
+
 
 class MemoryConversationStore:
-    """Conversations in a dict: the default until storage is configured."""
+    """Conversations in memory: the default until storage is configured. Bounded, as a
+    long-lived ``Engine()`` saves on every run:
 
-    def __init__(self) -> None:
-        self._messages: dict[tuple[str, str], dict[int, ChatMessage]] = defaultdict(dict)
+    - each session keeps its last ``max_session_messages`` messages (default 200, the most
+      ``conversation_history`` can ask for); older ones are dropped, and a later save of a
+      dropped turn is skipped as already stored;
+    - at most ``max_sessions`` sessions (default 10,000) and ``max_messages`` messages in all
+      (default 100,000) are kept: past either, the least recently used session (saved to or
+      read) is dropped whole.
+
+    So the store never holds more than ``max_messages`` messages: about 17 MB at 100,000
+    (~170 bytes each, measured with tracemalloc) plus their text. ``AKIS_MEMORY_CONVERSATION_SESSIONS``,
+    ``AKIS_MEMORY_CONVERSATION_SESSION_MESSAGES`` and ``AKIS_MEMORY_CONVERSATION_MESSAGES`` set
+    the limits (``runtime.wiring.build_services``). Storage's ``SqlConversationStore`` keeps every
+    message.
+    """
+
+    def __init__(self, max_sessions: int = 10_000, max_session_messages: int = 200,
+                 max_messages: int = 100_000) -> None:
+        if min(max_sessions, max_session_messages) < 1 or max_messages < max_session_messages:
+            raise ValueError("the limits must be positive, and max_messages at least max_session_messages")
+        self.max_sessions, self.max_session_messages, self.max_messages = max_sessions, max_session_messages, max_messages
+        # (tenant, session) -> {seq: message}, each in seq order; least recently used session first
+        self._sessions: OrderedDict[tuple[str, str], dict[int, ChatMessage]] = OrderedDict()
+        self._floors: dict[tuple[str, str], int] = {}  # sessions that dropped messages: the lowest seq kept
+        self._count = 0
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def message_count(self) -> int:
+        return self._count
 
     async def history(self, tenant_id: str, session_id: str, limit: int) -> list[ChatMessage]:
-        rows = self._messages[(tenant_id, session_id)]
-        return [rows[seq] for seq in sorted(rows)][-limit:] if limit > 0 else []
+        key = (tenant_id, session_id)
+        rows = self._sessions.get(key)
+        if rows is None or limit <= 0:
+            return []
+        self._sessions.move_to_end(key)
+        if limit >= len(rows):
+            return list(rows.values())
+        last = list(islice(reversed(rows.values()), limit))
+        last.reverse()
+        return last
 
     async def save(self, tenant_id: str, session_id: str, messages: list[ChatMessage]) -> int:
-        rows = self._messages[(tenant_id, session_id)]
-        saved_runs = {(m.run_id, m.role) for m in rows.values() if m.run_id}
+        key = (tenant_id, session_id)
+        sessions = self._sessions
+        found = sessions.get(key)
+        saved_runs: set[tuple[str | None, str]] | tuple[()]
+        if found is None:
+            rows, saved_runs = {}, ()
+        else:
+            rows = found
+            sessions.move_to_end(key)
+            saved_runs = {(m.run_id, m.role) for m in rows.values() if m.run_id}
+        floor = self._floors.get(key, 0) if self._floors else 0
         added = 0
+        unordered = False
         for message in messages:
-            if message.seq not in rows and (message.run_id, message.role) not in saved_runs:
-                rows[message.seq] = message
-                added += 1
+            seq = message.seq
+            if seq in rows or seq < floor or (message.run_id, message.role) in saved_runs:
+                continue
+            if rows and seq < next(reversed(rows)):
+                unordered = True
+            rows[seq] = message
+            added += 1
+        if not added:
+            return 0
+        if unordered:
+            rows = dict(sorted(rows.items()))
+            sessions[key] = rows
+        elif found is None:
+            sessions[key] = rows
+        self._count += added
+        if len(rows) > self.max_session_messages:
+            self._trim(key, rows)
+        if len(sessions) > self.max_sessions or self._count > self.max_messages:
+            self._evict()
         return added
 
     async def next_seq(self, tenant_id: str, session_id: str) -> int:
-        rows = self._messages[(tenant_id, session_id)]
-        return max(rows) + 1 if rows else 0
+        key = (tenant_id, session_id)
+        rows = self._sessions.get(key)
+        if rows:
+            return next(reversed(rows)) + 1
+        return self._floors.get(key, 0) if self._floors else 0
+
+    def _trim(self, key: tuple[str, str], rows: dict[int, ChatMessage]) -> None:
+        """Drop a session's oldest messages down to ``max_session_messages``."""
+        excess = len(rows) - self.max_session_messages
+        oldest = list(islice(rows, excess))
+        for seq in oldest:
+            del rows[seq]
+        self._floors[key] = oldest[-1] + 1
+        self._count -= excess
+
+    def _evict(self) -> None:
+        """Drop least recently used sessions until both overall limits hold."""
+        sessions, floors = self._sessions, self._floors
+        while len(sessions) > self.max_sessions or self._count > self.max_messages:
+            key, rows = sessions.popitem(last=False)
+            self._count -= len(rows)
+            if floors:
+                floors.pop(key, None)
 
 
 def load_demo_catalogue() -> list[dict[str, Any]]:
@@ -88,6 +177,7 @@ class Services:
     conversations: ConversationStore = field(default_factory=MemoryConversationStore)
     providers: ProviderResolver = field(default_factory=MockOnlyResolver)
     http_allow_hosts: tuple[str, ...] = ()  # hosts http_request may reach despite SSRF guards
+    http_resolver: "Resolver | None" = None  # host -> addresses for http_request; None: the system's
     notices: list[str] = field(default_factory=list)  # e.g. "no ANTHROPIC_API_KEY: using mock"
 
 

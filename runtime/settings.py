@@ -29,9 +29,19 @@ class AkisSettings(BaseSettings):
     cache_tiers: str = "memory"  # ordered, comma-separated: memory,redis,memcached
     cache_prefix: str = ""
     cache_timeout_s: float = 0.25  # a tier slower than this is bypassed (circuit breaker)
+    # Every Redis client the app makes (channels, cache, jobs, metrics, health) gets these
+    # (runtime/redis_clients.py); a URL's own ?socket_timeout=... overrides them.
+    redis_connect_timeout_s: float = 0.5  # connecting (and the request path's breaker trips after it)
+    redis_socket_timeout_s: float = 1.0  # one reply on the request path (channels, cache, health)
+    redis_jobs_socket_timeout_s: float = 5.0  # one reply on the job queue (arq: no blocking reads)
+    redis_retry_after_s: float = 5.0  # Redis found down (channels, cache tiers): probed again after this
     warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
     plugins_dir: Path = Field(default_factory=default_plugins_dir)
     http_allow_hosts: str = ""  # comma-separated hosts http_request may reach despite SSRF guards
+    # the in-memory conversation store (used when no storage is configured): its bounds
+    memory_conversation_sessions: int = Field(10_000, ge=1)  # sessions kept, least recently used dropped
+    memory_conversation_session_messages: int = Field(200, ge=1)  # last messages kept per session
+    memory_conversation_messages: int = Field(100_000, ge=1)  # messages kept in all
     secret_key: SecretStr = SecretStr("")
     cors_origins: str = ""
     allowed_origins: str = ""

@@ -7,7 +7,7 @@ from typing import Any
 
 from .engine.engine import Engine
 from .nodes.registry import NodeRegistry, default_registry
-from .services import Services
+from .services import MemoryConversationStore, Services
 from .settings import AkisSettings, get_settings
 
 log = logging.getLogger("akis")
@@ -20,7 +20,14 @@ def build_registry(settings: AkisSettings | None = None) -> NodeRegistry:
 
 def build_services(settings: AkisSettings | None = None, **overrides: Any) -> Services:
     settings = settings or get_settings()
-    services = Services(http_allow_hosts=tuple(h.strip() for h in settings.http_allow_hosts.split(",") if h.strip()))
+    services = Services(
+        http_allow_hosts=tuple(h.strip() for h in settings.http_allow_hosts.split(",") if h.strip()),
+        conversations=MemoryConversationStore(
+            max_sessions=settings.memory_conversation_sessions,
+            max_session_messages=settings.memory_conversation_session_messages,
+            max_messages=max(settings.memory_conversation_messages, settings.memory_conversation_session_messages),
+        ),
+    )
     try:
         from .providers.resolver import build_resolver  # the real providers, when present
     except ImportError:
