@@ -257,12 +257,47 @@ class UserPublic(SQLModel):
     created_at: datetime
 
 
+# --- editor sessions (server-side records behind the signed cookie) -------------------------
+class EditorSession(SQLModel, table=True):
+    """One signed-in browser. ``id`` is public (listed, revoked by it); the cookie also carries
+    a secret stored here only as sha256. Deleting the user deletes its sessions."""
+
+    __tablename__ = "editor_sessions"
+    __table_args__ = (
+        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        Index("ix_editor_sessions_user", "user_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    secret_hash: str = Field(max_length=64)
+    user_id: int
+    tenant_id: str = Field(max_length=ID_LEN)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = _ts(nullable=True)
+    user_agent: str = Field(default="", max_length=300)
+    address: str = Field(default="", max_length=64)
+
+
+class EditorSessionPublic(SQLModel):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    user_agent: str
+    address: str
+
+
 __all__ = [
     "ApiToken",
     "ApiTokenPublic",
     "Credential",
     "CredentialCreate",
     "CredentialPublic",
+    "EditorSession",
+    "EditorSessionPublic",
     "Flow",
     "FlowPublic",
     "FlowVersion",

@@ -34,21 +34,23 @@ def storage_secret(settings: Any) -> str:
 def register_api(context: Any, app: Any = None) -> None:
     from fastapi.responses import RedirectResponse
 
-    from editor.auth import login, sessions
+    from editor.auth import login, pages, sessions
     from editor.auth.bind import is_loopback
     from editor.auth.guard import PageGuard, UsersExist
-    from editor.auth.principal import session_principal
 
     from . import channels, errors, flows, ops, runs
+    from . import sessions as sessions_api
     from .active import ActiveRuns
-    from .limits import BodyLimit
+    from .limits import BodyLimit, parse_origins
 
     if app is None:
         from nicegui import app as nicegui_app
 
         app = nicegui_app
     settings = context.settings
-    sessions.configure(session_secret(settings))
+    sessions.configure(session_secret(settings), database=context.database,
+                       allowed_origins=parse_origins(settings.allowed_origins))
+    pages.use_database(context.database)
     active = ActiveRuns()
     context.active_runs = active
     users_exist = UsersExist(context.database)
@@ -57,11 +59,14 @@ def register_api(context: Any, app: Any = None) -> None:
     async def login_required() -> bool:
         return expose or await users_exist()
 
+    login_router = login.build_router(context)
     for router in (
-        ops.build_health_router(context), login.build_router(context), flows.build_router(context),
+        ops.build_health_router(context), login_router, flows.build_router(context),
         runs.build_router(context, active), channels.build_router(context), ops.build_router(context),
+        sessions_api.build_router(context),
     ):
         app.include_router(router)
+    app.on_shutdown(login_router.throttle.aclose)
 
     @app.get("/widget", include_in_schema=False)
     async def widget_page() -> RedirectResponse:
@@ -71,10 +76,10 @@ def register_api(context: Any, app: Any = None) -> None:
     add_docs(app)
     app.on_startup(partial(learn_stored_cache_events, context))
     errors.install(app)
-    async def signed_in(connection: Any) -> bool:
-        return await session_principal(connection, context.database) is not None
+    async def identify(connection: Any, required: bool) -> Any:
+        return await pages.resolve(connection, context.database, required)
 
-    app.add_middleware(PageGuard, login_required=login_required, signed_in=signed_in)
+    app.add_middleware(PageGuard, login_required=login_required, identify=identify)
     if settings.cors_origins.strip():
         from starlette.middleware.cors import CORSMiddleware
 

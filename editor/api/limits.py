@@ -1,4 +1,4 @@
-"""Request limits and browser origin checks for the API.
+"""Request limits and browser origin checks for the API and the login form.
 
 ``BodyLimit`` is pure ASGI (no buffering of responses, so streams are untouched): a declared
 ``Content-Length`` over the limit answers 413 at once; a chunked body is counted as it arrives.
@@ -95,3 +95,32 @@ def origin_allowed(headers: Any, allowed: set[str]) -> bool:
     host = (headers.get("host") or "").lower()
     parts = urlsplit(origin)
     return bool(host) and parts.netloc == host and parts.scheme in ("http", "https")
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def same_origin_request(headers: Any, allowed: set[str]) -> bool:
+    """Whether a state change (sent with the session cookie) comes from the app's own pages.
+
+    Origin decides when present (``null``, sent by sandboxed and privacy-redirected pages, is
+    refused); else the Referer's origin; else ``Sec-Fetch-Site`` must not say another site.
+    With none of the three the sender is not a browser page (a script or curl holding the
+    cookie), which a forged cross-site request cannot be: browsers send Origin on every
+    cross-origin POST, PUT and DELETE."""
+    origin = headers.get("origin")
+    if origin is not None:
+        if origin.strip().lower() in ("", "null"):
+            return False
+        return origin_allowed(headers, allowed)
+    referer = headers.get("referer")
+    if referer:
+        referer_origin = _origin_of(referer)
+        if referer_origin is None:
+            return False
+        return origin_allowed({"origin": referer_origin, "host": headers.get("host")}, allowed)
+    return (headers.get("sec-fetch-site") or "").lower() not in ("cross-site", "same-site")

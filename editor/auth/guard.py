@@ -49,14 +49,16 @@ class UsersExist:
 
 
 class PageGuard:
-    """``login_required()`` says whether pages need a login now; ``signed_in(connection)``
-    whether this request carries a valid session."""
+    """``login_required()`` says whether pages need a login now; ``identify(connection,
+    login_required)`` answers the request's :class:`~editor.auth.pages.PageIdentity`, or None
+    when it needs a login it does not have. The identity is kept on the request: the page and
+    its event handlers take their tenant from it and from nothing else."""
 
     def __init__(self, app: ASGIApp, login_required: Callable[[], Awaitable[bool]],
-                 signed_in: Callable[[HTTPConnection], Awaitable[bool]]) -> None:
+                 identify: Callable[[HTTPConnection, bool], Awaitable[Any]]) -> None:
         self.app = app
         self.login_required = login_required
-        self.signed_in = signed_in
+        self.identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,10 +68,14 @@ class PageGuard:
         if path.startswith("/api/") or path == "/api" or is_public(path):
             await self.app(scope, receive, send)
             return
-        if await self.login_required():
-            if not await self.signed_in(HTTPConnection(scope)):
-                target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
-                response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-                await response(scope, receive, send)
-                return
+        from .pages import stash
+
+        connection = HTTPConnection(scope)
+        identity = await self.identify(connection, await self.login_required())
+        if identity is None:
+            target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+            response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            await response(scope, receive, send)
+            return
+        stash(connection, identity)
         await self.app(scope, receive, send)

@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
-from .sessions import SESSION_COOKIE, signer
+from .sessions import SESSION_COOKIE, allowed_origins, signer, store, use_database
 
 # A WebSocket from a browser cannot set headers: it may send the token as a subprotocol pair
 # ("akis-token", "<token>"), the same trick Kubernetes uses for its bearer tokens.
@@ -24,6 +25,7 @@ class Principal:
     tenant_id: str
     kind: Literal["token", "user"]
     name: str  # the token id (public part) or the username
+    session_id: str | None = None  # an editor user's session record (kind "user")
 
 
 def bearer_token(connection: HTTPConnection) -> str | None:
@@ -74,7 +76,9 @@ TOKENS = TokenCache()
 
 async def authenticate(connection: HTTPConnection, database: Any) -> Principal | None:
     """The caller's principal, or None. A token that is present but wrong is never
-    overridden by a cookie: it answers None, so a mistake is not silently another identity."""
+    overridden by a cookie: it answers None, so a mistake is not silently another identity.
+    A state change authenticated by the cookie but sent by another site's page raises
+    :class:`CrossSiteRefused` (403)."""
     token = bearer_token(connection)
     if token is not None:
         from storage.repos.tokens import verify_token
@@ -88,44 +92,45 @@ async def authenticate(connection: HTTPConnection, database: Any) -> Principal |
                 return None
             TOKENS.put(token, tenant)
         return Principal(tenant, "token", token.split("_", 2)[1])
-    return await session_principal(connection, database)
+    principal = await session_principal(connection, database)
+    if principal is not None:
+        # The browser sends the cookie on its own: a state change must come from our own pages.
+        check_same_origin(connection)
+    return principal
 
 
-class UserPresence:
-    """Whether a session's user still exists, remembered for ``ttl_s``: deleting a user ends
-    their sessions within that time, without a database read on every request."""
-
-    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._seen: dict[tuple[str, str], tuple[bool, float]] = {}
-
-    async def exists(self, database: Any, tenant_id: str, username: str) -> bool:
-        key = (tenant_id, username)
-        entry = self._seen.get(key)
-        now = time.monotonic()
-        if entry is not None and entry[1] > now:
-            return entry[0]
-        from storage.errors import StorageError
-        from storage.repos.users import get_user
-
-        try:
-            found = await database.run(get_user, tenant_id, username) is not None
-        except StorageError:
-            found = False
-        if len(self._seen) >= self.max_entries:
-            self._seen.clear()
-        self._seen[key] = (found, now + self.ttl_s)
-        return found
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-USERS = UserPresence()
+class CrossSiteRefused(HTTPException):
+    """A state change sent with the session cookie by a page of another origin (403)."""
+
+    def __init__(self) -> None:
+        super().__init__(403, "refused: a page of another site may not change anything with your session "
+                              "(Origin, Referer or Sec-Fetch-Site names another site)")
 
 
 async def session_principal(connection: HTTPConnection, database: Any) -> Principal | None:
-    """The signed-in editor user of a request (a valid cookie of a user who still exists)."""
+    """The signed-in editor user of a request: a validly signed cookie naming a live session
+    record (not revoked, not expired, its user still there)."""
     current = signer()
-    user = current.read(connection.cookies.get(SESSION_COOKIE)) if current else None
-    if user is None or not await USERS.exists(database, user.tenant_id, user.username):
+    ref = current.read(connection.cookies.get(SESSION_COOKIE)) if current else None
+    if ref is None:
         return None
-    return Principal(user.tenant_id, "user", user.username)
+    found = await (store() or use_database(database)).lookup(ref)
+    if found is None:
+        return None
+    return Principal(found.tenant_id, "user", found.username, found.id)
+
+
+def check_same_origin(connection: HTTPConnection) -> None:
+    """Raise :class:`CrossSiteRefused` for a state-changing HTTP request that Origin, Referer
+    or Sec-Fetch-Site says another site sent (the app's own origin, or one on
+    ``AKIS_ALLOWED_ORIGINS``, passes). Every request the session cookie authenticates goes
+    through here."""
+    from editor.api.limits import same_origin_request
+
+    if connection.scope.get("type") != "http" or connection.scope.get("method", "GET") not in UNSAFE_METHODS:
+        return
+    if not same_origin_request(connection.headers, allowed_origins()):
+        raise CrossSiteRefused()

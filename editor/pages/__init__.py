@@ -5,8 +5,11 @@ from typing import Any
 
 
 def register(context: Any) -> None:
+    from editor.auth import pages as auth_pages
+
     from . import dashboard, flow_editor, home, settings
 
+    auth_pages.use_database(context.database)  # where pages check their session (editor.auth.pages)
     home.register(context)
     flow_editor.register(context)
     dashboard.register(context)

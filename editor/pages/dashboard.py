@@ -1,7 +1,8 @@
 """``/dashboard``: where the time goes across runs, from SQL aggregates (Plotly charts).
 
-Filters: tenant (while there are no editor users; then the user's own), flow, node type and
-time range. While "Live" is on it checks every few seconds whether anything was written and
+Filters: flow, node type and time range, for the signed-in user's tenant (taken from the session,
+never from the page); while no editor user exists, a tenant picker over every tenant (one
+person's install). While "Live" is on it checks every few seconds whether anything was written and
 then re-reads the aggregates; no metric row is ever loaded into Python (bench/bench_dashboard.py
 measures it at a million rows).
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from nicegui import ui
 
-from editor.auth import current_tenant
+from editor.auth import current_identity, watch_page
 from editor.charts import (
     cache_keys_figure, cache_types_figure, durations_figure, first_chunk_figure, percentiles_figure, runs_figure,
     tokens_figure,
@@ -39,15 +40,22 @@ def register(context: Any) -> None:
     async def dashboard_page() -> None:
         from editor.theme import apply_theme, header
 
+        identity = current_identity()
+        watch_page()
         header(apply_theme(), active="Dashboard")
-        view = DashboardView(context, current_tenant())
+        view = DashboardView(context, identity.tenant_id, pick_tenant=identity.single_user)
         await view.refresh()
 
 
 class DashboardView(ui.column):
-    def __init__(self, context: Any, tenant_id: str) -> None:
+    """``tenant_id`` is the tenant shown; ``pick_tenant`` (no editor users) offers every tenant.
+    Without it the tenant is fixed: no element of the page holds it."""
+
+    def __init__(self, context: Any, tenant_id: str, *, pick_tenant: bool = False) -> None:
         super().__init__()
         self.context = context
+        self.tenant_id = tenant_id
+        self.tenant: ui.select | None = None
         self.classes("w-full gap-3 q-pa-md").props("data-testid=dashboard").mark("dashboard")
         self.data: DashboardData | None = None
         self._figures: dict[str, dict[str, Any]] = {}
@@ -59,14 +67,18 @@ class DashboardView(ui.column):
         self._options_at = 0.0
         self._flows: list[str] = []
         self._types: list[str] = []
-        tenants = self._tenants(tenant_id)
         with self:
             with ui.row().classes("w-full items-end gap-3"):
                 ui.label("Performance").classes("text-h6 q-mr-md")
-                self.tenant = ui.select(tenants, value=tenant_id, label="Tenant", on_change=self.refresh).props(
-                    "outlined dense options-dense data-testid=dash-tenant").classes("w-28").mark("dash-tenant")
-                if len(tenants) <= 1:
-                    self.tenant.props("readonly")
+                if pick_tenant:
+                    tenants = self._tenants(tenant_id)
+                    self.tenant = ui.select(tenants, value=tenant_id, label="Tenant", on_change=self.refresh).props(
+                        "outlined dense options-dense data-testid=dash-tenant").classes("w-28").mark("dash-tenant")
+                    if len(tenants) <= 1:
+                        self.tenant.props("readonly")
+                else:
+                    ui.label(f"Tenant {tenant_id}").classes("text-body2 text-grey-8").props(
+                        "data-testid=dash-tenant").mark("dash-tenant")
                 self.flow = ui.select({ALL: "All flows"}, value=ALL, label="Flow", on_change=self.refresh).props(
                     "outlined dense options-dense data-testid=dash-flow").classes("w-48").mark("dash-flow")
                 self.node_type = ui.select({ALL: "All node types"}, value=ALL, label="Node type",
@@ -91,20 +103,21 @@ class DashboardView(ui.column):
         return plot
 
     def _tenants(self, tenant_id: str) -> list[str]:
-        """Every tenant while there are no editor users (one person's install); else only one's own."""
+        """Every tenant (only offered while there are no editor users: one person's install)."""
         try:
             from storage.repos.tenants import list_tenant_ids
-            from storage.repos.users import any_users
 
-            if self.context.database.call(any_users):
-                return [tenant_id]
             return sorted(set(self.context.database.call(list_tenant_ids)) | {tenant_id})
         except Exception:
             return [tenant_id]
 
+    def current_tenant(self) -> str:
+        """The tenant shown: fixed from the session, or the picker's while there are no users."""
+        return str(self.tenant.value) if self.tenant is not None else self.tenant_id
+
     def filters(self) -> Filters:
         until = utcnow()
-        return Filters(str(self.tenant.value), flow_id=self.flow.value or None, node_type=self.node_type.value or None,
+        return Filters(self.current_tenant(), flow_id=self.flow.value or None, node_type=self.node_type.value or None,
                        since=until - RANGES[self.range.value], until=until)
 
     async def _tick(self) -> None:
@@ -117,7 +130,7 @@ class DashboardView(ui.column):
         if now - self._refreshed_at < max(REFRESH_S, 3 * self._took):
             return
         try:
-            marker = await self.context.database.run(repo.activity_marker, str(self.tenant.value))
+            marker = await self.context.database.run(repo.activity_marker, self.current_tenant())
         except Exception as exc:
             self.updated.set_text(f"Could not read the metrics: {exc}")
             return

@@ -11,7 +11,7 @@ from typing import Any
 from nicegui import ui
 
 from editor import flowstore
-from editor.auth import current_tenant
+from editor.auth import current_identity, watch_page
 from editor.canvas import FlowCanvas
 from editor.inspector import Inspector, InspectorActions
 from editor.palette import Palette
@@ -35,7 +35,9 @@ def register(context: Any) -> None:
 
 
 async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
-    tenant = current_tenant()
+    identity = current_identity()  # the signed-in user's tenant (the session's), never the page's
+    tenant = identity.tenant_id
+    watch_page()
     dark = apply_theme()
     try:
         found = await flowstore.call(flowstore.load, context.database, tenant, flow_id)
@@ -73,7 +75,7 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
                     session.attach(canvas)
                 _problem_bar(session)
             with ui.column().classes("akis-panel border-l h-full gap-0 no-wrap").style("width: 380px; flex: none"):
-                _side_panel(context, session, canvas, tenant)
+                _side_panel(context, session, canvas, tenant, pick_tenant=identity.single_user)
     ui.timer(0.5, session.persist_draft)
     return session
 
@@ -234,7 +236,8 @@ def _problem_bar(session: EditorSession) -> None:
     session.listeners.append(update)
 
 
-def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:
+def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str, *,
+                pick_tenant: bool = False) -> None:
     actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
                                group_selected=session.group_selected, delete_selected=session.delete_selected)
     run_box: dict[str, Any] = {}
@@ -244,7 +247,7 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
         if value == "run" and not run_box.get("mounted"):
             run_box["mounted"] = True
             with run_box["holder"]:
-                _run_pane(context, session, canvas, tenant)
+                _run_pane(context, session, canvas, tenant, pick_tenant)
 
     with ui.tabs(on_change=lambda e: on_tab(e.value)).props("dense no-caps align=justify").classes(
             "w-full border-b") as tabs:
@@ -262,14 +265,14 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
             run_box["holder"] = ui.column().classes("w-full h-full gap-0")
 
 
-def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str) -> None:
+def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str, pick_tenant: bool = False) -> None:
     if RunPane is None:
         with ui.column().classes("p-4 gap-2"):
             ui.label("The run pane is not installed.").classes("text-sm akis-muted")
         return
     try:
         RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
-                on_apply=session.apply_document)
+                on_apply=session.apply_document, pick_tenant=pick_tenant)
     except Exception as exc:  # its failure must not take the editor with it
         log.exception("the run pane failed to start")
         ui.label(f"The run pane could not start: {exc}").classes("text-sm text-red-600 p-4")

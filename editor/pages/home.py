@@ -12,7 +12,7 @@ from typing import Any
 from nicegui import events, ui
 
 from editor import flowstore
-from editor.auth import DEFAULT_TENANT, current_tenant
+from editor.auth import DEFAULT_TENANT, current_tenant, watch_page
 from editor.theme import apply_theme, header
 from runtime.errors import Problem
 
@@ -38,11 +38,12 @@ def register(context: Any) -> None:
 class FlowsPage:
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.tenant = current_tenant()
+        self.tenant = current_tenant()  # the signed-in user's (from the session), never the page's
         self.query = ""
         self.summaries: list[flowstore.FlowSummary] = []
 
     async def build(self) -> None:
+        watch_page()
         dark = apply_theme()
         header(dark, active="Flows")
         with ui.column().classes("w-full max-w-5xl mx-auto px-6 py-8 gap-4"):

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from nicegui import ui
 
-from editor.auth import current_tenant
+from editor.auth import current_tenant, watch_page
 
 
 def redact_url(url: str) -> str:
@@ -55,12 +55,14 @@ def register(context: Any) -> None:
     def settings_page() -> None:
         from editor.theme import apply_theme, header
 
+        tenant = current_tenant()
+        watch_page()
         header(apply_theme(), active="Settings")
         with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 920px; margin: 0 auto").mark("settings"):
             ui.label("Settings").classes("text-h5")
             ui.label("Read-only: set these with environment variables (or a .env file) and restart. "
                      "Secrets are never shown.").classes("text-body2 text-grey-7")
-            for title, rows in describe(context, current_tenant()):
+            for title, rows in describe(context, tenant):
                 with ui.card().classes("w-full q-pa-md"):
                     ui.label(title).classes("text-subtitle1 text-weight-medium")
                     with ui.grid(columns="220px 1fr").classes("w-full gap-y-1"):

@@ -1,5 +1,9 @@
 """Run history for the flow: recent runs with status and duration; opening one shows its
-timeline (from this session's events, else rebuilt from its stored metric rows) and output."""
+timeline (from this session's events, else rebuilt from its stored metric rows) and output.
+
+``tenant`` is the run pane's :meth:`~editor.run_pane.pane.RunPane.tenant`: the signed-in user's
+tenant from the session (no element of the page holds it), so the list and the runs it opens
+are that tenant's only; a run is opened from the list read here, never from an id the page sends."""
 from __future__ import annotations
 
 import json

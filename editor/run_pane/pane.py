@@ -1,9 +1,14 @@
 """The live test-run pane of the flow editor: run the flow as it is on the canvas and watch it.
 
-    RunPane(context, flow_provider, canvas, tenant_id, on_apply=None)
+    RunPane(context, flow_provider, canvas, tenant_id, on_apply=None, *, pick_tenant=False)
 
 ``flow_provider`` returns the canvas's flow (saved or not); ``canvas`` gets one ``update_node``
 per node event; ``on_apply`` receives the flow changed by an optimisation suggestion.
+
+``tenant_id`` is the page's tenant, taken from the signed-in user's session: runs, history,
+chat and suggestions act for it and the pane only shows it (no field holds it, so nothing sent
+over the page's socket can change it). ``pick_tenant`` (only while no editor user exists, one
+person's install) makes it an editable field instead, as before users existed.
 """
 from __future__ import annotations
 
@@ -47,9 +52,11 @@ class RunPane(ui.column):
     """Run the canvas's flow and watch it; see the module docstring for the arguments."""
 
     def __init__(self, context: Any, flow_provider: Callable[[], FlowDocument], canvas: Any | None, tenant_id: str,
-                 on_apply: Callable[[FlowDocument], None] | None = None) -> None:
+                 on_apply: Callable[[FlowDocument], None] | None = None, *, pick_tenant: bool = False) -> None:
         super().__init__()
         self.context, self.flow_provider, self.canvas = context, flow_provider, canvas
+        self._tenant_id = tenant_id
+        self.tenant_input: ui.input | None = None
         self._on_apply = on_apply
         self.handle: Any = None
         self.live: LiveRun | None = None
@@ -66,7 +73,7 @@ class RunPane(ui.column):
                 ui.tab("history", "History", icon="history")
             with ui.tab_panels(tabs, value="run").classes("w-full").props("keep-alive"):
                 with ui.tab_panel("run").classes("q-pa-none gap-2"):
-                    self._build_run(tenant_id)
+                    self._build_run(tenant_id, pick_tenant)
                 with ui.tab_panel("history").classes("q-pa-none"):
                     self.history = HistoryView(context, self.tenant, flow_provider, self.recent.get)
         tabs.on_value_change(self._tab_changed)
@@ -75,14 +82,16 @@ class RunPane(ui.column):
         self.client.on_delete(self._cancel_on_close)  # a closed page does not leave its run going
 
     # -- layout -------------------------------------------------------------------------------
-    def _build_run(self, tenant_id: str) -> None:
+    def _build_run(self, tenant_id: str, pick_tenant: bool) -> None:
         self.message = tag(ui.textarea("Message", value=DEFAULT_MESSAGE), "run-message").props(
             "outlined dense autogrow").classes("w-full")
         with ui.row().classes("w-full items-center gap-2 no-wrap"):
-            self.tenant_input = tag(ui.input("Tenant", value=tenant_id), "run-tenant").props(
-                "outlined dense").classes("w-24")
-            if self._tenant_locked():
-                self.tenant_input.props("readonly").tooltip("Runs act for your tenant")
+            if pick_tenant:
+                self.tenant_input = tag(ui.input("Tenant", value=tenant_id), "run-tenant").props(
+                    "outlined dense").classes("w-24")
+            else:
+                with tag(ui.label(f"Tenant {tenant_id}"), "run-tenant").classes("text-body2 text-grey-8"):
+                    ui.tooltip("Runs act for your tenant")
             self.session_input = tag(ui.input("Session", value=new_session_id()), "run-session").props(
                 "outlined dense").classes("col")
             ui.button(icon="restart_alt", on_click=self.new_session).props("flat dense round").tooltip("New session")
@@ -120,6 +129,9 @@ class RunPane(ui.column):
 
     # -- inputs -------------------------------------------------------------------------------
     def tenant(self) -> str:
+        """The tenant runs act for: the page's (its session's), or the field's without users."""
+        if self.tenant_input is None:
+            return self._tenant_id
         return (self.tenant_input.value or "").strip()
 
     def session(self) -> str:
@@ -142,14 +154,6 @@ class RunPane(ui.column):
         self.session_input.set_value(new_session_id())
         if self.chat_switch.value:
             background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
-
-    def _tenant_locked(self) -> bool:
-        try:
-            from storage.repos.users import any_users
-
-            return bool(self.context.database.call(any_users))
-        except Exception:
-            return True
 
     def _chat_mode(self, on: bool) -> None:
         self.chat.set_visibility(on)

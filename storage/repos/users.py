@@ -1,4 +1,4 @@
-"""Users of the editor, per tenant, with argon2id password hashes (login comes later)."""
+"""Users of the editor, per tenant, with argon2id password hashes; their sessions are in ``sessions``."""
 from __future__ import annotations
 
 from argon2 import PasswordHasher
@@ -57,7 +57,12 @@ def authenticate(session: Session, tenant_id: str, username: str, password: str)
     return user
 
 
-def set_password(session: Session, tenant_id: str, username: str, password: str) -> User:
+def set_password(session: Session, tenant_id: str, username: str, password: str, *,
+                 keep_session: str | None = None) -> User:
+    """A new password; every session of the user ends with the old one (but ``keep_session``,
+    the browser that changed it, if given)."""
+    from .sessions import revoke_user_sessions
+
     user = get_user(session, tenant_id, username)
     if user is None:
         raise NotFound(f"user {username!r} not found for tenant {tenant_key(tenant_id)}")
@@ -65,6 +70,7 @@ def set_password(session: Session, tenant_id: str, username: str, password: str)
     user.password_hash = _hasher.hash(password)
     session.add(user)
     session.flush()
+    revoke_user_sessions(session, tenant_id, username, keep=keep_session)
     return user
 
 

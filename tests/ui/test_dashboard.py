@@ -32,7 +32,7 @@ async def dashboard_page(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> As
     holder: list[DashboardView] = []
 
     def root() -> None:
-        holder.append(DashboardView(context, "1"))
+        holder.append(DashboardView(context, "1", pick_tenant=True))  # no users: one person's install
 
     try:
         async with user_simulation(root=root) as user:

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from editor.auth.bind import UnsafeBind, check_bind, is_loopback
 from editor.auth.guard import is_public
 
-from .conftest import PASSWORD, TENANT_A, Api
+from .conftest import PASSWORD, TENANT_A, TENANT_B, Api
 from .harness import ROOT, chat_flow, server_env
 
 ROUTE_DUMP = """
@@ -36,6 +36,44 @@ print("ROUTES=" + json.dumps(rows))
 """
 
 SAMPLE = {"channel": f"tenant.{TENANT_A}.conversation.walk", "flow_id": "chat", "run_id": "r1"}
+EVIL = "http://evil.example"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def form_token(page: httpx.Response) -> str:
+    found = CSRF_FIELD.search(page.text)
+    assert found and found.group(1), "the sign-in form carries a token"
+    return found.group(1)
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD, tenant: str = TENANT_A,
+                **fields: str) -> httpx.Response:
+    """Sign in as a browser does: fetch the form (its token and pre-session cookie), post it
+    from the page (the browser adds the page's Origin)."""
+    token = form_token(await client.get("/login"))
+    data = {"tenant": tenant, "username": username, "password": password, "csrf": token, **fields}
+    return await client.post("/login", data=data, headers={"Origin": str(client.base_url).rstrip("/")})
+
+
+def browser(api: Api, **options: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=api.url, timeout=30, follow_redirects=False, **options)  # type: ignore[arg-type]
+
+
+def make_user(api: Api, username: str, password: str = PASSWORD, tenant: str = TENANT_A) -> None:
+    from storage.db import Database
+    from storage.repos.users import create_user
+
+    database = Database(api.database_url)
+    try:
+        database.call(create_user, tenant, username, password)
+    finally:
+        database.dispose()
+
+
+async def signed_out(client: httpx.AsyncClient) -> bool:
+    """Neither the API nor the pages take this browser's cookie."""
+    return ((await client.get("/api/flows")).status_code == 401
+            and (await client.get("/")).headers.get("location", "").startswith("/login"))
 
 
 def route_table(api: Api) -> list[dict]:
@@ -101,18 +139,21 @@ async def test_login_sets_a_safe_cookie_and_logout_clears_it(api: Api) -> None:
         assert (await client.get("/")).headers["location"].startswith("/login")
         page = await client.get("/login")
         assert page.status_code == 200 and 'type="password"' in page.text
-        wrong = await client.post("/login", data={"tenant": TENANT_A, "username": "alice", "password": "nope-nope"})
-        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
-        ok = await client.post("/login", data={"tenant": TENANT_A, "username": "alice", "password": PASSWORD,
-                                                "next": "//evil.example/"})
+        wrong = await login(client, "alice", "nope-nope")
+        assert wrong.status_code == 401 and "akis_session=" not in wrong.headers.get("set-cookie", "")
+        ok = await login(client, "alice", next="//evil.example/")
         assert ok.status_code == 303 and ok.headers["location"] == "/"
-        cookie = ok.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=lax" in cookie and "akis_session=" in cookie
+        cookie = next(c.lower() for c in ok.headers.get_list("set-cookie") if c.startswith("akis_session="))
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        device = next(c.lower() for c in ok.headers.get_list("set-cookie") if c.startswith("akis_device="))
+        assert "httponly" in device and "samesite=strict" in device and "path=/login" in device
         assert (await client.get("/")).status_code == 200
         async with api.client(api.token_a) as token_client:
             await token_client.post("/api/flows", json=chat_flow("login-check"))
         listed = await client.get("/api/flows")  # the session acts for alice's tenant
         assert listed.status_code == 200 and "login-check" in {f["flow_id"] for f in listed.json()}
+        assert (await client.get("/logout")).status_code == 200, "a GET only asks (a link elsewhere signs nobody out)"
+        assert (await client.get("/api/flows")).status_code == 200
         out = await client.post("/logout")
         assert out.status_code == 303 and out.headers["location"] == "/login"
         assert re.search(r"akis_session=(\"\")?;", out.headers["set-cookie"])
@@ -214,11 +255,11 @@ async def test_deleting_a_user_ends_their_sessions(api: Api) -> None:
     database = Database(api.database_url)
     database.call(create_user, TENANT_A, "temp", PASSWORD)
     async with httpx.AsyncClient(base_url=api.url, timeout=30, follow_redirects=False) as client:
-        ok = await client.post("/login", data={"tenant": TENANT_A, "username": "temp", "password": PASSWORD})
+        ok = await login(client, "temp")
         assert ok.status_code == 303
         assert (await client.get("/api/flows")).status_code == 200
         database.call(delete_user, TENANT_A, "temp")
-        await asyncio.sleep(5.2)  # a user's presence is remembered for 5 s
+        await asyncio.sleep(1.2)  # the session records went with the user; a check is remembered for 1 s
         assert (await client.get("/api/flows")).status_code == 401
         assert (await client.get("/")).headers["location"].startswith("/login")
     database.dispose()
@@ -234,3 +275,134 @@ async def test_api_docs_work_offline(api: Api) -> None:
         assert script.status_code == 200 and "SwaggerUIBundle" in script.text
         css = await client.get("/docs/assets/swagger-ui.css")
         assert css.status_code == 200 and ".swagger-ui" in css.text
+
+
+# --- login CSRF and cross-site state changes -----------------------------------------------------------
+async def test_a_cross_site_login_is_refused_and_the_browser_stays_signed_out(api: Api) -> None:
+    """Login CSRF: another site's page posts the attacker's credentials to /login from the
+    victim's browser. Refused without the page's Origin or without the form's token, and the
+    victim's browser gets no session."""
+    make_user(api, "mallory")
+    attacker = {"tenant": TENANT_A, "username": "mallory", "password": PASSWORD}
+    async with browser(api) as own:  # the attacker's own browser: a valid token of *its* pre-session cookie
+        attackers_token = form_token(await own.get("/login"))
+    async with browser(api) as victim:
+        await victim.get("/login")  # the victim has a pre-session cookie of its own, too
+        tries = [
+            ({"Origin": EVIL}, {}),  # a plain cross-site form, no token
+            ({"Origin": EVIL}, {"csrf": attackers_token}),  # another browser's token
+            ({"Origin": "null"}, {"csrf": attackers_token}),  # a sandboxed frame
+            ({"Referer": EVIL + "/trap.html"}, {}),  # no Origin (an older browser): the Referer decides
+            ({"Sec-Fetch-Site": "cross-site"}, {}),
+            ({}, {}),  # no Origin at all: still no token
+            ({"Origin": api.url}, {"csrf": attackers_token}),  # the right Origin, a token bound to another browser
+            ({"Origin": api.url}, {"csrf": ""}),
+        ]
+        for headers, fields in tries:
+            response = await victim.post("/login", data={**attacker, **fields}, headers=headers)
+            assert response.status_code == 403, (headers, fields, response.status_code)
+            assert "akis_session=" not in response.headers.get("set-cookie", ""), (headers, fields)
+            assert await signed_out(victim), (headers, fields)
+        ok = await login(victim, "mallory")  # the same browser, from the page itself: signed in
+        assert ok.status_code == 303 and (await victim.get("/api/flows")).status_code == 200
+
+
+async def test_every_cookie_state_change_refuses_another_sites_page(api: Api) -> None:
+    """Each route that changes something, sent with a live session cookie by another site's page,
+    answers 403 and changes nothing; the same request from the app's own page gets through."""
+    routes = route_table(api)
+    unsafe = sorted((m, r["path"]) for r in routes if r["kind"] == "http" and r["path"].startswith("/api/")
+                    for m in r["methods"] if m in ("POST", "PUT", "PATCH", "DELETE"))
+    assert {("POST", "/api/flows"), ("DELETE", "/api/flows/{flow_id}"), ("POST", "/api/flows/{flow_id}/runs"),
+            ("DELETE", "/api/sessions"), ("DELETE", "/api/sessions/{session_id}")} <= set(unsafe)
+    make_user(api, "walker")
+    async with browser(api) as client:
+        assert (await login(client, "walker")).status_code == 303
+        for method, path in unsafe:
+            body = chat_flow("cross-site") if path in ("/api/flows", "/api/flows/import") else {}
+            for headers in ({"Origin": EVIL}, {"Referer": EVIL + "/x"}, {"Sec-Fetch-Site": "cross-site"},
+                            {"Origin": "null"}):
+                response = await client.request(method, concrete(path), json=body, headers=headers)
+                assert response.status_code == 403, (method, path, headers, response.status_code)
+        assert "cross-site" not in {f["flow_id"] for f in (await client.get("/api/flows")).json()}
+        for method, path in unsafe:
+            if path.startswith("/api/sessions"):
+                continue  # would end this session: tested below
+            response = await client.request(method, concrete(path), json={}, headers={"Origin": api.url})
+            assert response.status_code not in (401, 403), (method, path, response.status_code)
+        refused = await client.post("/logout", headers={"Origin": EVIL})
+        assert refused.status_code == 403 and (await client.get("/api/flows")).status_code == 200
+        gone = await client.delete("/api/sessions", headers={"Origin": api.url})
+        assert gone.status_code == 200 and gone.json() == {"revoked": 1}
+        assert await signed_out(client)
+
+
+# --- server-side sessions -------------------------------------------------------------------------------
+async def test_a_copied_cookie_is_refused_after_logout(api: Api) -> None:
+    make_user(api, "copycat")
+    async with browser(api) as owner:
+        assert (await login(owner, "copycat")).status_code == 303
+        copied = owner.cookies.get("akis_session")
+        assert copied
+        async with browser(api, cookies={"akis_session": copied}) as thief:
+            assert (await thief.get("/api/flows")).status_code == 200
+            assert (await thief.get("/")).status_code == 200
+            assert (await owner.post("/logout")).status_code == 303
+            assert await signed_out(thief), "the copied cookie still works after logout"
+            assert (await thief.delete("/api/sessions")).status_code == 401
+
+
+async def test_sessions_are_listed_and_revoked_and_all_end_with_a_password_change(api: Api) -> None:
+    from storage.db import Database
+    from storage.repos.users import set_password
+
+    make_user(api, "sam")
+    async with browser(api, headers={"User-Agent": "laptop"}) as laptop, \
+            browser(api, headers={"User-Agent": "phone"}) as phone:
+        assert (await login(laptop, "sam")).status_code == 303
+        assert (await login(phone, "sam")).status_code == 303
+        listed = (await laptop.get("/api/sessions")).json()
+        assert sorted(s["user_agent"] for s in listed) == ["laptop", "phone"]
+        assert [s["user_agent"] for s in listed if s["current"]] == ["laptop"]
+        phones = next(s["id"] for s in listed if s["user_agent"] == "phone")
+        async with api.client(api.token_a) as token_client:  # a token has no sessions, and ends none
+            assert (await token_client.get("/api/sessions")).json() == []
+            assert (await token_client.delete(f"/api/sessions/{phones}")).status_code == 404
+        async with api.client(api.token_b) as other_tenant:
+            assert (await other_tenant.delete(f"/api/sessions/{phones}")).status_code == 404
+        make_user(api, "sam", tenant=TENANT_B)
+        async with browser(api) as other_sam:  # the same name in another tenant: not the same user
+            assert (await login(other_sam, "sam", tenant=TENANT_B)).status_code == 303
+            assert (await other_sam.delete(f"/api/sessions/{phones}")).status_code == 404
+            assert phones not in {s["id"] for s in (await other_sam.get("/api/sessions")).json()}
+        assert (await phone.get("/api/flows")).status_code == 200
+        assert (await laptop.delete(f"/api/sessions/{phones}")).status_code == 204
+        assert await signed_out(phone), "a revoked session still works"
+        assert (await laptop.get("/api/flows")).status_code == 200
+        assert [s["user_agent"] for s in (await laptop.get("/api/sessions")).json()] == ["laptop"]
+        assert (await login(phone, "sam")).status_code == 303
+        database = Database(api.database_url)  # the password changes elsewhere (akis user passwd)
+        try:
+            database.call(set_password, TENANT_A, "sam", "a new password for sam")
+        finally:
+            database.dispose()
+        await asyncio.sleep(1.2)  # another process's change: seen once the 1 s check expires
+        assert await signed_out(laptop) and await signed_out(phone)
+        assert (await login(laptop, "sam")).status_code == 401
+        assert (await login(laptop, "sam", "a new password for sam")).status_code == 303
+
+
+# --- the sign-in throttle -------------------------------------------------------------------------------
+async def test_the_right_password_passes_from_a_known_browser_while_an_unknown_one_waits(api: Api) -> None:
+    make_user(api, "kim")
+    async with browser(api) as kims, browser(api) as attacker, browser(api) as new_browser:
+        assert (await login(kims, "kim")).status_code == 303  # kim's own browser, known from now on
+        assert (await kims.post("/logout")).status_code == 303
+        statuses = [(await login(attacker, "kim", f"guess number {n}")).status_code for n in range(10)]
+        assert statuses == [401] * 5 + [429] * 5, statuses  # after five failures the next try waits
+        refused = await login(new_browser, "kim")  # the right password, from a browser kim never used
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 2
+        assert "akis_session=" not in refused.headers.get("set-cookie", "")
+        assert (await login(kims, "kim")).status_code == 303, "kim's own browser was locked out"
+        assert (await kims.get("/api/flows")).status_code == 200
+        assert (await login(new_browser, "kim")).status_code == 429  # still waiting: kim's success reset nothing of it

@@ -13,8 +13,21 @@ from .conftest import TENANT_A, TENANT_B, Api
 from .harness import chat_flow
 
 
+def a_session(api: Api) -> tuple[str, str]:
+    """A live editor session of tenant A's user (its id and secret)."""
+    from storage.db import Database
+    from storage.repos.sessions import create_session
+
+    database = Database(api.database_url)
+    try:
+        row, secret = database.call(create_session, TENANT_A, "alice")
+    finally:
+        database.dispose()
+    return row.id, secret
+
+
 async def a_world(api: Api) -> dict[str, str]:
-    """Tenant A's flow, run and channel."""
+    """Tenant A's flow, run, channel and an editor session."""
     suffix = uuid.uuid4().hex[:8]
     flow_id, session = f"a-flow-{suffix}", f"a-session-{suffix}"
     async with api.client(api.token_a) as a:
@@ -22,8 +35,9 @@ async def a_world(api: Api) -> dict[str, str]:
         run = await a.post(f"/api/flows/{flow_id}/runs", json={"inputs": {"user_message": "hi"}, "session_id": session})
         assert run.status_code == 200 and run.json()["status"] == "succeeded"
         # B has a flow with the same id as well: it must see its own, never A's.
+    editor_session, _ = a_session(api)
     return {"flow_id": flow_id, "run_id": run.json()["run_id"], "channel": f"tenant.{TENANT_A}.conversation.{session}",
-            "answer": run.json()["answer"], "session": session}
+            "answer": run.json()["answer"], "session": session, "editor_session": editor_session}
 
 
 def matrix(a: dict[str, str]) -> list[tuple[str, str, dict | None]]:
@@ -39,12 +53,13 @@ def matrix(a: dict[str, str]) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/api/runs/{r}/events", None),
         ("POST", f"/api/runs/{r}/cancel", None),
         ("GET", f"/api/channels/{c}/events", None),
+        ("DELETE", f"/api/sessions/{a['editor_session']}", None),
     ]
 
 
 def template_of(path: str, a: dict[str, str]) -> str:
     return (path.replace(a["flow_id"], "{flow_id}").replace(a["run_id"], "{run_id}")
-            .replace(a["channel"], "{channel}"))
+            .replace(a["channel"], "{channel}").replace(a["editor_session"], "{session_id}"))
 
 
 async def test_tenant_b_gets_404_for_everything_of_tenant_a(api: Api) -> None:

@@ -5,17 +5,17 @@ import asyncio
 import json
 
 from editor.api import sse
-from editor.api.limits import origin_allowed, parse_origins
+from editor.api.limits import origin_allowed, parse_origins, same_origin_request
 from editor.auth.guard import is_public
 from editor.auth.login import _safe_next
-from editor.auth.sessions import SessionSigner, SessionUser
+from editor.auth.sessions import SessionRef, SessionSigner
 from runtime.events import Event
 
 
 def test_session_cookies_are_signed_and_expire() -> None:
     signer = SessionSigner("secret-one")
-    value = signer.sign(SessionUser("2", "alice"))
-    assert signer.read(value) == SessionUser("2", "alice")
+    value = signer.sign(SessionRef("0123abcd", "the-secret"))
+    assert signer.read(value) == SessionRef("0123abcd", "the-secret")
     assert SessionSigner("secret-two").read(value) is None  # another key: forged
     assert signer.read(value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]) is None
     assert signer.read("") is None and signer.read(None) is None and signer.read("garbage") is None
@@ -31,6 +31,32 @@ def test_origin_rules() -> None:
     assert not origin_allowed({**host, "origin": "http://127.0.0.1:8081"}, allowed)
     assert not origin_allowed({**host, "origin": "http://evil.example"}, allowed)
     assert not origin_allowed({**host, "origin": "null"}, set())
+
+
+def test_same_origin_rules_for_cookie_state_changes() -> None:
+    host = {"host": "127.0.0.1:8080"}
+    assert same_origin_request(host, set())  # no Origin, Referer or Sec-Fetch-Site: not a browser page
+    assert same_origin_request({**host, "origin": "http://127.0.0.1:8080"}, set())
+    assert not same_origin_request({**host, "origin": "http://evil.example"}, set())
+    assert not same_origin_request({**host, "origin": "null"}, set())
+    assert same_origin_request({**host, "origin": "http://shop.example"}, {"http://shop.example"})
+    assert same_origin_request({**host, "referer": "http://127.0.0.1:8080/login?next=/"}, set())
+    assert not same_origin_request({**host, "referer": "http://evil.example/page"}, set())
+    assert not same_origin_request({**host, "referer": "about:blank"}, set())
+    assert not same_origin_request({**host, "sec-fetch-site": "cross-site"}, set())
+    assert not same_origin_request({**host, "sec-fetch-site": "same-site"}, set())  # a sibling subdomain
+    assert same_origin_request({**host, "sec-fetch-site": "same-origin"}, set())
+    assert same_origin_request({**host, "sec-fetch-site": "none"}, set())  # typed into the address bar
+
+
+def test_form_tokens_are_bound_to_what_they_were_made_for() -> None:
+    signer = SessionSigner("secret-one")
+    token = signer.token("login", "nonce-1")
+    assert signer.check_token("login", "nonce-1", token)
+    assert not signer.check_token("login", "nonce-2", token)  # another browser's pre-session cookie
+    assert not signer.check_token("logout", "nonce-1", token)
+    assert not SessionSigner("secret-two").check_token("login", "nonce-1", token)
+    assert not signer.check_token("login", "nonce-1", "") and not signer.check_token("login", "", token)
 
 
 def test_redirect_after_login_stays_local() -> None:
@@ -91,12 +117,48 @@ async def test_keepalive_passes_a_source_failure_on() -> None:
     assert got == [b"a"]
 
 
-def test_login_throttle() -> None:
-    from editor.auth.login import Throttle
+async def test_login_throttle_delays_grow_per_account_and_address() -> None:
+    from editor.auth.throttle import ACCOUNT, ADDRESS, PAIR, Attempt, LoginThrottle, digest
 
-    throttle = Throttle(limit=3, window_s=60)
-    for _ in range(3):
-        assert not throttle.blocked("10.0.0.1")
-        throttle.failed("10.0.0.1")
-    assert throttle.blocked("10.0.0.1") and not throttle.blocked("10.0.0.2")
-    assert not Throttle(limit=3, window_s=0).blocked("10.0.0.1")
+    assert [PAIR.delay(n) for n in range(4, 12)] == [0, 2, 4, 8, 16, 32, 64, 128]
+    assert PAIR.delay(30) == PAIR.delay(10_000) == 900 and ADDRESS.delay(19) == ACCOUNT.delay(19) == 0
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    alice = Attempt("2", "alice", "10.0.0.1")
+    for _ in range(5):
+        assert await throttle.wait_s(alice) == 0
+        await throttle.failed(alice)
+    assert await throttle.wait_s(alice) == 2  # the sixth try waits 2 s, the next ones longer
+    assert await throttle.wait_s(Attempt("2", "alice", "10.0.0.2")) == 0  # another address
+    assert await throttle.wait_s(Attempt("2", "bob", "10.0.0.1")) == 0  # another account
+    assert await throttle.wait_s(Attempt("2", "alice", "10.0.0.1", device="known")) == 0  # a known browser
+    now[0] += 2
+    assert await throttle.wait_s(alice) == 0  # goes ahead and takes the slot: a parallel try waits
+    assert await throttle.wait_s(alice) == 2
+    await throttle.failed(alice)
+    assert await throttle.wait_s(alice) == 4
+    now[0] += 4
+    assert await throttle.wait_s(alice) == 0
+    await throttle.succeeded(alice)
+    assert await throttle.wait_s(alice) == 0
+    now[0] += 3600
+    assert await throttle.memory.failures("address:" + digest("10.0.0.1")) == 0  # forgotten an hour later
+
+
+async def test_login_throttle_address_and_account_limits() -> None:
+    from editor.auth.throttle import Attempt, LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for n in range(20):  # one address, twenty accounts: each pair stays free, the address does not
+        await throttle.failed(Attempt("2", f"user{n}", "10.0.0.9"))
+    assert await throttle.wait_s(Attempt("2", "someone-else", "10.0.0.9")) == 2
+    for n in range(20):  # one account from twenty addresses
+        await throttle.failed(Attempt("3", "carol", f"10.1.0.{n}"))
+    assert await throttle.wait_s(Attempt("3", "carol", "10.2.0.1")) == 2  # a new address waits too
+    assert await throttle.wait_s(Attempt("3", "carol", "10.2.0.1", device="carols-laptop")) == 0  # not her browser
+    await throttle.succeeded(Attempt("3", "carol", "10.2.0.1", device="carols-laptop"))
+    assert await throttle.wait_s(Attempt("3", "carol", "10.2.0.2")) == 2  # the owner's browser reset only itself
+    for _ in range(5):
+        await throttle.failed(Attempt("3", "carol", "10.2.0.1", device="stolen"))
+    assert await throttle.wait_s(Attempt("3", "carol", "10.2.0.1", device="stolen")) == 2  # five guesses, then waits

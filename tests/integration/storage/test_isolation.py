@@ -15,7 +15,9 @@ from runtime.ports import ChatMessage, MetricRow
 from storage import repos
 from storage.crypto import SecretBox
 from storage.errors import NotFound
-from storage.repos import credentials, dashboard, flows, messages, metrics, products, runs, tenants, tokens, users
+from storage.repos import (
+    credentials, dashboard, flows, messages, metrics, products, runs, sessions, tenants, tokens, users,
+)
 from storage.repos.dashboard import Filters
 
 A, B = "2", "5"
@@ -42,8 +44,17 @@ def populate(db: Any) -> dict[str, Any]:
         credentials.set_credential(s, A, "anthropic", "anthropic", "sk-A", box=BOX)
         token, plaintext = tokens.create_token(s, A, "a-token")
         users.create_user(s, A, "alice", "alice's password")
+        editor_session, session_secret = sessions.create_session(s, A, "alice", user_agent="A's browser")
         tenants.ensure_tenant(s, B)
-    return {"token_id": token.id, "token": plaintext}
+    return {"token_id": token.id, "token": plaintext, "session_id": editor_session.id, "session_secret": session_secret}
+
+
+def b_alice_session(s: Any) -> bool:
+    """B may have its own alice (the create_user probe makes one): her session is B's, never A's."""
+    if users.get_user(s, B, "alice") is None:
+        return raises(NotFound, sessions.create_session, s, B, "alice")
+    row, _ = sessions.create_session(s, B, "alice")
+    return row.tenant_id == B
 
 
 def nothing(value: Any) -> bool:
@@ -123,6 +134,13 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "dashboard.metric_node_types": lambda s, d: dashboard.metric_node_types(s, Filters(B)) == ["template"],
     "dashboard.dashboard_data": lambda s, d: [r.key for r in dashboard.dashboard_data(s, Filters(B)).by_type] == ["template"]
     and dashboard.dashboard_data(s, Filters(B)).totals.runs == 0,
+    "sessions.create_session": lambda s, d: b_alice_session(s),
+    "sessions.lookup_session": lambda s, d: sessions.lookup_session(s, d["session_id"], "not the secret") is None
+    and sessions.lookup_session(s, d["session_id"], d["session_secret"]).tenant_id == A,  # the secret names A
+    "sessions.list_sessions": lambda s, d: d["session_id"] not in {
+        r.id for r in sessions.list_sessions(s, B, "alice", include_ended=True)},
+    "sessions.revoke_session": lambda s, d: sessions.revoke_session(s, B, "alice", d["session_id"]) is False,
+    "sessions.revoke_user_sessions": lambda s, d: sessions.revoke_user_sessions(s, B, "alice") >= 0,  # A's stays live
     "metrics.add_metric_rows": lambda s, d: metrics.add_metric_rows(
         s, [MetricRow(B, "b-flow", "run-a", "n1", "template", 1.0, "off", "succeeded")]) == 1,
 }
@@ -184,5 +202,6 @@ def snapshot(db: Any) -> tuple[Any, ...]:
             [(c.name, c.provider, c.secret_encrypted) for c in credentials.list_credentials(s, A)],
             [(t.id, t.token_hash, t.revoked_at) for t in tokens.list_tokens(s, A)],
             [(u.username, u.password_hash) for u in users.list_users(s, A)],
+            [(x.id, x.revoked_at) for x in sessions.list_sessions(s, A, "alice", include_ended=True)],
             [(x.key, x.count) for x in metrics.summary(s, A, timedelta(hours=1))],
         )

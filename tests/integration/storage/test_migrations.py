@@ -10,10 +10,13 @@ from sqlmodel import SQLModel
 
 from storage.db import Database, init_db
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
-from storage.repos import flows, messages, metrics
+from storage.repos import flows, messages, metrics, sessions, users
 
 TABLES_0001 = {"tenants", "flows", "flow_versions", "runs", "tenant_flow_metrics", "conversation_messages", "products"}
 TABLES_0002 = {"credentials", "api_tokens", "users"}
+TABLES_0003 = {"editor_sessions"}
+ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003
+HEAD = "0003"
 
 
 def tables(database: Database) -> set[str]:
@@ -25,10 +28,10 @@ def test_empty_database_upgrades_to_head(database_url):
     try:
         assert current_revision(database) is None
         upgrade(database)
-        assert current_revision(database) == head_revision(database) == "0002"
-        assert tables(database) == TABLES_0001 | TABLES_0002
+        assert current_revision(database) == head_revision(database) == HEAD
+        assert tables(database) == ALL_TABLES
         upgrade(database)  # again: nothing to do, no error
-        assert current_revision(database) == "0002"
+        assert current_revision(database) == HEAD
     finally:
         database.dispose()
 
@@ -46,11 +49,32 @@ def test_previous_revision_with_rows_upgrades_and_keeps_them(database_url):
                 "INSERT INTO conversation_messages (tenant_id, session_id, seq, role, content, created_at) "
                 "VALUES ('2', 'abc123', 0, 'user', 'Transpalet arıyorum', CURRENT_TIMESTAMP)"))
         upgrade(database)
-        assert current_revision(database) == "0002" and TABLES_0002 <= tables(database)
+        assert current_revision(database) == HEAD and TABLES_0002 | TABLES_0003 <= tables(database)
         with database.session() as s:
             assert flows.get_document(s, "2", "6").name == "Seed flow"
             assert [m.content for m in messages.history(s, "2", "abc123", 5)] == ["Transpalet arıyorum"]
             assert metrics.count_metrics(s, "2") == 0
+    finally:
+        database.dispose()
+
+
+def test_0002_with_users_upgrades_to_sessions_that_go_with_their_user(database_url):
+    """0002 -> 0003 keeps the users; a session row needs its user and is deleted with it."""
+    database = Database(database_url)
+    try:
+        upgrade(database, "0002")
+        assert tables(database) == TABLES_0001 | TABLES_0002
+        database.call(users.create_user, "2", "alice", "long enough password")
+        upgrade(database)
+        assert current_revision(database) == HEAD and tables(database) == ALL_TABLES
+        row, secret = database.call(sessions.create_session, "2", "alice", user_agent="test", address="127.0.0.1")
+        found = database.call(sessions.lookup_session, row.id, secret)
+        assert found is not None and (found.tenant_id, found.username) == ("2", "alice")
+        assert database.call(users.delete_user, "2", "alice")
+        with database.engine.connect() as connection:  # the foreign key's ON DELETE CASCADE, on both databases
+            assert connection.execute(sa.text("SELECT count(*) FROM editor_sessions")).scalar() == 0
+        downgrade(database, "0002")
+        assert tables(database) == TABLES_0001 | TABLES_0002
     finally:
         database.dispose()
 
@@ -63,7 +87,7 @@ def test_downgrade_and_upgrade_again(database_url):
         downgrade(database, "base")
         assert tables(database) == set()
         upgrade(database)
-        assert tables(database) == TABLES_0001 | TABLES_0002
+        assert tables(database) == ALL_TABLES
     finally:
         database.dispose()
 
@@ -74,7 +98,7 @@ def test_the_models_and_the_migrations_describe_the_same_schema(db):
 
     ours = sa.MetaData()
     for table in SQLModel.metadata.tables.values():
-        if table.name in TABLES_0001 | TABLES_0002:
+        if table.name in ALL_TABLES:
             table.to_metadata(ours)
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -87,7 +111,7 @@ def test_processes_starting_at_once_migrate_once(database_url):
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(upgrade, databases))
-        assert current_revision(databases[0]) == "0002"
+        assert current_revision(databases[0]) == HEAD
     finally:
         for database in databases:
             database.dispose()
