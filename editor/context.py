@@ -15,6 +15,7 @@ from typing import Any
 from runtime import Engine, NodeRegistry
 from runtime.cache.events import CacheEvents
 from runtime.engine.background import execute_job
+from runtime.redis_clients import job_timeouts
 from runtime.services import Services
 from runtime.settings import AkisSettings
 from runtime.wiring import build_cache, build_publisher, build_registry, build_services
@@ -112,7 +113,8 @@ def create_context(settings: AkisSettings) -> AkisContext:
     recorder = RunRecorder(database)
     engine = Engine(registry=registry, services=services, cache=cache, metrics=metrics,
                     background=make_runner(partial(execute_job, registry=registry, services=services),
-                                           settings.redis_url),  # arq queue when Redis is configured
+                                           settings.redis_url,  # arq queue when Redis is configured
+                                           timeouts=job_timeouts(settings)),
                     publisher=hub)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
                           cache_events=cache_events)

@@ -17,6 +17,7 @@ EventName = Literal[
     "node.skipped",
     "run.finished",
     "background.finished",
+    "relay.degraded",
 ]
 
 RUN_STARTED: EventName = "run.started"
@@ -27,6 +28,9 @@ NODE_FAILED: EventName = "node.failed"
 NODE_SKIPPED: EventName = "node.skipped"
 RUN_FINISHED: EventName = "run.finished"
 BACKGROUND_FINISHED: EventName = "background.finished"
+# Not emitted by the engine: a channel's note that some of a run's events could not be relayed
+# (Redis was down); ``extra`` holds ``lost`` and ``finished_lost``. See runtime/channels/redis_hub.py.
+RELAY_DEGRADED: EventName = "relay.degraded"
 
 CacheOutcome = Literal["hit", "miss", "off"]
 

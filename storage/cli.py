@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .db import Database, init_db
 from .errors import StorageError
-from .repos import flows, metrics, tokens, users
+from .repos import flows, metrics, sessions, tokens, users
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_TENANT = "1"  # the engine's default tenant, as in `akis run`
@@ -257,6 +257,63 @@ def user_list(tenant: str = TENANT) -> None:
         typer.echo(f"{user.username:24} created {user.created_at:%Y-%m-%d}")
 
 
+@user_app.command("passwd")
+@friendly
+def user_passwd(
+    tenant: str = TENANT,
+    username: str = typer.Option(..., "--username", "-u"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the new password from stdin."),
+) -> None:
+    """Set a user's password; every session of the user ends (signed in with the old one)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    database = open_db()
+    live = len(database.call(sessions.list_sessions, tenant, username))
+    database.call(users.set_password, tenant, username, password)
+    typer.echo(f"password changed for {username!r} of tenant {tenant}; {live} session(s) ended")
+
+
+@user_app.command("sessions")
+@friendly
+def user_sessions(
+    tenant: str = TENANT,
+    username: str = typer.Option(..., "--username", "-u"),
+    revoke: Optional[list[str]] = typer.Option(None, "--revoke", help="End this session (an id from the list)."),
+    revoke_all: bool = typer.Option(False, "--revoke-all", help="End every session of the user."),
+    show_ended: bool = typer.Option(False, "--all", help="List revoked and expired sessions too."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line instead of a table."),
+) -> None:
+    """A user's editor sessions (signed-in browsers), newest first; --revoke ID or --revoke-all ends them."""
+    database = open_db()
+    if database.call(users.get_user, tenant, username) is None:
+        fail(f"user {username!r} not found for tenant {tenant}")
+    if revoke_all:
+        count = database.call(sessions.revoke_user_sessions, tenant, username)
+        typer.echo(f"ended {count} session(s) of {username!r}")
+        return
+    if revoke:
+        for session_id in revoke:
+            if not database.call(sessions.revoke_session, tenant, username, session_id):
+                fail(f"no live session {session_id!r} of {username!r} for tenant {tenant}")
+            typer.echo(f"ended session {session_id}")
+        return
+    rows = database.call(sessions.list_sessions, tenant, username, include_ended=show_ended)
+    if as_json:
+        typer.echo(json.dumps([{
+            "id": r.id, "created_at": r.created_at.isoformat(), "last_seen_at": r.last_seen_at.isoformat(),
+            "expires_at": r.expires_at.isoformat(), "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            "user_agent": r.user_agent, "address": r.address} for r in rows]))
+        return
+    if not rows:
+        typer.echo(f"no {'' if show_ended else 'live '}sessions of {username!r} for tenant {tenant}")
+    for r in rows:
+        state = f"ended {r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else f"until {r.expires_at:%Y-%m-%d %H:%M}"
+        typer.echo(f"{r.id}  signed in {r.created_at:%Y-%m-%d %H:%M}  seen {r.last_seen_at:%Y-%m-%d %H:%M}  "
+                   f"{state:22} {r.address:15} {r.user_agent[:60]}")
+
+
 # --- worker ----------------------------------------------------------------------------------
 @friendly
 def worker_command(
@@ -274,6 +331,7 @@ def worker_command(
     """Run queued background jobs, move metrics to the database, warm the cache on schedule."""
     import logging
 
+    from runtime.redis_clients import job_timeouts
     from runtime.settings import get_settings
 
     from .jobs.defaults import engine_executor, stored_flows_warmup
@@ -289,6 +347,7 @@ def worker_command(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
         warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, metrics_key=metrics_key,
+        timeouts=job_timeouts(settings),
     )
     run_worker(options, executor_factory, warmup_factory)
 

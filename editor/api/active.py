@@ -16,6 +16,7 @@ class ActiveRun:
     channel: str
     start_cursor: int
     handle: Any = None
+    local: Any = None  # the in-process hub holding its events when the relay was down at its start
     created: float = field(default_factory=time.monotonic)
 
 

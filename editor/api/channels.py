@@ -3,7 +3,10 @@
 A channel is ``tenant.<tenant>.conversation.<session>``; only the caller's own tenant's
 channels exist for it (another tenant's answers 404). Events carry the channel cursor as
 their id, so a subscriber resumes with ``Last-Event-ID`` (SSE) or ``?after=`` (both). With
-Redis configured, a run in any process or worker is seen here.
+Redis configured, a run in any process or worker is seen here; while Redis is not answering,
+subscribing answers 503 with ``Retry-After`` (WebSocket: close 1013) at once, and a subscriber
+already following gets an ``error`` frame with ``"relay": "degraded"`` (resume later with its
+last cursor). Runs are not held up by any of this.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 from editor.auth.principal import WS_TOKEN_PROTOCOL, Principal, authenticate, bearer_token
-from runtime.channels import ChannelError, ChannelGap, parse_channel
+from runtime.channels import ChannelError, ChannelGap, ChannelUnavailable, parse_channel
 
 from . import sse
 from .deps import not_found, principal_dependency
@@ -42,6 +45,19 @@ async def _events(hub: Any, channel: str, after: int | None) -> AsyncIterator[tu
         yield cursor, data
 
 
+def relay_unavailable(hub: Any, exc: ChannelUnavailable) -> HTTPException:
+    retry = getattr(getattr(hub, "breaker", None), "retry_after_s", 5.0)
+    return HTTPException(503, str(exc), headers={"Retry-After": str(max(1, round(retry)))})
+
+
+def error_data(exc: ChannelError) -> dict[str, Any]:
+    if isinstance(exc, ChannelGap):
+        return {"detail": str(exc), "oldest": exc.oldest}
+    if isinstance(exc, ChannelUnavailable):
+        return {"detail": str(exc), "relay": "degraded"}
+    return {"detail": str(exc)}
+
+
 def build_router(context: Any) -> APIRouter:
     router = APIRouter(prefix="/api/channels", tags=["channels"])
     require = principal_dependency(context)
@@ -63,16 +79,17 @@ def build_router(context: Any) -> APIRouter:
         resume = sse.parse_last_event_id(last_event_id)
         start = resume if resume is not None else after
         if start is None:
-            start = await context.hub.cursor(channel)  # fixed now: nothing published after this is missed
+            try:
+                start = await context.hub.cursor(channel)  # fixed now: nothing published after this is missed
+            except ChannelUnavailable as exc:
+                raise relay_unavailable(context.hub, exc) from None
 
         async def frames() -> AsyncIterator[bytes]:
             try:
                 async for cursor, data in _events(context.hub, channel, start):
                     yield sse.frame(str(data.get("event", "message")), data, cursor)
-            except ChannelGap as exc:
-                yield sse.frame("error", {"detail": str(exc), "oldest": exc.oldest})
             except ChannelError as exc:
-                yield sse.frame("error", {"detail": str(exc)})
+                yield sse.frame("error", error_data(exc))
 
         return StreamingResponse(sse.with_keepalive(frames()), media_type="text/event-stream", headers=sse.HEADERS)
 
@@ -98,7 +115,11 @@ def build_router(context: Any) -> APIRouter:
         after_text = websocket.query_params.get("after")
         after = int(after_text) if after_text and after_text.isdigit() and len(after_text) < 18 else None
         if after is None:
-            after = await context.hub.cursor(channel)
+            try:
+                after = await context.hub.cursor(channel)
+            except ChannelUnavailable:
+                await websocket.close(code=1013, reason="channel relay unavailable, try again later")
+                return
         used_protocol = bearer_token(websocket) is not None and "authorization" not in websocket.headers
         await websocket.accept(subprotocol=WS_TOKEN_PROTOCOL if used_protocol else None)
         await _pump(websocket, context.hub, channel, after)
@@ -114,8 +135,8 @@ async def _pump(websocket: WebSocket, hub: Any, channel: str, after: int) -> Non
             async for cursor, data in _events(hub, channel, after):
                 await websocket.send_text(json.dumps({"id": cursor, **data}, ensure_ascii=False, default=str))
         except ChannelError as exc:
-            await websocket.send_text(json.dumps({"event": "error", "detail": str(exc)}))
-            await websocket.close(code=1011)
+            await websocket.send_text(json.dumps({"event": "error", **error_data(exc)}))
+            await websocket.close(code=1013 if isinstance(exc, ChannelUnavailable) else 1011)
 
     async def until_closed() -> None:
         try:

@@ -83,8 +83,11 @@ def build_health_router(context: Any) -> APIRouter:
             checks["cache"] = {name: {"ok": bool(info.get("available")), "outages": int(info.get("outages", 0))}
                                for name, info in context.cache.health().items()}
         if context.settings.redis_url:
-            checks["redis"] = await _redis(context.settings.redis_url)
+            checks["redis"] = await _redis(context.settings)
         checks["channels"] = {"ok": context.hub is not None, "kind": type(context.hub).__name__ if context.hub else None}
+        health = getattr(context.hub, "health", None)
+        if health is not None:  # the relay: available, outages so far, events it could not pass on
+            checks["channels"].update(health())
         healthy = checks["database"]["ok"] and checks.get("redis", {"ok": True})["ok"]
         return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                             status_code=200 if healthy else 503)
@@ -105,13 +108,14 @@ async def _database(context: Any) -> dict[str, Any]:
         return {"ok": False, "dialect": context.database.dialect, "error": type(exc).__name__}
 
 
-async def _redis(url: str) -> dict[str, Any]:
+async def _redis(settings: Any) -> dict[str, Any]:
     try:
-        from redis.asyncio import Redis
+        from runtime.redis_clients import redis_client, request_timeouts
 
-        client = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        timeouts = request_timeouts(settings)
+        client = redis_client(settings.redis_url, timeouts)
         try:
-            await asyncio.wait_for(client.ping(), 2.0)
+            await asyncio.wait_for(client.ping(), timeouts.call_s + 0.5)
         finally:
             await client.aclose()
         return {"ok": True}

@@ -3,6 +3,12 @@
 A streamed run is not cancelled when its client goes away: it finishes, is recorded, and the
 client can come back with ``Last-Event-ID`` (``GET /api/runs/{run_id}/events``) or follow
 the conversation's channel. ``POST /api/runs/{run_id}/cancel`` stops it.
+
+When the cross-process relay (Redis) is down, a run does not wait for it: the hub answers at
+once (or within one bounded call that opens its breaker), the run streams to its caller as
+always, and says so: a ``relay.degraded`` SSE frame, ``X-Akis-Relay: degraded``, and
+``"relay": "degraded"`` in the JSON result. Such a run's events are also kept in this process,
+so ``GET /api/runs/{run_id}/events`` still resumes it.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from editor.auth.principal import Principal
 from runtime import Engine
+from runtime.channels import ChannelHub, ChannelUnavailable
+from runtime.channels.names import DEGRADED
 from runtime.engine.engine import InputError, channel_for
 from runtime.errors import AkisError, FlowLoadError, FlowValidationError
 from runtime.events import RUN_FINISHED, Event
@@ -40,7 +48,7 @@ def problems_response(problems: list[dict[str, Any]]) -> JSONResponse:
     )
 
 
-def result_out(result: Any, flow_id: str, channel: str) -> dict[str, Any]:
+def result_out(result: Any, flow_id: str, channel: str, relay: str | None = None) -> dict[str, Any]:
     from dataclasses import asdict
 
     nodes = {node_id: asdict(timing) for node_id, timing in (result.nodes or {}).items()}
@@ -48,8 +56,25 @@ def result_out(result: Any, flow_id: str, channel: str) -> dict[str, Any]:
         "run_id": result.run_id, "flow_id": flow_id, "status": result.status, "answer": result.answer,
         "output": result.output, "error": result.error, "failed_node": result.failed_node,
         "total_ms": result.total_ms, "first_chunk_ms": result.first_chunk_ms, "usage": result.usage,
-        "channel": channel, "nodes": nodes,
+        "channel": channel, "nodes": nodes, "relay": relay,
     }
+
+
+def relay_state(hub: Any, entry: ActiveRun) -> str:
+    """``off`` (no hub), ``degraded`` (subscribers elsewhere could not follow all of the run:
+    the relay was down at its start, is down now, or lost some of its events), else ``ok``."""
+    if hub is None:
+        return "off"
+    lost = getattr(hub, "lost", None)
+    if entry.local is not None or not getattr(hub, "available", True) or (lost and lost(entry.channel, entry.run_id)):
+        return "degraded"
+    return "ok"
+
+
+def relay_frame(entry: ActiveRun, detail: str) -> bytes:
+    """Told to the run's own stream once: not an event of the run, so it has no ``id:``."""
+    return sse.frame("relay.degraded", {"event": "relay.degraded", "run_id": entry.run_id, "channel": entry.channel,
+                                        "detail": detail})
 
 
 def build_router(context: Any, active: ActiveRuns) -> APIRouter:
@@ -63,6 +88,8 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
     allowed = parse_origins(context.settings.allowed_origins)
 
     documents = DocumentCache()
+    # Events of runs started while the relay was down, kept here so their own stream resumes.
+    kept = ChannelHub(max_events=10_000, retention_s=600.0)
 
     async def load(tenant: str, flow_id: str, version: int | None) -> tuple[FlowDocument, int, list[dict[str, Any]]]:
         """The document to run, its version and its problems (parsed and validated once per version)."""
@@ -103,15 +130,22 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
             raise HTTPException(422, "session_id differs between the body and its inputs")
         session_id = body.session_id or (str(given_session) if given_session is not None else uuid.uuid4().hex)
         run_id = uuid.uuid4().hex
+        relay_down: str | None = None
         try:
             channel = channel_for(tenant, session_id)
-            cursor = await context.hub.cursor(channel) if context.hub is not None else 0
+            try:
+                cursor = await context.hub.cursor(channel) if context.hub is not None else 0
+            except ChannelUnavailable as exc:  # bounded; the hub logged and counted it
+                relay_down, cursor = str(exc), kept.last_cursor(channel)
         except AkisError as exc:
             raise HTTPException(422, str(exc)) from None
         queue: asyncio.Queue[Event] | None = asyncio.Queue() if streaming else None
+        local = kept if relay_down is not None else None
 
         def listen(event: Event) -> None:
             context.recorder.observe(event)
+            if local is not None:
+                local.publish(channel, event)
             if queue is not None:
                 queue.put_nowait(event)
 
@@ -123,7 +157,7 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
             return problems_response([p.to_dict() for p in exc.problems])
         except (InputError, AkisError) as exc:
             raise HTTPException(422, str(exc)) from None
-        entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle)
+        entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle, local=local)
         active.add(entry)
         if queue is None:
             try:
@@ -133,14 +167,16 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
                 if task is not None and task.cancelling():
                     raise  # this request is being cancelled, not (only) the run
                 return {"run_id": run_id, "flow_id": flow_id, "status": "cancelled", "channel": channel,
-                        "error": "the run was cancelled"}
+                        "error": "the run was cancelled", "relay": relay_state(context.hub, entry)}
             finally:
                 entry.handle = None  # keep only where its events went, not the run itself
-            return result_out(result, flow_id, channel)
+            return result_out(result, flow_id, channel, relay_state(context.hub, entry))
         ended = asyncio.ensure_future(handle.result())
         ended.add_done_callback(lambda future: _run_ended(future, queue))
-        return StreamingResponse(sse.with_keepalive(_from_queue(queue, entry)), media_type="text/event-stream",
-                                 headers={**sse.HEADERS, "X-Akis-Run-Id": run_id, "X-Akis-Channel": channel})
+        return StreamingResponse(sse.with_keepalive(_from_queue(queue, entry, context.hub, relay_down)),
+                                 media_type="text/event-stream",
+                                 headers={**sse.HEADERS, "X-Akis-Run-Id": run_id, "X-Akis-Channel": channel,
+                                          "X-Akis-Relay": relay_state(context.hub, entry)})
 
     @router.get("/runs/{run_id}/events", responses={200: {"content": {"text/event-stream": {}}}},
                 summary="Resume a recent run's event stream after Last-Event-ID")
@@ -153,7 +189,7 @@ def build_router(context: Any, active: ActiveRuns) -> APIRouter:
         if not origin_allowed(request.headers, allowed):
             raise HTTPException(403, "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)")
         after = sse.parse_last_event_id(last_event_id)
-        frames = _replay(context.hub, run, -1 if after is None else after)
+        frames = _replay(run.local if run.local is not None else context.hub, run, -1 if after is None else after)
         return StreamingResponse(sse.with_keepalive(frames), media_type="text/event-stream", headers=sse.HEADERS)
 
     @router.post("/runs/{run_id}/cancel", summary="Cancel a running run")
@@ -205,9 +241,18 @@ def _run_ended(future: asyncio.Future[Any], queue: asyncio.Queue[Any]) -> None:
     queue.put_nowait(_ENDED)
 
 
-async def _from_queue(queue: asyncio.Queue[Any], entry: ActiveRun) -> AsyncIterator[bytes]:
+async def _from_queue(queue: asyncio.Queue[Any], entry: ActiveRun, hub: Any,
+                      relay_down: str | None) -> AsyncIterator[bytes]:
+    """The run's own events, every one of them, whatever the relay does; the first time the
+    relay is seen down (at the start, or later) one ``relay.degraded`` frame says so."""
+    told = relay_down is not None
+    if told:
+        yield relay_frame(entry, relay_down)  # type: ignore[arg-type]
     while True:
         event = await queue.get()
+        if not told and not getattr(hub, "available", True):
+            told = True
+            yield relay_frame(entry, DEGRADED)
         if event is _ENDED:
             entry.handle = None
             yield sse.frame("run.finished", {"event": "run.finished", "run_id": entry.run_id, "status": "cancelled",
@@ -221,7 +266,8 @@ async def _from_queue(queue: asyncio.Queue[Any], entry: ActiveRun) -> AsyncItera
 
 
 async def _replay(hub: Any, run: ActiveRun, after_index: int) -> AsyncIterator[bytes]:
-    """The run's events with an index above ``after_index``, from the channel it streamed on."""
+    """The run's events with an index above ``after_index``, from the channel it streamed on
+    (or from this process's copy, for a run started while the relay was down)."""
     from runtime.channels import ChannelError
 
     try:
@@ -232,5 +278,8 @@ async def _replay(hub: Any, run: ActiveRun, after_index: int) -> AsyncIterator[b
                 yield sse.event_frame(event, event.index)
             if event.event == RUN_FINISHED:
                 return
+    except ChannelUnavailable as exc:
+        yield sse.frame("error", {"detail": f"{exc}; the finished run is at GET /api/runs/{run.run_id}",
+                                  "relay": "degraded"})
     except ChannelError as exc:
         yield sse.frame("error", {"detail": str(exc)})

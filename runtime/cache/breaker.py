@@ -3,6 +3,7 @@
 Why: a cache must never make a run slower than no cache. After one failure (an error or a
 timeout) the tier is bypassed for ``retry_after_s``; then one call is let through as a probe.
 Each outage is logged once (not once per call) and counted, so the dashboard can show it.
+The channel hub uses the same breaker for Redis (``kind``, ``effect`` and ``logger`` say so).
 """
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ class CircuitBreaker:
         retry_after_s: float = 5.0,
         on_outage: Callable[[str], None] | None = None,
         describe: str = "",
+        *,
+        kind: str = "cache tier",
+        effect: str = "bypassing it, runs continue uncached by it",
+        logger: logging.Logger | None = None,
     ) -> None:
         self.name = name
+        self.kind = kind
+        self.effect = effect
+        self.log = logger or log
         self.retry_after_s = retry_after_s
         self.on_outage = on_outage
         self.describe = describe or name
@@ -42,7 +50,7 @@ class CircuitBreaker:
 
     def success(self) -> None:
         if self._open_until is not None:
-            log.info("cache tier %s is back after %.1f s", self.describe, time.monotonic() - self._since)
+            self.log.info("%s %s is back after %.1f s", self.kind, self.describe, time.monotonic() - self._since)
             self._open_until = None
             self.is_open = False
         self.probing = False
@@ -58,11 +66,12 @@ class CircuitBreaker:
             self.outages += 1
             self._since = now
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            log.warning(
-                "cache tier %s is unavailable (%s): bypassing it, runs continue uncached by it;"
-                " retrying every %.1f s",
+            self.log.warning(
+                "%s %s is unavailable (%s): %s; retrying every %.1f s",
+                self.kind,
                 self.describe,
                 reason,
+                self.effect,
                 self.retry_after_s,
             )
             if self.on_outage is not None:

@@ -25,7 +25,7 @@ def build_cache(
     settings: AkisSettings | None = None,
     *,
     never_cache: Iterable[str] = NEVER_CACHE,
-    retry_after_s: float = 5.0,
+    retry_after_s: float | None = None,
     memory_entries: int = 10_000,
     memory_bytes: int = 64 * 1024 * 1024,
 ) -> TieredCache:
@@ -47,13 +47,17 @@ def build_cache(
     except CacheKeyError as exc:
         raise CacheConfigError(f"AKIS_CACHE_PREFIX: {exc}") from None
     timeout = settings.cache_timeout_s
+    if retry_after_s is None:
+        retry_after_s = settings.redis_retry_after_s
     recorder = CacheStatsRecorder(prefix=prefix)
 
     redis_tier = None
     if settings.redis_url:
+        from ..redis_clients import request_timeouts
         from .tiers.redis_tier import RedisTier
 
-        redis_tier = RedisTier(settings.redis_url, timeout, retry_after_s, recorder.count_outage)
+        redis_tier = RedisTier(settings.redis_url, timeout, retry_after_s, recorder.count_outage,
+                               timeouts=request_timeouts(settings))
     memcached_tier = None
     if "memcached" in names:
         from .tiers.memcached_tier import MemcachedTier

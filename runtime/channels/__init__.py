@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, AsyncIterator, Protocol
 from ..events import Event
 from ..settings import AkisSettings
 from .memory import ChannelHub
-from .names import ChannelError, ChannelGap, channel_name, check_channel, check_session_id, check_tenant_id, parse_channel
+from .names import (
+    ChannelError,
+    ChannelGap,
+    ChannelUnavailable,
+    channel_name,
+    check_channel,
+    check_session_id,
+    check_tenant_id,
+    parse_channel,
+)
 from .transcript import Transcript, collect_run, follow_run
 
 if TYPE_CHECKING:
@@ -18,7 +27,10 @@ if TYPE_CHECKING:
 
 
 class Hub(Protocol):
-    """What both hubs offer (``publish`` makes them an ``EventPublisher``)."""
+    """What both hubs offer (``publish`` makes them an ``EventPublisher``). ``available`` is
+    False while the cross-process relay is down (runs go on; see the Redis hub)."""
+
+    available: bool
 
     def publish(self, channel: str, event: Event) -> None: ...
 
@@ -28,15 +40,23 @@ class Hub(Protocol):
 
     async def flush(self) -> None: ...
 
+    def lost(self, channel: str, run_id: str) -> int: ...
+
+    def health(self) -> dict[str, object]: ...
+
     async def aclose(self) -> None: ...
 
 
 def build_hub(settings: AkisSettings | None = None, **options: object) -> "ChannelHub | RedisChannelHub":
-    """Redis when ``settings.redis_url`` is set, else in-process; ``options`` go to the hub."""
+    """Redis when ``settings.redis_url`` is set (with the settings' timeouts and retry delay),
+    else in-process; ``options`` go to the hub."""
     settings = settings if settings is not None else AkisSettings()
     if settings.redis_url:
+        from ..redis_clients import request_timeouts
         from .redis_hub import RedisChannelHub
 
+        options.setdefault("timeouts", request_timeouts(settings))
+        options.setdefault("retry_after_s", settings.redis_retry_after_s)
         return RedisChannelHub(settings.redis_url, **options)  # type: ignore[arg-type]
     return ChannelHub(**options)  # type: ignore[arg-type]
 
@@ -45,6 +65,7 @@ __all__ = [
     "ChannelError",
     "ChannelGap",
     "ChannelHub",
+    "ChannelUnavailable",
     "Hub",
     "Transcript",
     "build_hub",

@@ -43,6 +43,8 @@ class ChannelHub:
     ``retention_s`` after its last event.
     """
 
+    available = True  # nothing between a run and its subscribers can go down
+
     def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
         if max_events < 1:
             raise ChannelError("max_events must be at least 1")
@@ -131,6 +133,13 @@ class ChannelHub:
         ]
         for name in stale:
             del self._channels[name]
+
+    def lost(self, channel: str, run_id: str) -> int:
+        """Events not relayed: never any in-process (the same question as the Redis hub's)."""
+        return 0
+
+    def health(self) -> dict[str, object]:
+        return {"available": True, "outages": 0, "dropped": 0}
 
     def channels(self) -> list[str]:
         return list(self._channels)

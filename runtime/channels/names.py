@@ -36,6 +36,17 @@ class ChannelGap(ChannelError):
         self.oldest = oldest
 
 
+DEGRADED = (
+    "live relay to other processes is degraded: this run streams only to its own caller"
+    " (the stored run has the full answer)"
+)
+
+
+class ChannelUnavailable(ChannelError):
+    """The cross-process relay (Redis) is not answering: runs go on and stream to their own
+    caller, but other processes' subscribers cannot follow them until it is back."""
+
+
 def check_tenant_id(tenant_id: str | int) -> str:
     value = str(tenant_id)
     if not TENANT_ID.fullmatch(value):

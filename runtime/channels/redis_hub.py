@@ -6,18 +6,34 @@ appends the event with that cursor as its entry id (``XADD ... <cursor>-0``, cap
 same in every process as in the in-process hub. ``publish`` only queues: one writer task per
 hub sends queued events in pipelined batches, in order. Subscribers ``XREAD BLOCK`` from their
 cursor, so resuming after a disconnect is the same call as subscribing.
+
+When Redis does not answer. Every call is bounded (the client's connect and socket timeouts,
+and the call as a whole by their sum), and a failure opens a circuit breaker (the cache's, see
+:mod:`runtime.cache.breaker`): for ``retry_after_s`` no call goes to Redis, then one probes it.
+Meanwhile runs go on and stream to their own callers: ``publish`` drops events (counted in
+``dropped``), ``cursor`` and ``subscribe`` raise :class:`ChannelUnavailable` at once, and the
+outage is logged once (``runtime.channels``) and counted (``health()``). When Redis is back the
+first write puts a ``relay.degraded`` event in each channel that lost events, per run, so a
+subscriber reading it later is told rather than handed a shorter answer in silence.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-from ..events import Event
-from .names import ChannelError, ChannelGap, check_channel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..cache.breaker import CircuitBreaker
+from ..events import RELAY_DEGRADED, RUN_FINISHED, Event
+from ..redis_clients import RedisTimeouts, redis_client, request_timeouts, safe_url
+from .names import DEGRADED, ChannelError, ChannelGap, ChannelUnavailable, check_channel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # KEYS[1] stream, KEYS[2] counter; ARGV: event json, maxlen, stream ttl ms, counter ttl ms.
 _APPEND = """
@@ -29,9 +45,7 @@ return n
 """
 
 _BATCH = 256
-_WRITE_ATTEMPTS = 3
-_READ_ATTEMPTS = 5
-_DOWN_PAUSE_S = 1.0  # after Redis failed a batch, later batches are dropped (counted) this long
+_MAX_LOST_RUNS = 10_000  # runs whose lost events are remembered for a relay.degraded note
 
 
 def _cursor(entry_id: bytes | str) -> int:
@@ -56,7 +70,10 @@ class RedisChannelHub:
     """Same interface as :class:`~runtime.channels.memory.ChannelHub`, across processes.
 
     Counters outlive the streams (``counter_ttl_s``, a day by default) so a cursor a client
-    kept stays meaningful after the events themselves have expired.
+    kept stays meaningful after the events themselves have expired. Timeouts default to the
+    settings' (``AKIS_REDIS_CONNECT_TIMEOUT_S``, ``AKIS_REDIS_SOCKET_TIMEOUT_S``); a blocking
+    read asks Redis for at most half the socket timeout, so a healthy idle channel never
+    looks like a dead server.
     """
 
     def __init__(
@@ -69,25 +86,31 @@ class RedisChannelHub:
         block_ms: int = 500,
         prefix: str = "akis:",
         client: Any = None,
+        timeouts: RedisTimeouts | None = None,
+        retry_after_s: float = 5.0,
     ) -> None:
+        self.timeouts = timeouts or request_timeouts()
         if client is None:
-            from redis.asyncio import Redis  # lazy: the embedded default starts without it
-
-            client = Redis.from_url(url)
+            client = redis_client(url, self.timeouts)
         self.url = url
         self.max_events = max_events
         self.retention_ms = int(retention_s * 1000)
         self.counter_ttl_ms = int(max(counter_ttl_s, retention_s) * 1000)
-        self.block_ms = block_ms
+        self.block_ms = max(1, min(block_ms, int(self.timeouts.socket_s * 500)))
         self.prefix = prefix
         self.dropped = 0  # events that could not be written (Redis down): counted, logged
+        self.breaker = CircuitBreaker(
+            "channels", retry_after_s, describe=f"redis ({safe_url(url)})", kind="channel relay",
+            effect=f"runs go on, {DEGRADED}", logger=logging.getLogger("runtime.channels"),
+        )
         self._client = client
         self._sha: str | None = None  # the append script, loaded once per connection to Redis
         self._queue: asyncio.Queue[tuple[str, Event]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._known: set[str] = set()
         self._closed = False
-        self._down_until = 0.0
+        # (channel, run) -> [events lost, whether run.finished was among them, first lost index]
+        self._lost: dict[tuple[str, str], list[Any]] = {}
 
     # --- keys --------------------------------------------------------------------------------
     def stream_key(self, channel: str) -> str:
@@ -95,6 +118,54 @@ class RedisChannelHub:
 
     def counter_key(self, channel: str) -> str:
         return f"{self.prefix}ch:{{{channel}}}:n"
+
+    # --- health ------------------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open: Redis failed and has not answered a probe since."""
+        return not self.breaker.is_open
+
+    def lost(self, channel: str, run_id: str) -> int:
+        """Events of ``run_id`` on ``channel`` not relayed yet (0 once a note has been written)."""
+        entry = self._lost.get((channel, run_id))
+        return entry[0] if entry is not None else 0
+
+    def health(self) -> dict[str, Any]:
+        return {"available": self.available, "outages": self.breaker.outages, "dropped": self.dropped}
+
+    async def _call(self, call: Callable[[], Awaitable[T]], extra_s: float = 0.0) -> T:
+        """One Redis call, bounded and guarded by the breaker; ChannelUnavailable when Redis is
+        down. A connection refused or reset is tried once more at once (a pooled connection
+        to a restarted Redis fails once); a timeout is not: it already took a full timeout."""
+        breaker = self.breaker
+        if not breaker.allow():
+            raise ChannelUnavailable(self._down())
+        for attempt in range(2):
+            try:
+                async with asyncio.timeout(self.timeouts.call_s + extra_s):
+                    result = await call()
+            except asyncio.CancelledError:
+                breaker.release()  # our caller gave up: that says nothing about Redis
+                raise
+            except Exception as exc:  # noqa: BLE001 - every client error: the relay is down
+                if attempt == 0 and isinstance(exc, (RedisConnectionError, OSError)) \
+                        and not isinstance(exc, (RedisTimeoutError, TimeoutError)):
+                    continue
+                if self._closed:
+                    raise ChannelUnavailable("the channel hub is closed") from exc
+                if isinstance(exc, TimeoutError) and not str(exc):
+                    exc = TimeoutError(f"no answer within {self.timeouts.call_s + extra_s:.2f} s")
+                breaker.failure(exc)
+                raise ChannelUnavailable(self._down(exc)) from exc
+            if breaker.is_open or breaker.probing:
+                breaker.success()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _down(self, exc: BaseException | None = None) -> str:
+        """What callers (and API clients) are told: no address, no server text; the log has them."""
+        reason = f" ({type(exc).__name__})" if exc is not None else ""
+        return f"the channel relay (Redis) is not answering{reason}: {DEGRADED}"
 
     # --- publishing --------------------------------------------------------------------------
     def publish(self, channel: str, event: Event) -> None:
@@ -130,49 +201,83 @@ class RedisChannelHub:
                     queue.task_done()
 
     async def _write(self, batch: list[tuple[str, Event]]) -> None:
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._down_until:  # Redis just failed: drop fast rather than pile up
-            self.dropped += len(batch)
+        """Append the batch; while Redis is down, drop it at once (counted, remembered per run)."""
+        notes = self._notes()
+        try:
+            await self._call(lambda: self._append(notes + batch))
+        except ChannelUnavailable:
+            self._drop(batch)
             return
-        for attempt in range(_WRITE_ATTEMPTS):
+        for channel, note in notes:
+            self._lost.pop((channel, note.run_id), None)
+
+    async def _append(self, items: list[tuple[str, Event]]) -> None:
+        for attempt in range(2):
+            if self._sha is None:
+                self._sha = await self._client.script_load(_APPEND)
+            # EVALSHA directly, not a registered script: redis-py would add a round trip
+            # (SCRIPT EXISTS) to every pipeline; a flushed script cache fails once and reloads.
+            pipe = self._client.pipeline(transaction=False)
+            for channel, event in items:
+                pipe.evalsha(
+                    self._sha, 2, self.stream_key(channel), self.counter_key(channel),
+                    encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms,
+                )
             try:
-                if self._sha is None:
-                    self._sha = await self._client.script_load(_APPEND)
-                # EVALSHA directly, not a registered script: redis-py would add a round trip
-                # (SCRIPT EXISTS) to every pipeline; a flushed script cache fails once and reloads.
-                pipe = self._client.pipeline(transaction=False)
-                for channel, event in batch:
-                    pipe.evalsha(
-                        self._sha, 2, self.stream_key(channel), self.counter_key(channel),
-                        encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms,
-                    )
                 await pipe.execute()
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - Redis down must not stop a run
+            except NoScriptError:  # Redis restarted or SCRIPT FLUSH: nothing was appended
                 self._sha = None
-                if attempt + 1 == _WRITE_ATTEMPTS:
-                    self.dropped += len(batch)
-                    self._down_until = loop.time() + _DOWN_PAUSE_S
-                    log.warning("channel events not delivered (Redis at %s): %s", self.url, exc)
-                    return
-                await asyncio.sleep(0.05 * 2**attempt)
+                if attempt:
+                    raise
+
+    def _drop(self, batch: list[tuple[str, Event]]) -> None:
+        self.dropped += len(batch)
+        lost = self._lost
+        for channel, event in batch:
+            if event.event == RELAY_DEGRADED:
+                continue
+            entry = lost.get((channel, event.run_id))
+            if entry is None:
+                if len(lost) >= _MAX_LOST_RUNS:
+                    continue  # still counted in ``dropped``; only the note is skipped
+                entry = lost[(channel, event.run_id)] = [0, False, event.index]
+            entry[0] += 1
+            if event.event == RUN_FINISHED:
+                entry[1] = True
+
+    def _notes(self) -> list[tuple[str, Event]]:
+        """A ``relay.degraded`` event per (channel, run) that lost events, written first when
+        Redis answers again."""
+        if not self._lost:
+            return []
+        return [
+            (channel, Event(RELAY_DEGRADED, run_id, 0.0, index=first, status="degraded",
+                            error=f"{count} event(s) of this run were not relayed while Redis was not answering;"
+                                  " the stored run has the full answer",
+                            extra={"lost": count, "finished_lost": finished}))
+            for (channel, run_id), (count, finished, first) in list(self._lost.items())[:_BATCH]
+        ]
 
     async def flush(self) -> None:
-        """Wait until every event published so far has been written."""
+        """Wait until every event published so far has been written (or dropped)."""
         if self._queue is not None and self._writer is not None and not self._writer.done():
             await self._queue.join()
 
     # --- subscribing -------------------------------------------------------------------------
     async def cursor(self, channel: str) -> int:
-        """The cursor of the newest event on ``channel`` (0 when there is none)."""
-        value = await self._client.get(self.counter_key(check_channel(channel)))
+        """The cursor of the newest event on ``channel`` (0 when there is none); bounded, and
+        :class:`ChannelUnavailable` at once while Redis is known to be down."""
+        key = self.counter_key(check_channel(channel))
+        value = await self._call(lambda: self._client.get(key))
         return int(value) if value else 0
 
     async def subscribe(self, channel: str, after: int | None = None) -> AsyncIterator[Event]:
         """Like the in-process hub's ``subscribe``; with ``after=None`` the start is the newest
-        cursor when iteration begins (use ``after=await hub.cursor(channel)`` to fix it earlier)."""
+        cursor when iteration begins (use ``after=await hub.cursor(channel)`` to fix it earlier).
+
+        Raises :class:`ChannelUnavailable` when Redis stops answering (resume with the last
+        cursor seen once it is back)."""
         check_channel(channel)
         key = self.stream_key(channel)
         last = await self.cursor(channel)
@@ -182,21 +287,17 @@ class RedisChannelHub:
             position = 0  # a cursor from before the counter expired: replay what is kept
         else:
             position = after
-        failures = 0
+        block_s = self.block_ms / 1000
         while not self._closed:
             try:
-                reply = await self._client.xread({key: f"{position}-0"}, count=_BATCH, block=self.block_ms)
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001
+                streams = {key: f"{position}-0"}
+                reply = await self._call(
+                    lambda: self._client.xread(streams, count=_BATCH, block=self.block_ms), block_s  # noqa: B023
+                )
+            except ChannelUnavailable:
                 if self._closed:
                     return
-                failures += 1
-                if failures >= _READ_ATTEMPTS:
-                    raise ChannelError(f"channel {channel}: Redis at {self.url} is not answering: {exc}") from exc
-                await asyncio.sleep(0.1 * failures)
-                continue
+                raise
             for _, entries in reply or ():
                 for entry_id, fields in entries:
                     cursor = _cursor(entry_id)

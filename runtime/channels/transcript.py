@@ -2,14 +2,15 @@
 
 Chunks carry a per-node ``seq``; a transcript keeps them by ``(node, seq)``, so a chunk
 delivered twice (a reconnect that overlapped) is counted once, and a missing ``seq`` is
-reported rather than silently producing a shorter answer.
+reported rather than silently producing a shorter answer. So are events the relay lost while
+Redis was down (a ``relay.degraded`` note in the channel): ``lost`` counts them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-from ..events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RUN_FINISHED, Event
+from ..events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RELAY_DEGRADED, RUN_FINISHED, Event
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Transcript:
     finished: Event | None = None
     last_cursor: int = 0
     duplicates: int = 0
+    lost: int = 0  # events the relay could not pass on (Redis was down): the answer is incomplete
 
     def add(self, event: Event) -> None:
         self.events.append(event)
@@ -31,6 +33,8 @@ class Transcript:
             node[event.seq] = event.text or ""
         elif event.event == RUN_FINISHED:
             self.finished = event
+        elif event.event == RELAY_DEGRADED:
+            self.lost += int(event.extra.get("lost", 0))
 
     def text(self, node_id: str | None = None) -> str:
         """The node's answer (or, without a node, every streaming node's text in order)."""
@@ -51,6 +55,7 @@ async def follow_run(events: AsyncIterator[Event], run_id: str | None = None) ->
     """The events of one run (``run_id``, or the first run seen) up to its ``run.finished``.
 
     Late ``background.finished`` events of an earlier run are skipped, not taken as the run.
+    A ``relay.degraded`` note saying the run's ``run.finished`` was lost ends it too.
     """
     async for event in events:
         if run_id is None and event.event != BACKGROUND_FINISHED:
@@ -58,7 +63,7 @@ async def follow_run(events: AsyncIterator[Event], run_id: str | None = None) ->
         if run_id is not None and event.run_id != run_id:
             continue
         yield event
-        if event.event == RUN_FINISHED:
+        if event.event == RUN_FINISHED or (event.event == RELAY_DEGRADED and event.extra.get("finished_lost")):
             return
 
 

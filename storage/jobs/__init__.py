@@ -4,13 +4,16 @@ from __future__ import annotations
 from .arq_runner import ArqRunner
 from .codec import job_id
 from runtime.engine.background import Executor, InProcessBackgroundRunner as InProcessRunner
+from runtime.redis_clients import RedisTimeouts
 
 
-def make_runner(execute: Executor, redis_url: str = "", **options: object) -> InProcessRunner | ArqRunner:
+def make_runner(execute: Executor, redis_url: str = "", *, timeouts: RedisTimeouts | None = None,
+                **options: object) -> InProcessRunner | ArqRunner:
     """The runner for this deployment. ``execute`` is only used in-process; with Redis the
-    workers run the jobs with their own executor."""
+    workers run the jobs with their own executor (``timeouts``: the queue's Redis timeouts,
+    by default the settings' defaults)."""
     if redis_url:
-        return ArqRunner(redis_url, **options)  # type: ignore[arg-type]
+        return ArqRunner(redis_url, timeouts=timeouts, **options)  # type: ignore[arg-type]
     return InProcessRunner(execute, **options)  # type: ignore[arg-type]
 
 

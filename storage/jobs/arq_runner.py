@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from runtime.ports import BackgroundJob, BackgroundOutcome
+from runtime.redis_clients import RedisTimeouts, job_timeouts
 
 from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_id, job_to_dict, outcome_from_dict, serialize
 
@@ -28,8 +29,10 @@ class ArqRunner:
         queue_name: str = QUEUE_NAME,
         poll_interval_s: float = 0.2,
         result_timeout_s: float = 120.0,
+        timeouts: RedisTimeouts | None = None,
     ) -> None:
         self.redis_url = redis_url
+        self.timeouts = timeouts or job_timeouts()  # connect and socket: a paused Redis fails a job, never hangs it
         self.queue_name = queue_name
         self.poll_interval_s = poll_interval_s
         self.result_timeout_s = result_timeout_s
@@ -40,17 +43,19 @@ class ArqRunner:
         self._poller: asyncio.Task[None] | None = None
 
     async def pool(self) -> Any:
-        """The arq connection, created on first use (arq is imported only when Redis is used)."""
+        """The arq connection, created on first use (arq is imported only when Redis is used).
+
+        One attempt, bounded by the timeouts: a job that cannot be queued fails at once (it is
+        reported like any failed background node) rather than waiting for arq's retries."""
         if self._pool is None:
             if self._pool_lock is None:
                 self._pool_lock = asyncio.Lock()
             async with self._pool_lock:
                 if self._pool is None:
-                    from arq import create_pool
-                    from arq.connections import RedisSettings
+                    from runtime.redis_clients import arq_pool
 
-                    self._pool = await create_pool(
-                        RedisSettings.from_dsn(self.redis_url), default_queue_name=self.queue_name,
+                    self._pool = await arq_pool(
+                        self.redis_url, self.timeouts, default_queue_name=self.queue_name,
                         job_serializer=serialize, job_deserializer=deserialize,
                     )
         return self._pool

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from runtime.ports import MetricRow
+from runtime.redis_clients import RedisTimeouts, redis_client
 
 from ..db import Database
 from ..metrics_sink import BufferedSink
@@ -32,17 +33,17 @@ def decode_row(raw: bytes | str) -> MetricRow:
 
 
 class RedisMetricsSink(BufferedSink):
-    def __init__(self, redis_url: str, *, key: str = METRICS_KEY, **options: int | float) -> None:
+    def __init__(self, redis_url: str, *, key: str = METRICS_KEY, timeouts: RedisTimeouts | None = None,
+                 **options: int | float) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self.redis_url = redis_url
         self.key = key
+        self.timeouts = timeouts  # None: the settings' defaults (a down Redis fails a batch, which waits)
         self._client: Any = None
 
     async def write_batch(self, rows: list[MetricRow]) -> None:
         if self._client is None:
-            import redis.asyncio as redis
-
-            self._client = redis.from_url(self.redis_url)
+            self._client = redis_client(self.redis_url, self.timeouts)
         await self._client.rpush(self.key, *[encode_row(r) for r in rows])
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.ports import BackgroundJob, BackgroundOutcome
+from runtime.redis_clients import RedisTimeouts, arq_client, job_timeouts, wait_for_redis
 from runtime.services import Services
 
 from ..catalogue import SqlProductCatalog
@@ -49,6 +50,7 @@ class WorkerOptions:
     burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
     metrics_key: str = METRICS_KEY
     handle_signals: bool = True  # False when embedded in another event loop (tests)
+    timeouts: RedisTimeouts | None = None  # Redis connect and socket timeouts; None: the settings' defaults
 
 
 def load_object(spec: str) -> Any:
@@ -119,7 +121,6 @@ def build_worker(
 ) -> Any:
     """An arq Worker wired to the database and the injected node executor."""
     from arq import cron
-    from arq.connections import RedisSettings
     from arq.worker import Worker, func
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -149,7 +150,11 @@ def build_worker(
                         max_tries=options.max_tries + 1)],  # +1: our Retry decides, arq only backstops
         cron_jobs=cron_jobs,
         queue_name=options.queue_name,
-        redis_settings=RedisSettings.from_dsn(options.redis_url),
+        # Our client, not arq's RedisSettings: arq sets no socket timeout, and a paused Redis
+        # would hold the worker's every call (and the metrics mover) for as long as it is paused.
+        redis_pool=arq_client(options.redis_url, options.timeouts or job_timeouts(),
+                              default_queue_name=options.queue_name, job_serializer=serialize,
+                              job_deserializer=deserialize),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         max_jobs=options.max_jobs,
@@ -168,7 +173,10 @@ def build_worker(
 
 def run_worker(options: WorkerOptions, executor_factory: ExecutorFactory,
                warmup_factory: WarmupFactory | None = None) -> None:
-    """Block running the worker until SIGINT/SIGTERM (arq finishes or requeues running jobs)."""
+    """Block running the worker until SIGINT/SIGTERM (arq finishes or requeues running jobs).
+
+    Waits for Redis first (5 tries a second apart), as arq does when it makes its own client."""
+    wait_for_redis(options.redis_url, options.timeouts or job_timeouts())
     build_worker(options, executor_factory, warmup_factory).run()
 
 

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Sequence
 
+from ...redis_clients import RedisTimeouts, redis_client, request_timeouts, safe_url
 from .base import CacheTier
 
 
-def _safe_url(url: str) -> str:
-    """The URL without a password, for log lines."""
-    if "@" in url:
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url
+_safe_url = safe_url  # the name this module used to define
 
 
 class RedisTier(CacheTier):
@@ -30,20 +26,20 @@ class RedisTier(CacheTier):
         retry_after_s: float = 5.0,
         on_outage: Callable[[str], None] | None = None,
         max_connections: int = 64,
+        timeouts: RedisTimeouts | None = None,
     ) -> None:
         super().__init__(
             timeout_s, retry_after_s, on_outage, describe=f"redis ({_safe_url(url)})", max_concurrency=max_connections
         )
-        import redis.asyncio as aioredis
-
         self.url = url
-        # The tier's guard bounds every call (connection wait and reply included), so no second
-        # read timeout here: redis-py drops a connection whose call was cancelled. Concurrency
-        # is capped by the guard's slots, which cost less than redis-py's blocking pool.
-        pool = aioredis.ConnectionPool.from_url(
-            url, max_connections=max_connections, socket_connect_timeout=timeout_s
-        )
-        self.client: Any = aioredis.Redis(connection_pool=pool)
+        # The tier's guard bounds every call (connection wait and reply included) by
+        # ``timeout_s``: redis-py drops a connection whose call was cancelled. The client's own
+        # timeouts are the backstop (settings: AKIS_REDIS_*_TIMEOUT_S), connecting no longer
+        # than the tier timeout. Concurrency is capped by the guard's slots, which cost less
+        # than redis-py's blocking pool.
+        timeouts = timeouts or request_timeouts()
+        timeouts = RedisTimeouts(min(timeouts.connect_s, timeout_s), max(timeouts.socket_s, timeout_s))
+        self.client: Any = redis_client(url, timeouts, max_connections=max_connections)
 
     # The two read primitives hand back the client's own awaitable: one coroutine less per hit.
     def _get(self, key: str) -> Awaitable[bytes | None]:

@@ -110,8 +110,42 @@ def test_users_and_db_commands(cli):
     assert code == 1 and "already exists" in err
     assert "alice" in cli("user", "list", "--tenant", "2")[1]
     code, out, _ = cli("db", "upgrade")
-    assert code == 0 and "0002 -> 0002" in out
+    assert code == 0 and "0003 -> 0003" in out
     code, out, _ = cli("db", "current")
-    assert code == 0 and "at 0002, head 0002" in out
+    assert code == 0 and "at 0003, head 0003" in out
     code, _, err = cli("worker")
     assert code == 1 and "AKIS_REDIS_URL" in err
+
+
+def test_user_sessions_are_listed_revoked_and_end_with_a_password_change(cli, db):
+    from storage.repos import sessions, users
+
+    db.call(users.create_user, "2", "alice", "correct horse battery")
+    first, first_secret = db.call(sessions.create_session, "2", "alice", user_agent="Firefox", address="10.0.0.1")
+    second, second_secret = db.call(sessions.create_session, "2", "alice", user_agent="Chromium", address="10.0.0.2")
+    third, third_secret = db.call(sessions.create_session, "2", "alice", user_agent="Safari", address="10.0.0.3")
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice")
+    assert code == 0 and {first.id, second.id, third.id} <= set(out.split()) and "Chromium" in out
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--json")
+    assert {row["id"] for row in json.loads(out)} == {first.id, second.id, third.id}
+    assert cli("user", "sessions", "--tenant", "5", "--username", "alice")[0] == 1  # not tenant 5's user
+    assert cli("user", "sessions", "--tenant", "2", "--username", "alice", "--revoke", "nope")[0] == 1
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--revoke", first.id)
+    assert code == 0 and first.id in out
+    assert db.call(sessions.lookup_session, first.id, first_secret) is None
+    assert db.call(sessions.lookup_session, second.id, second_secret) is not None
+    code, out, _ = cli("user", "passwd", "--tenant", "2", "--username", "alice", "--password-stdin",
+                       stdin="a brand new password\n")
+    assert code == 0 and "2 session(s) ended" in out
+    assert db.call(sessions.lookup_session, second.id, second_secret) is None
+    assert db.call(sessions.lookup_session, third.id, third_secret) is None
+    assert db.call(users.authenticate, "2", "alice", "a brand new password") is not None
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice")
+    assert code == 0 and "no live sessions" in out
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--all")
+    assert code == 0 and out.count("ended") == 3
+    assert cli("user", "passwd", "--tenant", "2", "--username", "alice", "--password-stdin", stdin="short\n")[0] == 1
+    assert cli("user", "passwd", "--tenant", "2", "--username", "bob", "--password-stdin", stdin="long enough!\n")[0] == 1
+    db.call(sessions.create_session, "2", "alice")
+    code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--revoke-all")
+    assert code == 0 and "ended 1 session(s)" in out
