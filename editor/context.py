@@ -14,6 +14,8 @@ from typing import Any
 
 from runtime import Engine, NodeRegistry
 from runtime.cache.events import CacheEvents
+from runtime.cache.tiered import TieredCache
+from runtime.cache.warmup import WarmupScheduler
 from runtime.engine.background import execute_job
 from runtime.redis_clients import job_timeouts
 from runtime.services import Services
@@ -26,27 +28,32 @@ from storage.jobs import make_runner
 from storage.metrics_sink import SqlMetricsSink
 from storage.recorder import RunRecorder
 
+from .services.flows import FlowService
+from .services.runs import Hub, RunService
+
 log = logging.getLogger("akis")
 
 
 @dataclass
 class AkisContext:
+    """The app's parts, typed: what a page, a route or start-up may reach."""
+
     settings: AkisSettings
     database: Database
     registry: NodeRegistry
     services: Services
     engine: Engine
-    cache: Any
-    hub: Any
+    cache: TieredCache | None
+    hub: Hub | None
     metrics: SqlMetricsSink
     recorder: RunRecorder
-    cache_events: Any = None
+    flows: FlowService
+    runs: RunService
+    cache_events: CacheEvents | None = None
     background_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    warmup: Any = None
+    warmup: WarmupScheduler | None = None
 
     async def startup(self) -> None:
-        from runtime.cache.warmup import WarmupScheduler
-
         self.warmup = WarmupScheduler(
             self.settings.warmup_interval_s, self._warmup_flows, self.cache,
             engine_factory=lambda cache: self.engine, initial_delay_s=5.0,
@@ -60,20 +67,20 @@ class AkisContext:
             await self.warmup.stop()
         try:
             await asyncio.wait_for(self.engine.background.drain(10.0), 12.0)
-        except (asyncio.TimeoutError, Exception) as exc:  # shutdown must finish
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish whatever a job did
             log.warning("background jobs not drained: %s", exc)
         await self.recorder.drain(5.0)
         try:
             await asyncio.wait_for(self.metrics.aclose(), 10.0)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish
             log.warning("metrics not flushed: %s", exc)
-        closers = (getattr(self.hub, "aclose", None), getattr(self.cache, "close", None),
+        closers = (self.hub.aclose if self.hub is not None else None, self.cache.close if self.cache else None,
                    getattr(self.services.providers, "aclose", None))
         for closer in closers:
             if closer is not None:
                 try:
                     await closer()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - one failing close must not keep the others open
                     log.warning("close failed: %s", exc)
 
     def _warmup_flows(self) -> list[Any]:
@@ -116,8 +123,10 @@ def create_context(settings: AkisSettings) -> AkisContext:
                                            settings.redis_url,  # arq queue when Redis is configured
                                            timeouts=job_timeouts(settings)),
                     publisher=hub)
+    flows = FlowService(database, registry, cache_events)
+    runs = RunService(engine, hub, recorder, database, flows)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
-                          cache_events=cache_events)
+                          flows, runs, cache_events=cache_events)
     return context
 
 

@@ -3,34 +3,23 @@ from __future__ import annotations
 
 import logging
 
+from nicegui import app, ui
+
 from runtime.settings import AkisSettings
+from storage.errors import StorageError
+
+from . import pages
+from .api import register_api, storage_secret
+from .auth.bind import UnsafeBind, check_bind
+from .context import AkisContext, create_context
 
 log = logging.getLogger("akis")
 
-_CONTEXT: list = []
 
-
-def get_context():  # type: ignore[no-untyped-def]
-    """The app's shared context (created by :func:`setup`)."""
-    if not _CONTEXT:
-        raise RuntimeError("the Akis app is not set up")
-    return _CONTEXT[0]
-
-
-def setup(settings: AkisSettings):  # type: ignore[no-untyped-def]
-    """Build the context and register pages and routes on NiceGUI's app (idempotent per process)."""
-    from nicegui import app
-
-    from . import pages
-    from .context import create_context
-
-    if _CONTEXT:
-        return _CONTEXT[0]
+def setup(settings: AkisSettings) -> AkisContext:
+    """Build the context and register pages, routes and the lifecycle on NiceGUI's app."""
     context = create_context(settings)
-    _CONTEXT.append(context)
     pages.register(context)
-    from .api import register_api
-
     register_api(context)
     app.on_startup(context.startup)
     app.on_shutdown(context.shutdown)
@@ -38,19 +27,12 @@ def setup(settings: AkisSettings):  # type: ignore[no-untyped-def]
 
 
 def run_server(settings: AkisSettings) -> None:
-    from nicegui import ui
-
-    from storage.errors import StorageError
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
     try:
         context = setup(settings)
     except StorageError as exc:  # the database is unreachable or refused: one line, no traceback
         raise SystemExit(f"error: {exc}") from None
-    from .api import storage_secret
-    from .auth.bind import UnsafeBind, check_bind
-
     try:
         check_bind(settings.host, context.database)
     except UnsafeBind as exc:

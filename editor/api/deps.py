@@ -1,11 +1,17 @@
-"""What every API route needs: the caller's tenant (from the credential) and the context."""
+"""What every API route depends on, as ``Annotated`` types: the app's context and the caller.
+
+``register_api`` puts the context on ``app.state.akis``; a route asks for ``context: ContextDep``
+and ``principal: PrincipalDep`` and never builds either itself.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable, Coroutine
+from typing import Annotated, cast
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException
+from starlette.requests import HTTPConnection
 
 from editor.auth.principal import Principal, authenticate
+from editor.context import AkisContext
 
 UNAUTHORIZED = HTTPException(
     status_code=401,
@@ -14,18 +20,20 @@ UNAUTHORIZED = HTTPException(
 )
 
 
-def principal_dependency(context: Any) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
-    """A FastAPI dependency answering the caller's :class:`Principal`, or 401."""
-
-    async def require_principal(request: Request) -> Principal:
-        principal = await authenticate(request, context.database)
-        if principal is None:
-            raise UNAUTHORIZED
-        return principal
-
-    return require_principal
+def get_context(connection: HTTPConnection) -> AkisContext:
+    """The app's context (set once by ``register_api``)."""
+    return cast(AkisContext, connection.app.state.akis)
 
 
-def not_found(what: str) -> HTTPException:
-    """Another tenant's thing and a thing that does not exist answer the same."""
-    return HTTPException(status_code=404, detail=f"{what} not found")
+ContextDep = Annotated[AkisContext, Depends(get_context)]
+
+
+async def require_principal(connection: HTTPConnection, context: ContextDep) -> Principal:
+    """The caller's :class:`Principal` (from a token or a session cookie), or 401."""
+    principal = await authenticate(connection, context.database)
+    if principal is None:
+        raise UNAUTHORIZED
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .documents import FlowProblems
+from editor.services.errors import Conflict, FlowProblems, Invalid, NotFound, ServiceError
 
 log = logging.getLogger("akis.api")
 
@@ -44,9 +44,16 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [_clean(e) for e in errors]}, status_code=422)
 
 
-async def flow_problems(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, FlowProblems)
-    return JSONResponse({"detail": exc.detail, "problems": exc.problems}, status_code=422)
+STATUS_OF: dict[type[ServiceError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, FlowProblems: 422}
+
+
+async def service_error(request: Request, exc: Exception) -> JSONResponse:
+    """A service's refusal: 404, 409 or 422 with its message (and a flow's problems)."""
+    assert isinstance(exc, ServiceError)
+    body: dict[str, Any] = {"detail": encodable(exc.detail)}
+    if isinstance(exc, FlowProblems):
+        body["problems"] = exc.problem_dicts()
+    return JSONResponse(body, status_code=STATUS_OF.get(type(exc), 422))
 
 
 class ApiErrors:
@@ -100,6 +107,6 @@ def install(app: Any) -> None:
         return await page_not_found(request, exc)
 
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(FlowProblems, flow_problems)
+    app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(404, not_found)
     app.add_middleware(ApiErrors)

@@ -2,7 +2,7 @@
 
 FastAPI's own body parsing (``json.loads``) would keep the last of two equal keys, accept
 ``NaN`` and decode lone surrogates; the flow routes read the bytes themselves and hand the text
-to ``runtime.flow.storable`` (the checks of ``akis validate``). The OpenAPI spec still
+to the flows service, which checks it as ``akis validate`` does. The OpenAPI spec still
 describes the body, with the document's JSON Schema inlined.
 """
 from __future__ import annotations
@@ -11,14 +11,11 @@ from functools import cache
 from typing import Any
 
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
+from editor.services.errors import FlowProblems
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
-from runtime.flow.storable import check_storable
-from runtime.nodes.registry import NodeRegistry
 
-from .documents import FlowProblems
 from .models import FlowProblemsOut
 
 PROBLEMS_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -36,20 +33,8 @@ async def body_text(request: Request) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise problems("the body is not UTF-8 text",
-                       [Problem("encoding", f"the body is not UTF-8 text (byte {exc.start + 1})")]) from None
-
-
-async def checked_document(text: str, registry: NodeRegistry | None, tenant: str) -> FlowDocument:
-    """The document as it will be stored and read back, or :class:`FlowProblems` (422)."""
-    document, found = await run_in_threadpool(check_storable, text, registry, tenant)
-    if document is None or found:
-        raise problems(f"the flow has {len(found)} problem(s) and was not saved", found)
-    return document
-
-
-def problems(detail: str, found: list[Problem]) -> FlowProblems:
-    return FlowProblems(detail, [p.to_dict() for p in found])
+        raise FlowProblems("the body is not UTF-8 text",
+                           [Problem("encoding", f"the body is not UTF-8 text (byte {exc.start + 1})")]) from None
 
 
 def flow_body_openapi() -> dict[str, Any]:

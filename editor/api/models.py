@@ -2,10 +2,15 @@
 refused (422), the tenant always comes from the credential."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from editor.services import flows
+from runtime.engine.result import RunResult
+from storage.models import Run
 
 
 class Strict(BaseModel):
@@ -38,6 +43,11 @@ class CacheEventResponse(BaseModel):
     tags_cleared: list[str]
 
 
+def encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (a lone surrogate) escaped, so the answer renders."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class FlowSummary(BaseModel):
     flow_id: str
     name: str
@@ -45,14 +55,25 @@ class FlowSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(cls, flow: flows.FlowSummary) -> FlowSummary:
+        return cls(flow_id=flow.id, name=encodable(flow.name), current_version=flow.version,
+                   created_at=flow.created_at, updated_at=flow.updated_at)
+
 
 class FlowVersionInfo(BaseModel):
     version: int
     comment: str | None = None
     created_at: datetime
 
+    @classmethod
+    def of(cls, info: flows.VersionInfo) -> FlowVersionInfo:
+        return cls(version=info.version, comment=encodable(info.comment) or None, created_at=info.created_at)
+
 
 class ProblemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     message: str
     node_id: str | None = None
@@ -71,6 +92,12 @@ class FlowProblemsOut(BaseModel):
 class FlowOut(FlowSummary):
     document: dict[str, Any]
     problems: list[ProblemOut] = Field(default_factory=list, description="What must be fixed before it can run.")
+
+    @classmethod
+    def of_stored(cls, stored: flows.StoredFlow) -> FlowOut:
+        return cls(flow_id=stored.flow_id, name=encodable(stored.name), current_version=stored.current_version,
+                   created_at=stored.created_at, updated_at=stored.updated_at, document=stored.document.dump(),
+                   problems=[ProblemOut.model_validate(p) for p in stored.problems])
 
 
 class RunOut(BaseModel):
@@ -92,6 +119,20 @@ class RunOut(BaseModel):
         " have seen only part of it); off (no channel hub)."))
 
 
+    @classmethod
+    def of(cls, result: RunResult, flow_id: str, channel: str, relay: str | None) -> RunOut:
+        return cls(run_id=result.run_id, flow_id=flow_id, status=result.status, answer=result.answer,
+                   output=result.output, error=result.error, failed_node=result.failed_node,
+                   total_ms=result.total_ms, first_chunk_ms=result.first_chunk_ms, usage=result.usage,
+                   channel=channel, nodes={node_id: asdict(timing) for node_id, timing in (result.nodes or {}).items()},
+                   relay=relay)
+
+
+class CancelOut(BaseModel):
+    run_id: str
+    cancelled: bool
+
+
 class StoredRun(BaseModel):
     run_id: str
     flow_id: str
@@ -106,6 +147,13 @@ class StoredRun(BaseModel):
     first_chunk_ms: float | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+
+    @classmethod
+    def of(cls, row: Run) -> StoredRun:
+        return cls(run_id=row.id, flow_id=row.flow_id, flow_version=row.flow_version, session_id=row.session_id,
+                   status=row.status, output=row.output, error=row.error, started_at=row.started_at,
+                   finished_at=row.finished_at, duration_ms=row.duration_ms, first_chunk_ms=row.first_chunk_ms,
+                   tokens_in=row.tokens_in, tokens_out=row.tokens_out)
 
 
 class MetricRowOut(BaseModel):

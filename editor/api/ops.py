@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlmodel import Session
 
-from editor.auth.principal import Principal
+from editor.context import AkisContext
+from runtime.redis_clients import redis_client, request_timeouts
+from runtime.settings import AkisSettings
+from storage.repos.metrics import summary
 
-from .deps import principal_dependency
-from .models import CacheEventRequest, CacheEventResponse, MetricsOut
+from .deps import ContextDep, PrincipalDep
+from .models import CacheEventRequest, CacheEventResponse, MetricRowOut, MetricsOut
 
 _DURATION = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,3})?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -29,76 +34,65 @@ def parse_since(text: str, now: datetime) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise HTTPException(422, f"since={text[:50]!r}: use 30m, 24h, 7d or an ISO time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def build_router(context: Any) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["cache and metrics"])
-    require = principal_dependency(context)
-
-    @router.post("/events", response_model=CacheEventResponse,
-                 summary="An event (product.updated, ...) clears its mapped cache tags for the caller's tenant")
-    async def cache_event(body: CacheEventRequest, principal: Principal = Depends(require)) -> dict[str, Any]:
-        if context.cache_events is None:
-            return {"event": body.event, "tags_cleared": []}
-        tags = await context.cache_events.emit(principal.tenant_id, body.event)
-        return {"event": body.event, "tags_cleared": tags}
-
-    @router.get("/cache/stats", summary="Cache hit rates of the caller's tenant, per key and per node type")
-    async def cache_stats(principal: Principal = Depends(require)) -> dict[str, Any]:
-        if context.cache is None:
-            return {"source": "off", "keys": {}, "node_types": {}, "outages": {}}
-        stats = await context.cache.stats(principal.tenant_id)
-        return {**stats, "node_types": stats.get("node_types", {}).get(principal.tenant_id, {})}
-
-    @router.get("/metrics", response_model=MetricsOut,
-                summary="Average duration and count per node type (or node) over a time range, slowest first")
-    async def metrics(
-        since: str = Query("24h", max_length=40, description="30m, 24h, 7d or an ISO time."),
-        flow_id: str | None = Query(None, max_length=64),
-        by: Literal["node_type", "node_id"] = Query("node_type"),
-        principal: Principal = Depends(require),
-    ) -> dict[str, Any]:
-        from storage.repos.metrics import summary
-
-        now = datetime.now(timezone.utc)
-        start = parse_since(since, now)
-        if hasattr(context.metrics, "flush"):
-            await context.metrics.flush()  # rows of runs that just finished count too
-        stats = await context.database.run(summary, principal.tenant_id, start, flow_id=flow_id, by=by)
-        rows = [{"key": s.key, "avg_ms": s.avg_ms, "count": s.count, "max_ms": s.max_ms,
-                 "cache_hit_rate": s.hit_rate, "failures": s.failures} for s in stats]
-        return {"since": start, "until": now, "by": by, "flow_id": flow_id, "rows": rows}
-
-    return router
+router = APIRouter(prefix="/api", tags=["cache and metrics"])
+health_router = APIRouter(tags=["health"])
 
 
-def build_health_router(context: Any) -> APIRouter:
-    router = APIRouter(tags=["health"])
-
-    @router.get("/healthz", summary="Database, cache tiers and Redis: up or not (no credentials, no secrets)")
-    async def healthz() -> JSONResponse:
-        checks: dict[str, Any] = {"database": await _database(context)}
-        if context.cache is not None:
-            checks["cache"] = {name: {"ok": bool(info.get("available")), "outages": int(info.get("outages", 0))}
-                               for name, info in context.cache.health().items()}
-        if context.settings.redis_url:
-            checks["redis"] = await _redis(context.settings)
-        checks["channels"] = {"ok": context.hub is not None, "kind": type(context.hub).__name__ if context.hub else None}
-        health = getattr(context.hub, "health", None)
-        if health is not None:  # the relay: available, outages so far, events it could not pass on
-            checks["channels"].update(health())
-        healthy = checks["database"]["ok"] and checks.get("redis", {"ok": True})["ok"]
-        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                            status_code=200 if healthy else 503)
-
-    return router
+@router.post("/events", summary="An event (product.updated, ...) clears its mapped cache tags for the caller's tenant")
+async def cache_event(body: CacheEventRequest, context: ContextDep, principal: PrincipalDep) -> CacheEventResponse:
+    if context.cache_events is None:
+        return CacheEventResponse(event=body.event, tags_cleared=[])
+    tags = await context.cache_events.emit(principal.tenant_id, body.event)
+    return CacheEventResponse(event=body.event, tags_cleared=tags)
 
 
-async def _database(context: Any) -> dict[str, Any]:
-    from sqlalchemy import text
+@router.get("/cache/stats", summary="Cache hit rates of the caller's tenant, per key and per node type")
+async def cache_stats(context: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    if context.cache is None:
+        return {"source": "off", "keys": {}, "node_types": {}, "outages": {}}
+    stats = await context.cache.stats(principal.tenant_id)
+    return {**stats, "node_types": stats.get("node_types", {}).get(principal.tenant_id, {})}
 
-    def ping(session: Any) -> None:
+
+@router.get("/metrics", summary="Average duration and count per node type (or node) over a time range, slowest first")
+async def metrics(
+    context: ContextDep, principal: PrincipalDep,
+    since: Annotated[str, Query(max_length=40, description="30m, 24h, 7d or an ISO time.")] = "24h",
+    flow_id: Annotated[str | None, Query(max_length=64)] = None,
+    by: Annotated[Literal["node_type", "node_id"], Query()] = "node_type",
+) -> MetricsOut:
+    now = datetime.now(UTC)
+    start = parse_since(since, now)
+    await context.metrics.flush()  # rows of runs that just finished count too
+    stats = await context.database.run(summary, principal.tenant_id, start, flow_id=flow_id, by=by)
+    rows = [MetricRowOut(key=s.key, avg_ms=s.avg_ms, count=s.count, max_ms=s.max_ms, cache_hit_rate=s.hit_rate,
+                         failures=s.failures) for s in stats]
+    return MetricsOut(since=start, until=now, by=by, flow_id=flow_id, rows=rows)
+
+
+@health_router.get("/healthz", summary="Database, cache tiers and Redis: up or not (no credentials, no secrets)")
+async def healthz(context: ContextDep) -> JSONResponse:
+    checks: dict[str, Any] = {"database": await _database(context)}
+    if context.cache is not None:
+        checks["cache"] = {name: {"ok": bool(info.get("available")), "outages": int(info.get("outages", 0))}
+                           for name, info in context.cache.health().items()}
+    if context.settings.redis_url:
+        checks["redis"] = await _redis(context.settings)
+    channels: dict[str, Any] = {"ok": context.hub is not None,
+                                "kind": type(context.hub).__name__ if context.hub else None}
+    if context.hub is not None:  # the relay: available, outages so far, events it could not pass on
+        channels.update(context.hub.health())
+    checks["channels"] = channels
+    healthy = checks["database"]["ok"] and checks.get("redis", {"ok": True})["ok"]
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                        status_code=200 if healthy else 503)
+
+
+async def _database(context: AkisContext) -> dict[str, Any]:
+    def ping(session: Session) -> None:
         session.execute(text("SELECT 1"))
 
     try:
@@ -108,10 +102,8 @@ async def _database(context: Any) -> dict[str, Any]:
         return {"ok": False, "dialect": context.database.dialect, "error": type(exc).__name__}
 
 
-async def _redis(settings: Any) -> dict[str, Any]:
+async def _redis(settings: AkisSettings) -> dict[str, Any]:
     try:
-        from runtime.redis_clients import redis_client, request_timeouts
-
         timeouts = request_timeouts(settings)
         client = redis_client(settings.redis_url, timeouts)
         try:

@@ -8,7 +8,13 @@ The API always needs a credential.
 from __future__ import annotations
 
 from .pages import (
-    DEFAULT_TENANT, NotSignedIn, PageIdentity, current_identity, current_tenant, current_user, watch_page,
+    DEFAULT_TENANT,
+    NotSignedIn,
+    PageIdentity,
+    current_identity,
+    current_tenant,
+    current_user,
+    watch_page,
 )
 from .principal import Principal, authenticate
 from .sessions import SESSION_COOKIE, SessionUser, signer

@@ -7,13 +7,13 @@ is everything reachable without a credential.
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-
 
 # Reachable without credentials: the login page, static assets and NiceGUI's own transport,
 # the health check, the public API description, and the example widget (a static page).

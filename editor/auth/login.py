@@ -148,7 +148,7 @@ def build_router(context: Any, throttle: LoginThrottle | None = None) -> APIRout
         return response
 
     @router.get("/login", response_class=HTMLResponse)
-    async def show_login(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002 - the query parameter's name
+    async def show_login(request: Request, next: str = "/") -> HTMLResponse:
         return form_response(request, 200, next)
 
     @router.post("/login")
@@ -157,7 +157,7 @@ def build_router(context: Any, throttle: LoginThrottle | None = None) -> APIRout
         tenant: str = Form("1", max_length=64),
         username: str = Form(..., max_length=100),
         password: str = Form(..., max_length=1000),
-        next: str = Form("/", max_length=2000),  # noqa: A002
+        next: str = Form("/", max_length=2000),
         csrf: str = Form("", max_length=200),
     ) -> Any:
         from editor.api.limits import same_origin_request

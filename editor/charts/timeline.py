@@ -12,7 +12,15 @@ from typing import Any
 from runtime.report import RunReport
 
 from .style import (
-    CONFIG, CRITICAL_LINE, NEUTRAL, OUTCOME_COLORS, OUTCOME_NAMES, axis, base_layout, empty_figure, fmt_ms,
+    CONFIG,
+    CRITICAL_LINE,
+    NEUTRAL,
+    OUTCOME_COLORS,
+    OUTCOME_NAMES,
+    axis,
+    base_layout,
+    empty_figure,
+    fmt_ms,
     legend_below,
 )
 

@@ -23,7 +23,7 @@ class ProblemIndex:
     general: list[Problem] = field(default_factory=list)
 
     @classmethod
-    def build(cls, problems: list[Problem], document: FlowDocument) -> "ProblemIndex":
+    def build(cls, problems: list[Problem], document: FlowDocument) -> ProblemIndex:
         index = cls(problems=list(problems))
         for problem in problems:
             placed = False

@@ -79,9 +79,7 @@ class ConfigForm:
 
     # ---------- writing ----------
     def _set(self, spec: FieldSpec, value: Any) -> None:
-        if spec.default is not UNSET and value == spec.default:
-            self.on_change(spec.name, None, True)
-        elif value is None and not spec.required:
+        if (spec.default is not UNSET and value == spec.default) or (value is None and not spec.required):
             self.on_change(spec.name, None, True)
         else:
             self.on_change(spec.name, value, False)

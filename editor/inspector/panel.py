@@ -66,8 +66,8 @@ class Inspector:
         """Draw the current target again from the draft (after undo, redo or a canvas edit)."""
         kind, value = self.target
         doc = self.draft.document
-        if kind == "node" and doc.node(value) is None or kind == "group" and not any(
-                g.id == value for g in doc.parallel_groups):
+        if (kind == "node" and doc.node(value) is None) or (kind == "group" and not any(
+                g.id == value for g in doc.parallel_groups)):
             self.target = kind, value = ("flow", None)
         if kind == "nodes":
             value = tuple(v for v in value if doc.node(v) is not None)

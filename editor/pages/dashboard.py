@@ -18,7 +18,12 @@ from nicegui import ui
 
 from editor.auth import current_identity, watch_page
 from editor.charts import (
-    cache_keys_figure, cache_types_figure, durations_figure, first_chunk_figure, percentiles_figure, runs_figure,
+    cache_keys_figure,
+    cache_types_figure,
+    durations_figure,
+    first_chunk_figure,
+    percentiles_figure,
+    runs_figure,
     tokens_figure,
 )
 from editor.charts.style import fmt_ms

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import app, ui
 
-from editor import flowstore
 from editor.canvas import CanvasEventArguments, FlowCanvas
 from editor.canvas.model import normalize_edge, normalize_group, normalize_node
 from editor.graph import EditError, FlowDraft, ProblemIndex, canvas_props, check
+from editor.services.errors import FlowProblems, ServiceError
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
 
@@ -244,11 +244,18 @@ class EditorSession:
 
     async def save(self, comment: str | None = None) -> int | None:
         document = FlowDocument.model_validate(self.draft.document.dump())
-        database = self.context.database
+        flows = self.context.flows
         try:
-            before = await flowstore.call(flowstore.current_version, database, self.tenant, self.flow_id)
-            version = await flowstore.call(flowstore.save, database, self.tenant, document, comment)
-        except Exception as exc:  # storage explains itself (Conflict, a database that went away)
+            before = (await flows.read(self.tenant, self.flow_id)).current_version
+            version = (await flows.save_version(self.tenant, self.flow_id, document, comment, draft=True)).version
+        except FlowProblems as exc:  # only what would not read back stops a draft's save
+            log.info("flow %s not saved: %s", self.flow_id, exc.detail)
+            ui.notify(f"Not saved: {'; '.join(p.message for p in exc.problems) or exc.detail}", type="negative")
+            return None
+        except ServiceError as exc:  # gone meanwhile, or saved by someone else at the same moment
+            ui.notify(f"Not saved: {exc.detail}", type="negative")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a database that went away: said on the page, not a traceback
             log.warning("saving flow %s failed: %s", self.flow_id, exc)
             ui.notify(f"Not saved: {exc}", type="negative")
             return None
@@ -295,7 +302,7 @@ class EditorSession:
             if self.draft.dirty:
                 app.storage.user[draft_key(self.tenant, self.flow_id)] = {
                     "base_version": self.draft.version, "document": self.draft.document.dump(),
-                    "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
             else:
                 self._forget_draft()

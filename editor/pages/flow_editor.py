@@ -10,11 +10,11 @@ from typing import Any
 
 from nicegui import ui
 
-from editor import flowstore
 from editor.auth import current_identity, watch_page
 from editor.canvas import FlowCanvas
 from editor.inspector import Inspector, InspectorActions
 from editor.palette import Palette
+from editor.services.errors import NotFound, ServiceError
 from editor.theme import apply_theme, header
 
 from .editor_session import EditorSession, load_draft
@@ -40,17 +40,16 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
     watch_page()
     dark = apply_theme()
     try:
-        found = await flowstore.call(flowstore.load, context.database, tenant, flow_id)
-    except Exception as exc:  # an id storage refuses, or the database is away
-        found = None
-        log.info("flow %r not opened: %s", flow_id, exc)
-    if found is None:
+        stored = await context.flows.read(tenant, flow_id)
+    except ServiceError as exc:  # no such flow, or a stored row that cannot be read
+        log.info("flow %r not opened: %s", flow_id, exc.detail)
         header(dark)
         with ui.column().classes("p-8 gap-3"):
-            ui.label(f"There is no flow {flow_id!r}.").classes("text-lg").props("data-testid=not-found")
+            message = f"There is no flow {flow_id!r}." if isinstance(exc, NotFound) else exc.detail
+            ui.label(message).classes("text-lg").props("data-testid=not-found")
             ui.link("Back to the flows", "/")
         return None
-    document, version = found
+    document, version = stored.document.model_copy(deep=True), stored.version  # the editor changes its copy
     session = EditorSession(context, tenant, document, version, load_draft(tenant, flow_id))
     ui.page_title(f"{document.name or flow_id} · Akis")
 
@@ -256,11 +255,10 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
         run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run")
     with ui.tab_panels(tabs, value=inspect_tab).props("animated=false keep-alive").classes(
             "w-full grow bg-transparent").style("min-height: 0"):
-        with ui.tab_panel(inspect_tab).classes("p-0 h-full"):
-            with ui.scroll_area().classes("h-full"):
-                with ui.column().classes("w-full p-3 gap-3"):
-                    session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False),
-                                                  actions)
+        with ui.tab_panel(inspect_tab).classes("p-0 h-full"), ui.scroll_area().classes("h-full"):
+            with ui.column().classes("w-full p-3 gap-3"):
+                session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False),
+                                              actions)
         with ui.tab_panel(run_tab).classes("p-0 h-full"):
             run_box["holder"] = ui.column().classes("w-full h-full gap-0")
 

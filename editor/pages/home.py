@@ -7,12 +7,14 @@ default tenant, so the app opens with the demo flow.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from nicegui import events, ui
 
-from editor import flowstore
 from editor.auth import DEFAULT_TENANT, current_tenant, watch_page
+from editor.context import AkisContext
+from editor.services.errors import ServiceError
+from editor.services.flow_files import Example, examples
+from editor.services.flows import FlowSummary, ImportMode, ImportResult
 from editor.theme import apply_theme, header
 from runtime.errors import Problem
 
@@ -22,9 +24,9 @@ log = logging.getLogger("akis.editor")
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
-def register(context: Any) -> None:
+def register(context: AkisContext) -> None:
     try:
-        added = flowstore.seed_examples(context.database, DEFAULT_TENANT)
+        added = context.flows.seed_examples(DEFAULT_TENANT)
         if added:
             log.info("first start: added the example flows %s", ", ".join(added))
     except Exception as exc:  # a database problem is reported by the page, not at start-up
@@ -36,11 +38,11 @@ def register(context: Any) -> None:
 
 
 class FlowsPage:
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: AkisContext) -> None:
         self.context = context
         self.tenant = current_tenant()  # the signed-in user's (from the session), never the page's
         self.query = ""
-        self.summaries: list[flowstore.FlowSummary] = []
+        self.summaries: list[FlowSummary] = []
 
     async def build(self) -> None:
         watch_page()
@@ -63,7 +65,7 @@ class FlowsPage:
     # ---------- list ----------
     async def reload(self) -> None:
         try:
-            self.summaries = await flowstore.call(flowstore.list_summaries, self.context.database, self.tenant)
+            self.summaries = await self.context.flows.summaries(self.tenant)
         except Exception as exc:  # the database is away: say so on the page, not as a traceback
             log.warning("flows not listed: %s", exc)
             self.list.clear()
@@ -92,7 +94,7 @@ class FlowsPage:
             for summary in shown:
                 self._row(summary)
 
-    def _row(self, s: flowstore.FlowSummary) -> None:
+    def _row(self, s: FlowSummary) -> None:
         with ui.card().props(f"flat bordered data-testid=flow-{s.id}").classes("w-full p-0"):
             with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3"):
                 with ui.column().classes("gap-0 grow min-w-0 cursor-pointer") as main:
@@ -130,20 +132,27 @@ class FlowsPage:
         result = await dialog
         if result is None:
             return
-        flow_id = await flowstore.call(flowstore.create_blank, self.context.database, self.tenant, result)
+        flow_id = await self.context.flows.create_blank(self.tenant, result)
         ui.navigate.to(f"/flows/{flow_id}")
 
     async def _duplicate(self, flow_id: str) -> None:
-        new_id = await flowstore.call(flowstore.duplicate, self.context.database, self.tenant, flow_id)
+        try:
+            new_id = await self.context.flows.duplicate(self.tenant, flow_id)
+        except ServiceError as exc:
+            ui.notify(f"Not duplicated: {exc.detail}", type="negative")
+            return
         ui.notify(f"Duplicated as {new_id}", type="positive")
         await self.reload()
 
     async def _export(self, flow_id: str) -> None:
-        found = await flowstore.call(flowstore.load, self.context.database, self.tenant, flow_id)
-        if found is not None:
-            ui.download.content(found[0].dump_json().encode("utf-8"), f"{flow_id}.json", "application/json")
+        try:
+            text = await self.context.flows.export_json(self.tenant, flow_id)
+        except ServiceError as exc:
+            ui.notify(f"Not exported: {exc.detail}", type="negative")
+            return
+        ui.download.content(text.encode("utf-8"), f"{flow_id}.json", "application/json")
 
-    async def _confirm_delete(self, summary: flowstore.FlowSummary) -> None:
+    async def _confirm_delete(self, summary: FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label(f"Delete {summary.name}?").classes("text-lg font-semibold")
             ui.label(f"All {summary.version} version(s) of {summary.id} are deleted. This cannot be undone.").classes(
@@ -153,26 +162,33 @@ class FlowsPage:
                 ui.button("Delete", on_click=lambda: dialog.submit(True)).props(
                     "unelevated no-caps color=negative data-testid=confirm-delete")
         if await dialog:
-            await flowstore.call(flowstore.delete, self.context.database, self.tenant, summary.id)
-            ui.notify(f"Deleted {summary.name}")
+            try:
+                await self.context.flows.delete(self.tenant, summary.id)
+            except ServiceError as exc:
+                ui.notify(f"Not deleted: {exc.detail}", type="negative")
+            else:
+                ui.notify(f"Deleted {summary.name}")
             await self.reload()
 
     def _examples_menu(self) -> None:
-        examples = flowstore.examples()
+        shipped = examples()
         with ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples"):
             with ui.menu().classes("max-w-md"):
-                if not examples:
+                if not shipped:
                     ui.menu_item("No examples found").props("disable")
-                for example in examples:
+                for example in shipped:
                     with ui.menu_item(on_click=lambda _, e=example: self._add_example(e)).props(
-                            f"data-testid=example-{example['flow_id']}"):
-                        with ui.column().classes("gap-0"):
-                            ui.label(example["name"]).classes("font-medium")
-                            if example["description"]:
-                                ui.label(example["description"]).classes("text-xs akis-muted")
+                            f"data-testid=example-{example.flow_id}"), ui.column().classes("gap-0"):
+                        ui.label(example.name).classes("font-medium")
+                        if example.description:
+                            ui.label(example.description).classes("text-xs akis-muted")
 
-    async def _add_example(self, example: dict[str, Any]) -> None:
-        flow_id = await flowstore.call(flowstore.add_example, self.context.database, self.tenant, example["path"])
+    async def _add_example(self, example: Example) -> None:
+        try:
+            flow_id = await self.context.flows.add_example(self.tenant, example.path)
+        except ServiceError as exc:
+            ui.notify(f"Not added: {exc.detail}", type="negative")
+            return
         ui.navigate.to(f"/flows/{flow_id}")
 
     # ---------- import ----------
@@ -194,11 +210,10 @@ class FlowsPage:
     async def _imported(self, e: events.UploadEventArguments, box: ui.column, upload: ui.upload) -> None:
         data = await e.file.read()
         upload.reset()
-        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry,
-                                      self.tenant, data)
+        result = await self.context.flows.import_text(self.tenant, data)
         self._show_import(result, data, box, e.file.name)
 
-    def _show_import(self, result: flowstore.ImportResult, data: bytes, box: ui.column, name: str) -> None:
+    def _show_import(self, result: ImportResult, data: bytes, box: ui.column, name: str) -> None:
         box.clear()
         with box:
             if result.flow_id:
@@ -215,10 +230,8 @@ class FlowsPage:
             else:
                 problems_table(result.problems, name)
 
-    async def _import_as(self, data: bytes, mode: str, box: ui.column, name: str) -> None:
-        result = await flowstore.call(flowstore.import_flow, self.context.database, self.context.registry,
-                                      self.tenant, data,
-                                                 mode=mode)
+    async def _import_as(self, data: bytes, mode: ImportMode, box: ui.column, name: str) -> None:
+        result = await self.context.flows.import_text(self.tenant, data, mode)
         self._show_import(result, data, box, name)
 
 

@@ -5,12 +5,11 @@ then makes a new version, so history is never rewritten.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
 
-from editor import flowstore
 from editor.graph import Change, diff_documents
 from runtime.flow.model import FlowDocument
 
@@ -22,8 +21,8 @@ def ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = max(0, (datetime.now(timezone.utc) - moment).total_seconds())
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0, (datetime.now(UTC) - moment).total_seconds())
     for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             count = int(seconds // size)
@@ -49,14 +48,14 @@ def render_changes(changes: list[Change]) -> None:
 
 async def open_versions(session: Any) -> None:
     """The history dialog for the session's flow."""
-    rows = await flowstore.call(flowstore.versions, session.context.database, session.tenant, session.flow_id)
-    documents = {r["version"]: r["document"] for r in rows}
+    rows = await session.context.flows.versions(session.tenant, session.flow_id)
+    documents = {r.version: r.document for r in rows}
     current = session.draft.version
     options: dict[Any, str] = {}
     if session.draft.dirty:
         options[DRAFT] = "Unsaved changes"
     for row in rows:
-        options[row["version"]] = f"v{row['version']}" + (" (current)" if row["version"] == current else "")
+        options[row.version] = f"v{row.version}" + (" (current)" if row.version == current else "")
 
     def document(key: Any) -> FlowDocument:
         if key == DRAFT:
@@ -72,20 +71,20 @@ async def open_versions(session: Any) -> None:
             with ui.scroll_area().classes("w-[340px]").style("height: 60vh"):
                 for row in rows:
                     with ui.card().props("flat bordered").classes("w-full p-2 gap-1").props(
-                            f"data-testid=version-{row['version']}"):
+                            f"data-testid=version-{row.version}"):
                         with ui.row().classes("items-center gap-2 no-wrap"):
-                            ui.label(f"v{row['version']}").classes("font-semibold")
-                            if row["version"] == current:
+                            ui.label(f"v{row.version}").classes("font-semibold")
+                            if row.version == current:
                                 ui.badge("current").props("outline")
-                            ui.label(ago(row["created_at"])).classes("text-xs akis-muted")
-                        if row["comment"]:
-                            ui.label(row["comment"]).classes("text-sm")
+                            ui.label(ago(row.created_at)).classes("text-xs akis-muted")
+                        if row.comment:
+                            ui.label(row.comment).classes("text-sm")
                         with ui.row().classes("gap-1"):
-                            ui.button("Compare", on_click=lambda _, v=row["version"]: pick(v)).props(
-                                f"flat dense no-caps size=sm data-testid=compare-{row['version']}")
-                            ui.button("Restore", on_click=lambda _, v=row["version"]: restore(v)).props(
-                                f"flat dense no-caps size=sm data-testid=restore-{row['version']}").set_enabled(
-                                row["version"] != current or session.draft.dirty)
+                            ui.button("Compare", on_click=lambda _, v=row.version: pick(v)).props(
+                                f"flat dense no-caps size=sm data-testid=compare-{row.version}")
+                            ui.button("Restore", on_click=lambda _, v=row.version: restore(v)).props(
+                                f"flat dense no-caps size=sm data-testid=restore-{row.version}").set_enabled(
+                                row.version != current or session.draft.dirty)
             with ui.column().classes("grow min-w-0 gap-2"):
                 keys = list(options)
                 newer = keys[0] if keys else None

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from editor.services.runs import RunService
+from runtime.engine.engine import RunHandle
 from runtime.events import Event
 from runtime.flow.model import FlowDocument
 from runtime.report import RunReport
@@ -59,12 +61,12 @@ class CompareResult:
         )
 
 
-async def run_compare(engine: Any, document: FlowDocument, inputs: dict[str, Any], *, tenant_id: str,
-                      session_id: str, on_event: Callable[[str, Event], None],
-                      on_start: Callable[[str, Any], None] | None = None) -> CompareResult:
+async def run_compare(runs: RunService, document: FlowDocument, inputs: dict[str, Any], *, tenant_id: str,
+                      session_id: str, on_event: Callable[[str, Event], None], version: int | None = None,
+                      on_start: Callable[[str, RunHandle], None] | None = None) -> CompareResult:
     """Both runs, in order; stops after a run that did not succeed (``result.error`` says why).
     ``on_start(mode, handle)`` lets the caller stop a run; ``on_event(mode, event)`` sees every event."""
-    result = CompareResult(document, exclusive=exclusive_nodes(document, engine.registry, tenant_id))
+    result = CompareResult(document, exclusive=exclusive_nodes(document, runs.engine.registry, tenant_id))
     for mode in MODES:
         report = RunReport()
         result.reports[mode] = report
@@ -73,8 +75,9 @@ async def run_compare(engine: Any, document: FlowDocument, inputs: dict[str, Any
             report.observe(event)
             on_event(mode, event)
 
-        handle = engine.start(variant(document, mode), dict(inputs), tenant_id=tenant_id, session_id=session_id,
-                              on_event=listener)
+        started = await runs.start(tenant_id, variant(document, mode), inputs, session_id=session_id,
+                                   version=version, listener=listener)
+        handle = started.handle
         if on_start is not None:
             on_start(mode, handle)
         outcome = await handle.result()

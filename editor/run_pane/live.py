@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.events import (
-    BACKGROUND_FINISHED, MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, NODE_SKIPPED, NODE_STARTED, RUN_FINISHED, Event,
+    BACKGROUND_FINISHED,
+    MESSAGE_CHUNK,
+    NODE_FAILED,
+    NODE_FINISHED,
+    NODE_SKIPPED,
+    NODE_STARTED,
+    RUN_FINISHED,
+    Event,
 )
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import FlowDocument
@@ -53,7 +60,7 @@ class LiveRun:
                 self.answers[node.id] = Answer(node.id, self.labels[node.id])
 
     @classmethod
-    def for_flow(cls, document: FlowDocument, registry: Any, tenant_id: str | None) -> "LiveRun":
+    def for_flow(cls, document: FlowDocument, registry: Any, tenant_id: str | None) -> LiveRun:
         """Which nodes stream and which run in the background, from their node types."""
         streaming, background = set(), set()
         for node in document.nodes:

@@ -23,6 +23,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
+from editor.services.errors import FlowProblems, ServiceError
+from runtime.engine.engine import RunHandle
 from runtime.errors import AkisError, Problem
 from runtime.events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RUN_FINISHED, Event
 from runtime.flow.model import FlowDocument
@@ -211,13 +213,13 @@ class RunPane(ui.column):
         self._begin(live, "Running…")
         version = await stored_version(self.context, self.tenant(), document)
         try:
-            self.handle = self.context.engine.start(document, inputs, tenant_id=self.tenant(),
-                                                    session_id=self.session(), on_event=self._listener(live))
-        except AkisError as exc:
+            started = await self.context.runs.start(self.tenant(), document, inputs, session_id=self.session(),
+                                                    version=version, listener=self._listener(live))
+        except ServiceError as exc:
             self._end()
-            self._show_problems([Problem("input", str(exc))])
+            self._show_problems(exc.problems if isinstance(exc, FlowProblems) else [Problem("input", exc.detail)])
             return
-        self.context.recorder.expect(self.handle.run_id, inputs, version)
+        self.handle = started.handle
         self._remember(self.handle.run_id, live)
         try:
             await self._await_handle()
@@ -253,10 +255,6 @@ class RunPane(ui.column):
 
     def _listener(self, live: LiveRun) -> Callable[[Event], None]:
         def on_event(event: Event) -> None:
-            try:
-                self.context.recorder.observe(event)
-            except Exception:
-                log.exception("the run recorder failed on %s", event.event)
             try:
                 for patch in live.observe(event):
                     self._patch(patch)
@@ -357,16 +355,14 @@ class RunPane(ui.column):
         lives: dict[str, LiveRun] = {}
         version = await stored_version(self.context, self.tenant(), document)
 
-        def on_start(mode: str, handle: Any) -> None:
+        def on_start(mode: str, handle: RunHandle) -> None:
             self.handle = handle
-            self.context.recorder.expect(handle.run_id, inputs, version)
             self.status.set_text(f"Compare: {mode} run…")
             lives[mode] = LiveRun.for_flow(document, self.context.registry, self.tenant())
             for patch in lives[mode].start_patches():
                 self._patch(patch)
 
         def on_event(mode: str, event: Event) -> None:
-            self.context.recorder.observe(event)
             try:
                 for patch in lives[mode].observe(event):
                     self._patch(patch)
@@ -374,9 +370,9 @@ class RunPane(ui.column):
                 log.exception("the run pane could not show %s", event.event)
 
         try:
-            result = await run_compare(self.context.engine, document, inputs, tenant_id=self.tenant(),
-                                       session_id=f"compare-{uuid.uuid4().hex[:8]}", on_event=on_event,
-                                       on_start=on_start)
+            result = await run_compare(self.context.runs, document, inputs, tenant_id=self.tenant(),
+                                       session_id=f"compare-{uuid.uuid4().hex[:8]}", version=version,
+                                       on_event=on_event, on_start=on_start)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not self._stopping or (task is not None and task.cancelling()):

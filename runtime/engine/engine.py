@@ -53,6 +53,16 @@ class RunHandle:
     def done(self) -> bool:
         return self._task.done()
 
+    def add_done_callback(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once the run's task is over, however it ended."""
+
+        def done(task: asyncio.Task[RunResult]) -> None:
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure is reported by the run's own events and result
+            callback()
+
+        self._task.add_done_callback(done)
+
 
 class FanOut:
     """Several listeners as one: each event goes to each, in order."""

@@ -279,6 +279,25 @@ async def test_save_with_comment_versions_diff_and_restore(editor_user: EditorUI
     assert editor_user.stored(DEMO)["nodes"][2]["config"]["limit"] == 3
 
 
+async def test_saving_in_the_editor_registers_the_flows_cache_events(editor_user: EditorUI) -> None:
+    """A version written by an older app (straight to storage, so no event mapping was learned)
+    is opened and saved in the editor: from that save on, its event clears its tag."""
+    from storage.repos.flows import save_flow
+
+    document = {**editor_user.stored(DEMO), "settings": {"cache_events": {"stock.changed": ["stock"]}}}
+    editor_user.context.database.call(save_flow, "1", document, "with an event mapping")
+    events = editor_user.context.cache_events
+    assert events is not None and events.tags_for("1", "stock.changed") == []
+    await editor_user.open(f"/flows/{DEMO}")
+    await select(editor_user, "node_3")
+    editor_user.one("field-limit").set_value(9)
+    assert events.tags_for("1", "stock.changed") == []
+    await save(editor_user)
+    assert editor_user.stored(DEMO)["settings"]["cache_events"] == {"stock.changed": ["stock"]}
+    assert events.tags_for("1", "stock.changed") == ["stock"]
+    assert events.tags_for("2", "stock.changed") == []  # the tenant's own mapping only
+
+
 async def test_export_downloads_the_flow(editor_user: EditorUI) -> None:
     await editor_user.open(f"/flows/{DEMO}")
     editor_user.by("export").click()

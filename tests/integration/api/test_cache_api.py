@@ -29,7 +29,10 @@ async def test_cache_event_clears_only_the_callers_tenant(api: Api) -> None:
             await cache_outcome(client, "cached-search")
             assert await cache_outcome(client, "cached-search") == "hit"
         cleared = await b.post("/api/events", json={"event": "product.updated"})
-        assert cleared.status_code == 200 and cleared.json() == {"event": "product.updated", "tags_cleared": ["products"]}
+        assert cleared.status_code == 200 and cleared.json() == {
+            "event": "product.updated",
+            "tags_cleared": ["products"],
+        }
         assert await cache_outcome(b, "cached-search") == "miss"
         assert await cache_outcome(a, "cached-search") == "hit"  # tenant A's entries were not touched
         unknown = await a.post("/api/events", json={"event": "nothing.mapped"})
@@ -51,10 +54,9 @@ async def test_a_flows_own_cache_events_count(api: Api) -> None:
 
 
 async def test_stored_mappings_are_learned_per_tenant_at_start(tmp_path) -> None:
-    from types import SimpleNamespace
-
-    from editor.api import learn_stored_cache_events
+    from editor.services.flows import FlowService
     from runtime.cache import CacheEvents, build_cache
+    from runtime.nodes.registry import default_registry
     from runtime.settings import AkisSettings
     from storage.db import init_db
     from storage.models import Flow, FlowVersion
@@ -76,11 +78,11 @@ async def test_stored_mappings_are_learned_per_tenant_at_start(tmp_path) -> None
 
     database.call(poisoned)
     cache = build_cache(AkisSettings(_env_file=None))
-    context = SimpleNamespace(database=database, cache_events=CacheEvents(cache))
-    await learn_stored_cache_events(context)
-    assert context.cache_events.tags_for("2", "product.updated") == ["products"]
-    assert context.cache_events.tags_for("5", "product.updated") == ["products", "t5-injected-tag"]
-    assert context.cache_events.tags_for("2", "stock.changed") == ["stock"]
-    assert context.cache_events.tags_for("2", "x") == [] and context.cache_events.tags_for("5", "stock.changed") == []
+    events = CacheEvents(cache)
+    await FlowService(database, default_registry(), events).learn_stored_events()
+    assert events.tags_for("2", "product.updated") == ["products"]
+    assert events.tags_for("5", "product.updated") == ["products", "t5-injected-tag"]
+    assert events.tags_for("2", "stock.changed") == ["stock"]
+    assert events.tags_for("2", "x") == [] and events.tags_for("5", "stock.changed") == []
     await cache.close()
     database.dispose()

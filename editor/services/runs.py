@@ -1,0 +1,176 @@
+"""The runs service: start a run (of a stored flow or of the editor's draft), follow, cancel and
+read runs. The HTTP API and the editor's run pane both start runs here, so every run is recorded
+(run row and node metrics), streams on its conversation's channel, and can be resumed and
+cancelled by id, whichever door it came in by.
+
+A run starts even while the cross-process relay (Redis) is down: its events are then kept in
+this process so its own stream can resume, and :func:`relay_state` says ``degraded``.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from runtime.channels import ChannelHub, ChannelUnavailable, check_session_id, check_tenant_id
+from runtime.engine.engine import Engine, InputError, RunHandle, channel_for
+from runtime.errors import AkisError, FlowLoadError, FlowValidationError, Problem
+from runtime.events import Event
+from runtime.flow.model import FlowDocument
+from storage.db import Database
+from storage.errors import StorageError
+from storage.models import Run
+from storage.recorder import RunRecorder
+from storage.repos import runs as runs_repo
+
+from .active_runs import ActiveRun, ActiveRuns
+from .errors import FlowProblems, Invalid, NotFound
+from .flows import FlowService
+
+
+class Hub(Protocol):
+    """What the app asks of a channel hub (the in-process one, or Redis's across processes).
+    ``available`` is False while the cross-process relay is down (runs go on)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def publish(self, channel: str, event: Event) -> None: ...
+
+    def subscribe(self, channel: str, after: int | None = None) -> AsyncIterator[Event]: ...
+
+    async def cursor(self, channel: str) -> int: ...
+
+    def lost(self, channel: str, run_id: str) -> int: ...
+
+    def health(self) -> dict[str, object]: ...
+
+    async def aclose(self) -> None: ...
+
+
+RelayState = Literal["ok", "degraded", "off"]
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    """A run under way: await ``handle.result()`` or follow its events through the listener."""
+
+    run_id: str
+    flow_id: str
+    session_id: str
+    channel: str
+    version: int | None
+    handle: RunHandle
+    entry: ActiveRun
+    relay_down: str | None  # why the cross-process relay could not carry it, or None
+
+
+class RunService:
+    def __init__(self, engine: Engine, hub: Hub | None, recorder: RunRecorder, database: Database,
+                 flows: FlowService, active: ActiveRuns | None = None) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.recorder = recorder
+        self.database = database
+        self.flows = flows
+        self.active = active or ActiveRuns()
+        # Events of runs started while the relay was down, kept here so their own stream resumes.
+        self.kept = ChannelHub(max_events=10_000, retention_s=600.0)
+
+    async def start_stored(self, tenant: str, flow_id: str, inputs: Mapping[str, object], *,
+                           session_id: str | None = None, version: int | None = None,
+                           listener: Listener | None = None) -> StartedRun:
+        """Run a stored version (the current one by default); :class:`FlowProblems` when it has any."""
+        stored = await self.flows.read(tenant, flow_id, version)
+        if stored.problems:
+            raise FlowProblems(f"the flow has {len(stored.problems)} problem(s) and cannot run", list(stored.problems))
+        return await self.start(tenant, stored.document, inputs, session_id=session_id, version=stored.version,
+                                listener=listener)
+
+    async def start(self, tenant: str, document: FlowDocument, inputs: Mapping[str, object], *,
+                    session_id: str | None = None, version: int | None = None,
+                    listener: Listener | None = None) -> StartedRun:
+        """Start ``document`` (a stored version, or the editor's draft with the version it was
+        loaded from). ``session_id`` may also come in ``inputs``; both must agree."""
+        run_inputs = dict(inputs)
+        given = run_inputs.pop("session_id", None)
+        if session_id and given is not None and str(given) != session_id:
+            raise Invalid("session_id differs between the body and its inputs")
+        session = session_id or (str(given) if given is not None else uuid.uuid4().hex)
+        run_id = uuid.uuid4().hex
+        try:
+            channel = channel_for(check_tenant_id(tenant), check_session_id(session))
+            cursor, relay_down = await self._cursor(channel)
+        except AkisError as exc:  # a tenant or session id a channel cannot carry
+            raise Invalid(str(exc)) from None
+        local = self.kept if relay_down is not None else None
+        recorder = self.recorder
+
+        def on_event(event: Event) -> None:
+            recorder.observe(event)
+            if local is not None:
+                local.publish(channel, event)
+            if listener is not None:
+                listener(event)
+
+        recorder.expect(run_id, {**run_inputs, "session_id": session}, version)
+        try:
+            handle = self.engine.start(document, run_inputs, tenant_id=tenant, session_id=session, run_id=run_id,
+                                       on_event=on_event)
+        except (FlowValidationError, FlowLoadError) as exc:
+            raise FlowProblems(f"the flow has {len(exc.problems)} problem(s) and cannot run", list(exc.problems)) \
+                from None
+        except (InputError, AkisError) as exc:
+            raise FlowProblems(str(exc), [Problem("input", str(exc))]) from None
+        entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle, local=local)
+        self.active.add(entry)
+        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, relay_down)
+
+    def recent(self, tenant: str, run_id: str) -> ActiveRun:
+        """A run of this process (running, or ended in the last minutes); :class:`NotFound` otherwise."""
+        run = self.active.get(tenant, run_id)
+        if run is None:
+            raise NotFound(f"run {run_id!r}")
+        return run
+
+    def cancel(self, tenant: str, run_id: str) -> bool:
+        """Cancel a run of this process: True when it was still running."""
+        run = self.recent(tenant, run_id)
+        if run.handle is None or run.handle.done():
+            return False
+        run.handle.cancel()
+        return True
+
+    def relay_state(self, entry: ActiveRun) -> RelayState:
+        """``off`` (no hub), ``degraded`` (subscribers elsewhere could not follow all of the run:
+        the relay was down at its start, is down now, or lost some of its events), else ``ok``."""
+        if self.hub is None:
+            return "off"
+        if entry.local is not None or not self.hub.available or self.hub.lost(entry.channel, entry.run_id):
+            return "degraded"
+        return "ok"
+
+    async def stored(self, tenant: str, run_id: str) -> Run:
+        """A recorded run; :class:`NotFound` for another tenant's or an unknown one."""
+        try:
+            row = await self.database.run(runs_repo.get_run, tenant, run_id)
+        except StorageError:
+            row = None
+        if row is None:
+            raise NotFound(f"run {run_id!r}")
+        return row
+
+    async def list_stored(self, tenant: str, flow_id: str | None = None, limit: int = 50) -> list[Run]:
+        """Recorded runs, newest first."""
+        return await self.database.run(runs_repo.list_runs, tenant, flow_id, limit)
+
+    async def _cursor(self, channel: str) -> tuple[int, str | None]:
+        """Where the channel is now (a subscriber resumes after it), and why the relay is down if it is."""
+        if self.hub is None:
+            return 0, None
+        try:
+            return await self.hub.cursor(channel), None
+        except ChannelUnavailable as exc:  # bounded; the hub logged and counted it
+            return self.kept.last_cursor(channel), str(exc)
