@@ -28,6 +28,7 @@ from storage.jobs import make_runner
 from storage.metrics_sink import SqlMetricsSink
 from storage.recorder import RunRecorder
 
+from .auth.throttle import LoginThrottle
 from .services.flows import FlowService
 from .services.runs import Hub, RunService
 
@@ -49,6 +50,7 @@ class AkisContext:
     recorder: RunRecorder
     flows: FlowService
     runs: RunService
+    login_throttle: LoginThrottle
     cache_events: CacheEvents | None = None
     background_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     warmup: WarmupScheduler | None = None
@@ -75,7 +77,7 @@ class AkisContext:
         except Exception as exc:  # noqa: BLE001 - shutdown must finish
             log.warning("metrics not flushed: %s", exc)
         closers = (self.hub.aclose if self.hub is not None else None, self.cache.close if self.cache else None,
-                   getattr(self.services.providers, "aclose", None))
+                   getattr(self.services.providers, "aclose", None), self.login_throttle.aclose)
         for closer in closers:
             if closer is not None:
                 try:
@@ -126,7 +128,7 @@ def create_context(settings: AkisSettings) -> AkisContext:
     flows = FlowService(database, registry, cache_events)
     runs = RunService(engine, hub, recorder, database, flows)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
-                          flows, runs, cache_events=cache_events)
+                          flows, runs, LoginThrottle.from_settings(settings), cache_events=cache_events)
     return context
 
 

@@ -64,11 +64,9 @@ def register_api(context: AkisContext, app: App = nicegui_app) -> None:
     async def login_required() -> bool:
         return expose or await users_exist()
 
-    login_router = login.build_router(context)
-    for router in (ops.health_router, login_router, flows.router, runs.router, channels.router, ops.router,
+    for router in (ops.health_router, login.router, flows.router, runs.router, channels.router, ops.router,
                    sessions_router):
         app.include_router(router)
-    app.on_shutdown(login_router.throttle.aclose)
     app.on_startup(context.flows.learn_stored_events)
 
     @app.get("/widget", include_in_schema=False)

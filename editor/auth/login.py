@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import html
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from editor.api.deps import ContextDep
+from editor.api.limits import same_origin_request
+from storage.errors import StorageError
+from storage.repos.sessions import ActiveSession
+from storage.repos.users import authenticate
 
 from .sessions import SESSION_COOKIE, SessionSigner, allowed_origins, cookie_options, derive_key, signer, store
 from .throttle import Attempt, LoginThrottle, digest, retry_after
@@ -115,131 +121,134 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def build_router(context: Any, throttle: LoginThrottle | None = None) -> APIRouter:
-    """The login and logout routes. ``throttle`` defaults to one from the context's settings
-    (in Redis when ``AKIS_REDIS_URL`` is set)."""
-    router = APIRouter(include_in_schema=False)
-    limiter = throttle or LoginThrottle.from_settings(context.settings)
-    router.throttle = limiter  # type: ignore[attr-defined] - for tests and shutdown
+router = APIRouter(include_in_schema=False)
 
-    def cookies() -> FormCookies:
-        current = signer()
-        if current is None:
-            raise RuntimeError("sessions are not configured (editor.auth.sessions.configure)")
-        return FormCookies(current)
 
-    def secure(request: Request) -> bool:
-        return request.url.scheme == "https"
+def login_throttle(context: ContextDep) -> LoginThrottle:
+    return context.login_throttle
 
-    def form_response(request: Request, status: int, next_path: str = "/", tenant: str = "1", username: str = "",
-                      error: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
-        """The sign-in form with a token bound to this browser's pre-session cookie (kept when
-        it is still good, so two open tabs both work)."""
-        forms = cookies()
-        nonce = forms.form_nonce(request.cookies.get(FORM_COOKIE))
-        value = None
-        if nonce is None:
-            nonce, value = forms.new_form()
-        page = login_page(next_path, tenant, username, error, csrf=forms.signer.token("login", nonce))
-        response = HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
-        if value is not None:
-            response.set_cookie(FORM_COOKIE, value, max_age=FORM_MAX_AGE_S, path="/login", httponly=True,
-                                samesite="strict", secure=secure(request))
-        return response
 
-    @router.get("/login", response_class=HTMLResponse)
-    async def show_login(request: Request, next: str = "/") -> HTMLResponse:
-        return form_response(request, 200, next)
+ThrottleDep = Annotated[LoginThrottle, Depends(login_throttle)]
 
-    @router.post("/login")
-    async def do_login(
-        request: Request,
-        tenant: str = Form("1", max_length=64),
-        username: str = Form(..., max_length=100),
-        password: str = Form(..., max_length=1000),
-        next: str = Form("/", max_length=2000),
-        csrf: str = Form("", max_length=200),
-    ) -> Any:
-        from editor.api.limits import same_origin_request
-        from storage.errors import StorageError
-        from storage.repos.users import authenticate
 
-        forms = cookies()
-        tenant, username = tenant.strip(), username.strip()
-        if not same_origin_request(request.headers, allowed_origins()):
-            return form_response(request, 403, next, tenant, username,
-                                 "This sign-in form was sent from another site. Sign in here instead.")
-        nonce = forms.form_nonce(request.cookies.get(FORM_COOKIE))
-        if nonce is None or not forms.signer.check_token("login", nonce, csrf):
-            return form_response(request, 403, next, tenant, username,
-                                 "The sign-in form expired or did not come from this page: please sign in again.")
-        account = digest(tenant, username)
-        known = forms.device(request.cookies.get(DEVICE_COOKIE))
-        device = known[0] if known is not None and account in known[1] else None
-        attempt = Attempt(tenant, username, client_address(request), device)
-        wait = await limiter.wait_s(attempt)
-        if wait > 0:
-            return form_response(request, 429, next, tenant, username,
-                                 f"Too many failed sign-ins: try again in {retry_after(wait)} s.",
-                                 headers={"Retry-After": retry_after(wait)})
-        try:
-            user = await context.database.run(authenticate, tenant, username, password)
-        except StorageError:
-            user = None
-        if user is None:
-            await limiter.failed(attempt)
-            return form_response(request, 401, next, tenant, username, "Wrong tenant, user name or password.")
-        await limiter.succeeded(attempt)
-        sessions = store()
-        if sessions is None:
-            raise RuntimeError("sessions are not configured (editor.auth.sessions.configure)")
-        previous = forms.signer.read(request.cookies.get(SESSION_COOKIE))
-        if previous is not None:  # this browser's earlier session ends: one browser, one session
-            found = await sessions.lookup(previous)
-            if found is not None:
-                await sessions.revoke(found.tenant_id, found.username, found.id)
-        ref = await sessions.create(user.tenant_id, user.username, address=client_address(request),
-                                    user_agent=request.headers.get("user-agent", ""))
-        response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, forms.signer.sign(ref), **cookie_options(secure(request)))
-        device_id, accounts = known if known is not None else (secrets.token_urlsafe(16), [])
-        accounts = [a for a in accounts if a != account] + [account]
-        response.set_cookie(DEVICE_COOKIE, forms.device_value(device_id, accounts), max_age=DEVICE_MAX_AGE_S,
-                            path="/login", httponly=True, samesite="strict", secure=secure(request))
-        response.delete_cookie(FORM_COOKIE, path="/login", httponly=True, samesite="strict", secure=secure(request))
-        return response
+def cookies() -> FormCookies:
+    current = signer()
+    if current is None:
+        raise RuntimeError("sessions are not configured (editor.auth.sessions.configure)")
+    return FormCookies(current)
 
-    async def signed_in(request: Request) -> Any:
-        current, sessions = signer(), store()
-        ref = current.read(request.cookies.get(SESSION_COOKIE)) if current else None
-        if ref is None or sessions is None:
-            return None
-        return await sessions.lookup(ref)
 
-    @router.get("/logout", response_class=HTMLResponse)
-    async def confirm_logout(request: Request) -> Response:
-        """Nothing changes on a GET (a link on another site must not sign anyone out): a button."""
-        found = await signed_in(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        return HTMLResponse(_LOGOUT_PAGE.format(user=html.escape(f"{found.username} (tenant {found.tenant_id})")),
-                            headers={"Cache-Control": "no-store"})
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
 
-    @router.post("/logout")
-    async def do_logout(request: Request) -> Response:
-        from editor.api.limits import same_origin_request
 
-        if not same_origin_request(request.headers, allowed_origins()):
-            return HTMLResponse("Refused: a page of another site may not sign you out.", status_code=403)
-        found = await signed_in(request)
+def form_response(request: Request, status: int, next_path: str = "/", tenant: str = "1", username: str = "",
+                  error: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The sign-in form with a token bound to this browser's pre-session cookie (kept when
+    it is still good, so two open tabs both work)."""
+    forms = cookies()
+    nonce = forms.form_nonce(request.cookies.get(FORM_COOKIE))
+    value = None
+    if nonce is None:
+        nonce, value = forms.new_form()
+    page = login_page(next_path, tenant, username, error, csrf=forms.signer.token("login", nonce))
+    response = HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+    if value is not None:
+        response.set_cookie(FORM_COOKIE, value, max_age=FORM_MAX_AGE_S, path="/login", httponly=True,
+                            samesite="strict", secure=secure(request))
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def show_login(request: Request, next: str = "/") -> HTMLResponse:
+    return form_response(request, 200, next)
+
+
+@router.post("/login")
+async def do_login(
+    request: Request,
+    context: ContextDep,
+    limiter: ThrottleDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    tenant: Annotated[str, Form(max_length=64)] = "1",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    forms = cookies()
+    tenant, username = tenant.strip(), username.strip()
+    if not same_origin_request(request.headers, allowed_origins()):
+        return form_response(request, 403, next, tenant, username,
+                             "This sign-in form was sent from another site. Sign in here instead.")
+    nonce = forms.form_nonce(request.cookies.get(FORM_COOKIE))
+    if nonce is None or not forms.signer.check_token("login", nonce, csrf):
+        return form_response(request, 403, next, tenant, username,
+                             "The sign-in form expired or did not come from this page: please sign in again.")
+    account = digest(tenant, username)
+    known = forms.device(request.cookies.get(DEVICE_COOKIE))
+    device = known[0] if known is not None and account in known[1] else None
+    attempt = Attempt(tenant, username, client_address(request), device)
+    wait = await limiter.wait_s(attempt)
+    if wait > 0:
+        return form_response(request, 429, next, tenant, username,
+                             f"Too many failed sign-ins: try again in {retry_after(wait)} s.",
+                             headers={"Retry-After": retry_after(wait)})
+    try:
+        user = await context.database.run(authenticate, tenant, username, password)
+    except StorageError:
+        user = None
+    if user is None:
+        await limiter.failed(attempt)
+        return form_response(request, 401, next, tenant, username, "Wrong tenant, user name or password.")
+    await limiter.succeeded(attempt)
+    sessions = store()
+    if sessions is None:
+        raise RuntimeError("sessions are not configured (editor.auth.sessions.configure)")
+    previous = forms.signer.read(request.cookies.get(SESSION_COOKIE))
+    if previous is not None:  # this browser's earlier session ends: one browser, one session
+        found = await sessions.lookup(previous)
         if found is not None:
-            sessions = store()
-            assert sessions is not None
             await sessions.revoke(found.tenant_id, found.username, found.id)
-        response = RedirectResponse("/login", status_code=303)
-        options = cookie_options(secure(request))
-        options.pop("max_age")
-        response.delete_cookie(SESSION_COOKIE, **options)
-        return response
+    ref = await sessions.create(user.tenant_id, user.username, address=client_address(request),
+                                user_agent=request.headers.get("user-agent", ""))
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, forms.signer.sign(ref), **cookie_options(secure(request)))
+    device_id, accounts = known if known is not None else (secrets.token_urlsafe(16), [])
+    accounts = [a for a in accounts if a != account] + [account]
+    response.set_cookie(DEVICE_COOKIE, forms.device_value(device_id, accounts), max_age=DEVICE_MAX_AGE_S,
+                        path="/login", httponly=True, samesite="strict", secure=secure(request))
+    response.delete_cookie(FORM_COOKIE, path="/login", httponly=True, samesite="strict", secure=secure(request))
+    return response
 
-    return router
+
+async def signed_in(request: Request) -> ActiveSession | None:
+    current, sessions = signer(), store()
+    ref = current.read(request.cookies.get(SESSION_COOKIE)) if current else None
+    if ref is None or sessions is None:
+        return None
+    return await sessions.lookup(ref)
+
+
+@router.get("/logout", response_class=HTMLResponse)
+async def confirm_logout(request: Request) -> Response:
+    """Nothing changes on a GET (a link on another site must not sign anyone out): a button."""
+    found = await signed_in(request)
+    if found is None:
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse(_LOGOUT_PAGE.format(user=html.escape(f"{found.username} (tenant {found.tenant_id})")),
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/logout")
+async def do_logout(request: Request) -> Response:
+    if not same_origin_request(request.headers, allowed_origins()):
+        return HTMLResponse("Refused: a page of another site may not sign you out.", status_code=403)
+    found = await signed_in(request)
+    sessions = store()
+    if found is not None and sessions is not None:
+        await sessions.revoke(found.tenant_id, found.username, found.id)
+    response = RedirectResponse("/login", status_code=303)
+    options = cookie_options(secure(request))
+    options.pop("max_age")
+    response.delete_cookie(SESSION_COOKIE, **options)
+    return response

@@ -18,6 +18,9 @@ from typing import Any
 from cachetools import TTLCache
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from storage.errors import StorageError
+from storage.repos.sessions import ActiveSession, lookup_session
+
 SESSION_COOKIE = "akis_session"
 SESSION_MAX_AGE_S = 12 * 3600
 LOOKUP_TTL_S = 1.0  # how long a session check is remembered (also how late another instance sees a revocation)
@@ -82,20 +85,17 @@ class SessionStore:
 
     def __init__(self, database: Any, ttl_s: float = LOOKUP_TTL_S, max_entries: int = 10_000) -> None:
         self.database = database
-        self._cache: TTLCache[tuple[str, str], Any] = TTLCache(maxsize=max_entries, ttl=ttl_s)
+        self._cache: TTLCache[tuple[str, str], ActiveSession | None] = TTLCache(maxsize=max_entries, ttl=ttl_s)
 
     @staticmethod
     def _key(ref: SessionRef) -> tuple[str, str]:
         return ref.id, hashlib.sha256(ref.secret.encode("utf-8")).hexdigest()
 
-    async def lookup(self, ref: SessionRef) -> Any:
-        """The live session (``storage.repos.sessions.ActiveSession``) or None."""
+    async def lookup(self, ref: SessionRef) -> ActiveSession | None:
+        """The live session or None."""
         key = self._key(ref)
         if key in self._cache:
             return self._cache[key]
-        from storage.errors import StorageError
-        from storage.repos.sessions import lookup_session
-
         try:
             found = await self.database.run(lookup_session, ref.id, ref.secret)
         except StorageError:
@@ -103,13 +103,11 @@ class SessionStore:
         self._cache[key] = found
         return found
 
-    def lookup_sync(self, ref: SessionRef) -> Any:
+    def lookup_sync(self, ref: SessionRef) -> ActiveSession | None:
         """:meth:`lookup` for code that cannot await (a page's synchronous helpers)."""
         key = self._key(ref)
         if key in self._cache:
             return self._cache[key]
-        from storage.repos.sessions import lookup_session
-
         found = self.database.call(lookup_session, ref.id, ref.secret)
         self._cache[key] = found
         return found

@@ -30,6 +30,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from runtime.redis_clients import redis_client, request_timeouts
+
 log = logging.getLogger("akis.auth")
 
 
@@ -159,14 +161,7 @@ class RedisCounters:
 
     def __init__(self, url: str, prefix: str, settings: Any = None) -> None:
         self.prefix = prefix
-        try:  # the app's Redis clients, with its connect and socket timeouts
-            from runtime.redis_clients import redis_client, request_timeouts
-
-            self.client = redis_client(url, request_timeouts(settings))
-        except ImportError:
-            from redis.asyncio import Redis
-
-            self.client = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        self.client = redis_client(url, request_timeouts(settings))  # the app's connect and socket timeouts
         self._acquire = self.client.register_script(_ACQUIRE)
         self._failed = self.client.register_script(_FAILED)
 

@@ -31,9 +31,10 @@ TOKEN = re.compile(r'name="csrf" value="([^"]*)"')
 def instance(database: Any, redis_url: str, prefix: str) -> tuple[FastAPI, Any]:
     settings = AkisSettings(redis_url=redis_url, cache_prefix=prefix, database_url=database.url)
     app = FastAPI()
-    router = login_routes.build_router(SimpleNamespace(settings=settings, database=database))
-    app.include_router(router)
-    return app, router.throttle
+    throttle = LoginThrottle.from_settings(settings)
+    app.state.akis = SimpleNamespace(settings=settings, database=database, login_throttle=throttle)
+    app.include_router(login_routes.router)
+    return app, throttle
 
 
 def browser(app: FastAPI) -> httpx.AsyncClient:
