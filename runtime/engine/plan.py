@@ -14,7 +14,7 @@ from ..flow.model import CacheStrategy, FlowDocument, NodeSpec
 from ..flow.validate import check_flow
 from ..nodes.base import NodeConfig, NodeType
 from ..nodes.registry import NodeRegistry
-from .templating import Renderer, compile_value, has_templates
+from .templating import Renderer, compile_config, has_templates
 
 
 @dataclass(slots=True)
@@ -105,7 +105,7 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
                 type_id=spec.type,
                 node_type=node_type,
                 spec=spec,
-                render=compile_value(config, "config") if templated else None,
+                render=compile_config(config, "config", spec.timeout_s) if templated else None,
                 config=None if templated else node_type.Config.model_validate(config),
                 preds=list(graph.preds[i]),
                 succs=list(graph.succs[i]),

@@ -240,10 +240,10 @@ class Run:
             try:
                 config = node.make_config(self.values)
                 if node.cache is not None and self.cache is not None:
-                    result, hit = await self._cached(node, config, ctx)
+                    result, hit = await self._cached(node, config, ctx, self.now_ms() - start)
                     cache = "hit" if hit else "miss"
                 elif not node.plain:
-                    result = await self._attempts(node, config, ctx)
+                    result = await self._attempts(node, config, ctx, self.now_ms() - start)
                 elif node.streams:
                     result = await self._call(node, config, ctx)  # one frame less on every resume
                 else:
@@ -301,19 +301,22 @@ class Run:
             ))
         return end
 
-    async def _cached(self, node: PlannedNode, config: Any, ctx: NodeContext) -> tuple[dict[str, Any], bool]:
+    async def _cached(self, node: PlannedNode, config: Any, ctx: NodeContext,
+                      rendering_ms: float = 0.0) -> tuple[dict[str, Any], bool]:
         strategy = node.cache
         assert strategy is not None and self.cache is not None
         rendered = config.model_dump(mode="json")
         fields = {k: rendered.get(k) for k in strategy.key_fields} if strategy.key_fields else rendered
         policy = CachePolicy(strategy.ttl, fields, tuple(strategy.tags))
         return await self.cache.get_or_compute(
-            self.tenant_id, node.type_id, policy, lambda: self._attempts(node, config, ctx)
+            self.tenant_id, node.type_id, policy, lambda: self._attempts(node, config, ctx, rendering_ms)
         )
 
-    async def _attempts(self, node: PlannedNode, config: Any, ctx: NodeContext) -> dict[str, Any]:
+    async def _attempts(self, node: PlannedNode, config: Any, ctx: NodeContext,
+                        rendering_ms: float = 0.0) -> dict[str, Any]:
         """Run the node under its timeout and retry policy. A streaming node that already sent
-        text is not retried: the person would see the text twice."""
+        text is not retried: the person would see the text twice. Rendering the config took
+        ``rendering_ms`` of the node's time: the first attempt has the rest of its timeout."""
         retry = node.spec.retry
         attempts = retry.attempts if retry else 1
         for attempt in range(1, attempts + 1):
@@ -321,8 +324,11 @@ class Run:
             chunks_before = len(sent) if sent else 0
             try:
                 if node.spec.timeout_s:
+                    timeout = node.spec.timeout_s
+                    if attempt == 1 and rendering_ms:
+                        timeout = max(timeout - rendering_ms / 1000.0, 0.0)
                     try:
-                        async with asyncio.timeout(node.spec.timeout_s):
+                        async with asyncio.timeout(timeout):
                             return await self._call(node, config, ctx)
                     except TimeoutError:
                         raise NodeError(f"timed out after {node.spec.timeout_s:g} s") from None

@@ -9,26 +9,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..engine.templating import check_template, is_template
+from ..engine.templating import TemplateCheck, is_template
 from ..errors import FlowValidationError, Problem
 from ..nodes.base import NodeType
-from ..nodes.registry import NodeRegistry
+from ..nodes.registry import NodeRegistry, default_registry
 from .graph import FlowGraph
+from .migrate import RETIRED_FIELDS
 from .model import FlowDocument
-
-CANONICAL_CHANNEL = "tenant.{tenant_id}.conversation.{session_id}"
 
 
 def validate_flow(
     flow: FlowDocument, registry: NodeRegistry | None = None, tenant_id: str | int | None = None
 ) -> list[Problem]:
     """Return every problem found (empty list: the flow is valid)."""
-    from ..nodes.registry import default_registry
-
     registry = registry or _shared_default(default_registry)
     tenant = str(tenant_id) if tenant_id is not None else None
     problems: list[Problem] = []
-    types = _check_nodes(flow, registry, tenant, problems)
+    types = _check_nodes(flow, registry, tenant, problems, TemplateCheck())
     graph = FlowGraph.build(flow)
     _check_edges(flow, types, problems)
     if graph.cycle:
@@ -60,7 +57,7 @@ def _shared_default(factory: Any) -> NodeRegistry:
 
 
 def _check_nodes(
-    flow: FlowDocument, registry: NodeRegistry, tenant: str | None, problems: list[Problem]
+    flow: FlowDocument, registry: NodeRegistry, tenant: str | None, problems: list[Problem], templates: TemplateCheck
 ) -> dict[str, NodeType]:
     types: dict[str, NodeType] = {}
     for node_id, count in Counter(n.id for n in flow.nodes).items():
@@ -71,24 +68,26 @@ def _check_nodes(
         if node_type is None:
             owners = registry.owner_of(node.type)
             why = " (a plugin type of another tenant)" if owners else ""
-            problems.append(
-                Problem("unknown_type", f"node {node.id!r}: unknown node type {node.type!r}{why}", node_id=node.id, field="type")
-            )
+            problems.append(Problem("unknown_type", f"node {node.id!r}: unknown node type {node.type!r}{why}",
+                                    node_id=node.id, field="type"))
             continue
         types.setdefault(node.id, node_type)
-        _check_config(node.id, node.config, node_type, problems)
+        _check_config(node.id, node.config, node_type, problems, templates)
         if node.on_error == "fallback" and node.fallback is None:
-            problems.append(
-                Problem("fallback", f"node {node.id!r}: on_error is 'fallback' but no 'fallback' value is set", node_id=node.id, field="fallback")
-            )
+            problems.append(Problem(
+                "fallback", f"node {node.id!r}: on_error is 'fallback' but no 'fallback' value is set",
+                node_id=node.id, field="fallback"))
     return types
 
 
-def _check_config(node_id: str, config: dict[str, Any], node_type: NodeType, problems: list[Problem]) -> None:
+def _check_config(node_id: str, config: dict[str, Any], node_type: NodeType, problems: list[Problem],
+                  templates: TemplateCheck) -> None:
     templated = {key for key, value in config.items() if is_template(value)}
     for key, value in config.items():
-        for message in check_template(value, f"config.{key}"):
-            problems.append(Problem("template", f"node {node_id!r}, {message}", node_id=node_id, field=f"config.{key}"))
+        # a template that does not compile, is too large, or meets a sandbox limit by itself
+        for path, message in templates.problems(value, f"config.{key}"):
+            problems.append(Problem("template", f"node {node_id!r}, field {path!r}: {message}",
+                                    node_id=node_id, field=f"config.{key}"))
     try:
         node_type.Config.model_validate(config)
     except ValidationError as exc:
@@ -97,16 +96,11 @@ def _check_config(node_id: str, config: dict[str, Any], node_type: NodeType, pro
             if loc and loc[0] in templated:
                 continue  # checked again after rendering, at run time
             field = "config." + ".".join(loc) if loc else "config"
-            problems.append(Problem("config", f"node {node_id!r}, field {field!r}: {err['msg']}", node_id=node_id, field=field))
-    if node_type.type_id == "ai_response" and config.get("stream_channel", CANONICAL_CHANNEL) != CANONICAL_CHANNEL:
-        problems.append(
-            Problem(
-                "channel",
-                f"node {node_id!r}, field 'config.stream_channel': must be {CANONICAL_CHANNEL!r} "
-                "(a channel is built only from the run's tenant and session)",
-                node_id=node_id, field="config.stream_channel",
-            )
-        )
+            code, message = "config", err["msg"]
+            if err["type"] == "extra_forbidden" and len(loc) == 1:
+                code, message = RETIRED_FIELDS.get((node_type.type_id, loc[0]), (code, message))
+            problems.append(Problem(code, f"node {node_id!r}, field {field!r}: {message}",
+                                    node_id=node_id, field=field))
 
 
 def _check_edges(flow: FlowDocument, types: dict[str, NodeType], problems: list[Problem]) -> None:
@@ -116,62 +110,77 @@ def _check_edges(flow: FlowDocument, types: dict[str, NodeType], problems: list[
         pair = (edge.source, edge.target)
         for end, name in (("source", edge.source), ("target", edge.target)):
             if name not in ids:
-                problems.append(Problem("edge", f"edge {edge.source} -> {edge.target}: {end} {name!r} is not a node", edge=pair))
+                problems.append(Problem("edge", f"edge {edge.source} -> {edge.target}: {end} {name!r} is not a node",
+                                        edge=pair))
         if edge.source == edge.target:
-            problems.append(Problem("edge", f"edge {edge.source} -> {edge.target} connects a node to itself", edge=pair, node_id=edge.source))
+            problems.append(Problem("edge", f"edge {edge.source} -> {edge.target} connects a node to itself",
+                                    edge=pair, node_id=edge.source))
         if pair in seen:
             problems.append(Problem("edge", f"edge {edge.source} -> {edge.target} appears twice", edge=pair))
         seen.add(pair)
         source_type = types.get(edge.source)
         if edge.branch is not None and source_type is not None:
             if source_type.type_id != "condition":
-                problems.append(Problem("branch", f"edge {edge.source} -> {edge.target}: only a condition node has branches", edge=pair))
+                problems.append(Problem(
+                    "branch", f"edge {edge.source} -> {edge.target}: only a condition node has branches", edge=pair))
             else:
                 source = next(n for n in flow.nodes if n.id == edge.source)
                 branches = source_type.branches(source.config)  # type: ignore[attr-defined]
                 if edge.branch not in branches:
-                    problems.append(
-                        Problem("branch", f"edge {edge.source} -> {edge.target}: branch {edge.branch!r} is not one of {branches}", edge=pair)
-                    )
+                    problems.append(Problem(
+                        "branch",
+                        f"edge {edge.source} -> {edge.target}: branch {edge.branch!r} is not one of {branches}",
+                        edge=pair))
 
 
-def _check_groups(flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]) -> None:
+def _check_groups(
+    flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]
+) -> None:
     owner: dict[str, str] = {}
     for group in flow.parallel_groups:
         where = f"parallel group {group.id!r}"
         members = [m for m in group.nodes if m in graph.index]
         for missing in (m for m in group.nodes if m not in graph.index):
-            problems.append(Problem("group", f"{where}: member {missing!r} is not a node", group_id=group.id, node_id=missing))
+            problems.append(Problem("group", f"{where}: member {missing!r} is not a node",
+                                    group_id=group.id, node_id=missing))
         for member in members:
             if member in owner:
-                problems.append(Problem("group", f"{where}: node {member!r} is already in group {owner[member]!r}", group_id=group.id, node_id=member))
+                problems.append(Problem("group", f"{where}: node {member!r} is already in group {owner[member]!r}",
+                                        group_id=group.id, node_id=member))
             owner.setdefault(member, group.id)
             node_type = types.get(member)
             if node_type is not None and not node_type.parallel_safe:
-                problems.append(
-                    Problem("group_ai", f"{where}: node {member!r} ({node_type.type_id}) must never run in parallel: it depends on the whole context", group_id=group.id, node_id=member)
-                )
+                problems.append(Problem(
+                    "group_ai",
+                    f"{where}: node {member!r} ({node_type.type_id}) must never run in parallel: "
+                    "it depends on the whole context",
+                    group_id=group.id, node_id=member))
         idx = [graph.index[m] for m in members]
         for i, a in enumerate(idx):
             for b in idx[i + 1:]:
                 if graph.dependent(a, b):
                     first, second = (a, b) if graph.is_ancestor(a, b) else (b, a)
-                    problems.append(
-                        Problem("group_dependent", f"{where}: {graph.ids[second]!r} depends on {graph.ids[first]!r}, so they cannot run in parallel", group_id=group.id, node_id=graph.ids[second])
-                    )
+                    problems.append(Problem(
+                        "group_dependent",
+                        f"{where}: {graph.ids[second]!r} depends on {graph.ids[first]!r}, "
+                        "so they cannot run in parallel",
+                        group_id=group.id, node_id=graph.ids[second]))
         if group.join_at is not None:
             join = graph.index.get(group.join_at)
             if join is None:
-                problems.append(Problem("join", f"{where}: join_at {group.join_at!r} is not a node", group_id=group.id, field="join_at"))
+                problems.append(Problem("join", f"{where}: join_at {group.join_at!r} is not a node",
+                                        group_id=group.id, field="join_at"))
             else:
                 for m in idx:
                     if not graph.is_ancestor(m, join):
-                        problems.append(
-                            Problem("join", f"{where}: join_at {group.join_at!r} is not reached from member {graph.ids[m]!r}", group_id=group.id, node_id=graph.ids[m], field="join_at")
-                        )
+                        problems.append(Problem(
+                            "join", f"{where}: join_at {group.join_at!r} is not reached from member {graph.ids[m]!r}",
+                            group_id=group.id, node_id=graph.ids[m], field="join_at"))
 
 
-def _check_output_races(flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]) -> None:
+def _check_output_races(
+    flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]
+) -> None:
     writers: dict[str, list[int]] = defaultdict(list)
     for node in flow.nodes:
         node_type = types.get(node.id)
@@ -182,19 +191,24 @@ def _check_output_races(flow: FlowDocument, graph: FlowGraph, types: dict[str, N
         for i, a in enumerate(nodes):
             for b in nodes[i + 1:]:
                 if graph.concurrent(a, b):
-                    problems.append(
-                        Problem("output_race", f"nodes {graph.ids[a]!r} and {graph.ids[b]!r} can run at the same time and both write {key!r}", node_id=graph.ids[b], field=key)
-                    )
+                    problems.append(Problem(
+                        "output_race",
+                        f"nodes {graph.ids[a]!r} and {graph.ids[b]!r} can run at the same time and both write {key!r}",
+                        node_id=graph.ids[b], field=key))
 
 
-def _check_background(flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]) -> None:
+def _check_background(
+    flow: FlowDocument, graph: FlowGraph, types: dict[str, NodeType], problems: list[Problem]
+) -> None:
     for node_id, node_type in types.items():
         if node_type.background and node_id in graph.index:
             after = [graph.ids[s] for s in graph.succs[graph.index[node_id]]]
             if after:
-                problems.append(
-                    Problem("background", f"node {node_id!r} runs in the background after the response, so nothing may follow it (it leads to {', '.join(after)})", node_id=node_id)
-                )
+                problems.append(Problem(
+                    "background",
+                    f"node {node_id!r} runs in the background after the response, so nothing may follow it "
+                    f"(it leads to {', '.join(after)})",
+                    node_id=node_id))
 
 
 def _check_cache(flow: FlowDocument, types: dict[str, NodeType], problems: list[Problem]) -> None:
@@ -204,19 +218,28 @@ def _check_cache(flow: FlowDocument, types: dict[str, NodeType], problems: list[
         if node_type is None:
             continue  # a strategy for a type this flow does not use is harmless
         if strategy.enabled and not node_type.cacheable:
-            problems.append(Problem("cache", f"cache_strategy {type_id!r}: {type_id} is never cached (its answer depends on the whole context)", field=f"cache_strategy.{type_id}"))
+            problems.append(Problem(
+                "cache",
+                f"cache_strategy {type_id!r}: {type_id} is never cached (its answer depends on the whole context)",
+                field=f"cache_strategy.{type_id}"))
     for node in flow.nodes:
         node_type = types.get(node.id)
         if node_type is None:
             continue
-        strategy = node.cache or flow.cache_strategy.get(node.type)
+        effective = node.cache or flow.cache_strategy.get(node.type)
         if node.cache and node.cache.enabled and not node_type.cacheable:
-            problems.append(Problem("cache", f"node {node.id!r}: {node.type} is never cached (its answer depends on the whole context)", node_id=node.id, field="cache"))
-        if strategy and strategy.enabled and strategy.key_fields:
+            problems.append(Problem(
+                "cache", f"node {node.id!r}: {node.type} is never cached (its answer depends on the whole context)",
+                node_id=node.id, field="cache"))
+        if effective and effective.enabled and effective.key_fields:
             fields = set(node_type.Config.model_fields)
-            for name in strategy.key_fields:
+            for name in effective.key_fields:
                 if name not in fields:
-                    problems.append(Problem("cache", f"node {node.id!r}: cache key field {name!r} is not a config field of {node.type} ({', '.join(sorted(fields))})", node_id=node.id, field="cache.key_fields"))
+                    problems.append(Problem(
+                        "cache",
+                        f"node {node.id!r}: cache key field {name!r} is not a config field of {node.type} "
+                        f"({', '.join(sorted(fields))})",
+                        node_id=node.id, field="cache.key_fields"))
 
 
 def _check_ends(types: dict[str, NodeType], problems: list[Problem]) -> None:
