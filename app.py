@@ -4,17 +4,22 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from runtime.cli import app as cli, set_recording_factory
+from runtime.cache.cli import cache_app
+from runtime.cli import app as cli
+from runtime.cli import set_recording_factory
 from runtime.settings import get_settings
+from storage import cli as storage_cli
+
+if TYPE_CHECKING:
+    from editor.context import CliRecording
 
 
 def build_cli() -> typer.Typer:
     """The runtime's commands plus the cache and storage sub-commands and ``serve``."""
-    from runtime.cache.cli import cache_app
-    from storage import cli as storage_cli
-
     cli.add_typer(cache_app, name="cache")
     storage_cli.register(cli)  # akis worker runs the engine's executor and the stored-flows warm-up
     cli.command("serve")(serve)
@@ -22,9 +27,9 @@ def build_cli() -> typer.Typer:
     return cli
 
 
-def _cli_recording():  # type: ignore[no-untyped-def]
+def _cli_recording() -> CliRecording:
     """``akis run --record``: the run row and its node metrics go to the configured database."""
-    from editor.context import cli_recording
+    from editor.context import cli_recording  # lazy: only ``--record`` needs the app's storage wiring
 
     return cli_recording(get_settings())
 
@@ -39,7 +44,7 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    from editor.server import run_server
+    from editor.server import run_server  # lazy: the web stack (NiceGUI) loads only for ``serve``
 
     run_server(settings)
 

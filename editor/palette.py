@@ -21,7 +21,7 @@ def palette_entries(types: list[dict[str, Any]]) -> list[tuple[str, list[dict[st
     """``describe()`` dicts grouped by category in the palette's order, titles sorted."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for entry in types:
-        category = entry.get("category") if entry.get("category") in CATEGORY_LABELS else "other"
+        category = str(entry["category"]) if entry.get("category") in CATEGORY_LABELS else "other"
         groups.setdefault(category, []).append(entry)
     return [(c, sorted(groups[c], key=lambda e: e["title"].lower())) for c in CATEGORY_ORDER if c in groups]
 

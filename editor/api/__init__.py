@@ -24,15 +24,15 @@ from editor.auth import login
 from editor.auth import pages as auth_pages
 from editor.auth import sessions as auth_sessions
 from editor.auth.bind import is_loopback
-from editor.auth.guard import PageGuard, UsersExist
-from editor.auth.pages import PageIdentity
+from editor.auth.guard import PageGuard
+from editor.auth.pages import PageIdentity, UsersExist
 from editor.context import AkisContext
 from runtime.settings import AkisSettings
 from storage.crypto import load_or_create_key
 
 from . import channels, errors, flows, ops, runs
-from .sessions import router as sessions_router
 from .limits import BodyLimit, parse_origins
+from .sessions import router as sessions_router
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -106,7 +106,8 @@ def add_docs(app: App) -> None:
             schema = get_openapi(
                 title="Akis API", version="1",
                 description="Run chatbot flows over HTTP, SSE and WebSocket. Every route except /healthz needs "
-                            "`Authorization: Bearer TOKEN` (`akis token create --tenant N` prints one) or an editor session.",
+                            "`Authorization: Bearer TOKEN` (`akis token create --tenant N` prints one) "
+                            "or an editor session.",
                 routes=api_routes(app),
             )
             schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}

@@ -3,7 +3,10 @@ to listen anywhere else while nobody could authenticate (no editor user, no API 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+
+from storage.db import Database
+from storage.repos.tokens import any_live_tokens
+from storage.repos.users import any_users
 
 
 class UnsafeBind(Exception):
@@ -20,14 +23,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, database: Any) -> None:
+def check_bind(host: str, database: Database) -> None:
     """Raise :class:`UnsafeBind` naming the fix when ``host`` is not loopback and no user or
     token exists."""
     if is_loopback(host):
         return
-    from storage.repos.tokens import any_live_tokens
-    from storage.repos.users import any_users
-
     if database.call(any_users) or database.call(any_live_tokens):
         return
     raise UnsafeBind(

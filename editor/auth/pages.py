@@ -17,7 +17,12 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
+from nicegui import context, ui
 from starlette.requests import HTTPConnection
+
+from storage.db import Database
+from storage.repos.users import any_users
 
 from . import sessions
 from .principal import Principal, session_principal
@@ -62,31 +67,45 @@ async def resolve(connection: HTTPConnection, database: Any, login_required: boo
     return None if login_required else SINGLE_USER
 
 
-_USERS: dict[str, Any] = {"database": None, "check": None}
+class UsersExist:
+    """Whether any editor user exists, asked of the database at most every ``ttl_s``: the
+    first user (or the last one's removal) is seen within that delay."""
+
+    def __init__(self, database: Database, ttl_s: float = 2.0) -> None:
+        self.database = database
+        self._answer: TTLCache[str, bool] = TTLCache(maxsize=1, ttl=ttl_s)
+
+    async def __call__(self) -> bool:
+        found = self._answer.get("users")
+        if found is None:
+            found = self._answer["users"] = bool(await self.database.run(any_users))
+        return found
 
 
-def use_database(database: Any) -> None:
+@dataclass
+class _Users:
+    database: Database | None = None
+    check: UsersExist | None = None
+
+
+_USERS = _Users()
+
+
+def use_database(database: Database) -> None:
     """Where pages read sessions and whether users exist (``editor.pages.register`` calls it)."""
-    from .guard import UsersExist
-
     sessions.use_database(database)
-    if _USERS["database"] is not database:
-        _USERS.update(database=database, check=UsersExist(database))
+    if _USERS.database is not database:
+        _USERS.database, _USERS.check = database, UsersExist(database)
 
 
 def _users_exist_now() -> bool:
-    database = _USERS["database"]
-    if database is None:
+    if _USERS.database is None:
         return False
-    from storage.repos.users import any_users
-
-    return bool(database.call(any_users))
+    return bool(_USERS.database.call(any_users))
 
 
 def _page_request() -> Any:
     try:
-        from nicegui import context
-
         return context.client.request
     except (RuntimeError, AttributeError, AssertionError, LookupError):
         return None
@@ -134,7 +153,7 @@ async def still_valid(identity: PageIdentity, request: Any) -> bool:
     """Whether a page built for ``identity`` may go on: its session is live (or, without a
     login, still no user exists)."""
     if identity.principal is None:
-        check = _USERS["check"]
+        check = _USERS.check
         return not (await check()) if check is not None else True
     current, store = sessions.signer(), sessions.store()
     ref = current.read(request.cookies.get(SESSION_COOKIE)) if current else None
@@ -165,8 +184,6 @@ def _local_path(request: Any) -> str:
 def watch_page() -> None:
     """Re-check the current page's identity every ``WATCH_S``; end the page when it lapses."""
     try:
-        from nicegui import context, ui
-
         client = context.client
         request = client.request
     except (RuntimeError, AttributeError, AssertionError, LookupError):

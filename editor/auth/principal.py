@@ -6,12 +6,15 @@ tenant. Nothing in a body, path or header other than the credential can change i
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from cachetools import TTLCache
 from fastapi import HTTPException
 from starlette.requests import HTTPConnection
+
+from storage.db import Database
+from storage.repos.tokens import verify_token
 
 from .sessions import SESSION_COOKIE, allowed_origins, signer, store, use_database
 
@@ -48,41 +51,33 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 class TokenCache:
     """Recently verified tokens, for ``ttl_s`` seconds: verifying is a database round trip (and
     a write of ``last_used_at``) that a busy client would otherwise pay on every request. A
-    revoked token stops working within ``ttl_s``. Only successes are kept, by digest."""
+    revoked token stops working within ``ttl_s``. Only successes are kept, by digest, at most
+    ``max_entries`` (the least recently used go first)."""
 
     def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[str, float]] = {}
+        self._tenants: TTLCache[str, str] = TTLCache(maxsize=max_entries, ttl=ttl_s)
+
+    @staticmethod
+    def _key(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
     def get(self, token: str) -> str | None:
-        key = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[1] < time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[0]
+        return self._tenants.get(self._key(token))
 
     def put(self, token: str, tenant_id: str) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[hashlib.sha256(token.encode("utf-8")).hexdigest()] = (tenant_id, time.monotonic() + self.ttl_s)
+        self._tenants[self._key(token)] = tenant_id
 
 
 TOKENS = TokenCache()
 
 
-async def authenticate(connection: HTTPConnection, database: Any) -> Principal | None:
+async def authenticate(connection: HTTPConnection, database: Database) -> Principal | None:
     """The caller's principal, or None. A token that is present but wrong is never
     overridden by a cookie: it answers None, so a mistake is not silently another identity.
     A state change authenticated by the cookie but sent by another site's page raises
     :class:`CrossSiteRefused` (403)."""
     token = bearer_token(connection)
     if token is not None:
-        from storage.repos.tokens import verify_token
-
         if len(token) > 200:
             return None
         tenant = TOKENS.get(token)
@@ -110,7 +105,7 @@ class CrossSiteRefused(HTTPException):
                               "(Origin, Referer or Sec-Fetch-Site names another site)")
 
 
-async def session_principal(connection: HTTPConnection, database: Any) -> Principal | None:
+async def session_principal(connection: HTTPConnection, database: Database) -> Principal | None:
     """The signed-in editor user of a request: a validly signed cookie naming a live session
     record (not revoked, not expired, its user still there)."""
     current = signer()
@@ -128,7 +123,7 @@ def check_same_origin(connection: HTTPConnection) -> None:
     or Sec-Fetch-Site says another site sent (the app's own origin, or one on
     ``AKIS_ALLOWED_ORIGINS``, passes). Every request the session cookie authenticates goes
     through here."""
-    from editor.api.limits import same_origin_request
+    from editor.api.limits import same_origin_request  # here: editor.api's package imports editor.auth
 
     if connection.scope.get("type") != "http" or connection.scope.get("method", "GET") not in UNSAFE_METHODS:
         return

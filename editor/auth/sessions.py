@@ -19,7 +19,13 @@ from cachetools import TTLCache
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from storage.errors import StorageError
-from storage.repos.sessions import ActiveSession, lookup_session
+from storage.repos.sessions import (
+    ActiveSession,
+    create_session,
+    lookup_session,
+    revoke_session,
+    revoke_user_sessions,
+)
 
 SESSION_COOKIE = "akis_session"
 SESSION_MAX_AGE_S = 12 * 3600
@@ -114,23 +120,17 @@ class SessionStore:
 
     async def create(self, tenant_id: str, username: str, *, user_agent: str, address: str,
                      max_age_s: int = SESSION_MAX_AGE_S) -> SessionRef:
-        from storage.repos.sessions import create_session
-
         row, secret = await self.database.run(create_session, tenant_id, username, max_age_s=max_age_s,
                                               user_agent=user_agent, address=address)
         return SessionRef(row.id, secret)
 
     async def revoke(self, tenant_id: str, username: str, session_id: str) -> bool:
-        from storage.repos.sessions import revoke_session
-
         try:
             return await self.database.run(revoke_session, tenant_id, username, session_id)
         finally:
             self.forget()
 
     async def revoke_all(self, tenant_id: str, username: str, keep: str | None = None) -> int:
-        from storage.repos.sessions import revoke_user_sessions
-
         try:
             return await self.database.run(revoke_user_sessions, tenant_id, username, keep=keep)
         finally:

@@ -7,7 +7,7 @@ goes through ``update_node`` (one small message), not a full prop re-send.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,9 @@ class FlowCanvas(
 
     def set_graph(
         self,
-        nodes: Iterable[dict[str, Any]] | None = None,
-        edges: Iterable[dict[str, Any]] | None = None,
-        groups: Iterable[dict[str, Any]] | None = None,
+        nodes: Iterable[Mapping[str, Any]] | None = None,
+        edges: Iterable[Mapping[str, Any]] | None = None,
+        groups: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
         """Replace any of nodes, edges and groups (``None`` keeps it) and send one update."""
         new_nodes = [normalize_node(n) for n in nodes] if nodes is not None else None
@@ -126,7 +126,7 @@ class FlowCanvas(
         new_groups = [normalize_group(g) for g in groups] if groups is not None else None
         for items, what in ((new_nodes, "node"), (new_edges, "edge"), (new_groups, "group")):
             if items is not None:
-                check_unique(items, what)  # type: ignore[arg-type]
+                check_unique(items, what)
         with self._props.suspend_updates():
             if new_nodes is not None:
                 self._props["nodes"] = new_nodes

@@ -6,6 +6,7 @@ every key (with its default) before it is sent. These functions are pure and eas
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
 Status = Literal["waiting", "running", "done", "cached", "failed", "skipped"]
@@ -92,7 +93,7 @@ def _check_status(status: Any, where: str) -> None:
         raise CanvasDataError(f"{where}: status {status!r} is not one of {sorted(STATUSES)} or None")
 
 
-def normalize_node(node: dict[str, Any]) -> CanvasNode:
+def normalize_node(node: Mapping[str, Any]) -> CanvasNode:
     """Return a complete copy of ``node``: every key present, defaults filled in."""
     node_id = node.get("id")
     if not node_id or not isinstance(node_id, str):
@@ -130,7 +131,7 @@ def normalize_node(node: dict[str, Any]) -> CanvasNode:
     }
 
 
-def normalize_edge(edge: dict[str, Any]) -> CanvasEdge:
+def normalize_edge(edge: Mapping[str, Any]) -> CanvasEdge:
     source, target = edge.get("source"), edge.get("target")
     if not source or not target:
         raise CanvasDataError(f"canvas edge needs a source and a target: {edge!r}")
@@ -145,7 +146,7 @@ def normalize_edge(edge: dict[str, Any]) -> CanvasEdge:
     }
 
 
-def normalize_group(group: dict[str, Any]) -> CanvasGroup:
+def normalize_group(group: Mapping[str, Any]) -> CanvasGroup:
     group_id = group.get("id")
     if not group_id:
         raise CanvasDataError(f"parallel group without an id: {group!r}")

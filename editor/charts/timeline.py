@@ -148,7 +148,7 @@ def markers(first_chunk_ms: float | None, result_ms: float | None, *, xref: str 
             yref: str = "y domain") -> list[dict[str, Any]]:
     """Vertical lines at the first streamed chunk and at the result (named in the legend)."""
     shapes = []
-    for value, (_, color, dash) in zip((first_chunk_ms, result_ms), MARKERS):
+    for value, (_, color, dash) in zip((first_chunk_ms, result_ms), MARKERS, strict=True):
         if value is not None:
             shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": value, "x1": value, "y0": 0, "y1": 1,
                            "line": {"color": color, "width": 1.5, "dash": dash}})
@@ -161,7 +161,8 @@ def marker_legend(first_chunk_ms: float | None, result_ms: float | None, *,
     return [{"type": "scatter", "x": [None], "y": [None], "mode": "lines",
              "name": f"{name} {fmt_ms(value)}" if values else name,
              "line": {"color": color, "dash": dash, "width": 1.5}, "hoverinfo": "skip"}
-            for value, (name, color, dash) in zip((first_chunk_ms, result_ms), MARKERS) if value is not None]
+            for value, (name, color, dash) in zip((first_chunk_ms, result_ms), MARKERS, strict=True)
+            if value is not None]
 
 
 def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), first_chunk_ms: float | None = None,

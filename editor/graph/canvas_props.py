@@ -31,8 +31,9 @@ def canvas_props(
         label = group.label or group.id
         for member in group.nodes:
             member_of.setdefault(member, label)
-        if joins.get(group.id):
-            joined_by.setdefault(joins[group.id], []).append(label)
+        join = joins.get(group.id)
+        if join:
+            joined_by.setdefault(join, []).append(label)
     nodes = [
         _node(node, registry.get(node.type, tenant_id) if registry else None, document, member_of, joined_by, problems)
         for node in document.nodes

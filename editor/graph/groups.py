@@ -104,7 +104,7 @@ class GroupEdits:
         members = [n for n in node_ids if self.document.node(n) is not None]
         if group_id is not None:
             self.group(group_id)
-        changing = [n for n in members if (self.group_of(n).id if self.group_of(n) else None) != group_id]
+        changing = [n for n in members if _group_id(self.group_of(n)) != group_id]
         if not changing:
             return False
         with self._edit():
@@ -135,3 +135,6 @@ class GroupEdits:
         found = graph.discover_join(members)
         return graph.ids[found] if found is not None else None
 
+
+def _group_id(group: ParallelGroup | None) -> str | None:
+    return group.id if group is not None else None

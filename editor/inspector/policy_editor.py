@@ -47,7 +47,7 @@ class PolicyEditor:
 
     def _write(self, **policy: object) -> None:
         try:
-            self.draft.set_policy(self.node_id, **policy)  # type: ignore[arg-type]
+            self.draft.set_policy(self.node_id, **policy)
         except EditError as exc:
             ui.notify(str(exc), type="negative")
             return

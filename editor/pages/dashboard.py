@@ -27,8 +27,13 @@ from editor.charts import (
     tokens_figure,
 )
 from editor.charts.style import fmt_ms
+from editor.context import AkisContext
+from editor.services.errors import DATABASE_ERRORS
+from editor.theme import apply_theme, header
+from runtime.cache.keys import CacheKeyError, parse_key
 from storage.repos import dashboard as repo
 from storage.repos.dashboard import DashboardData, Filters
+from storage.repos.tenants import list_tenant_ids
 from storage.types import utcnow
 
 log = logging.getLogger("akis.dashboard")
@@ -40,11 +45,9 @@ REFRESH_S = 5.0
 FULL_REFRESH_S = 60.0
 
 
-def register(context: Any) -> None:
+def register(context: AkisContext) -> None:
     @ui.page("/dashboard", title="Akis · Dashboard")
     async def dashboard_page() -> None:
-        from editor.theme import apply_theme, header
-
         identity = current_identity()
         watch_page()
         header(apply_theme(), active="Dashboard")
@@ -56,7 +59,7 @@ class DashboardView(ui.column):
     """``tenant_id`` is the tenant shown; ``pick_tenant`` (no editor users) offers every tenant.
     Without it the tenant is fixed: no element of the page holds it."""
 
-    def __init__(self, context: Any, tenant_id: str, *, pick_tenant: bool = False) -> None:
+    def __init__(self, context: AkisContext, tenant_id: str, *, pick_tenant: bool = False) -> None:
         super().__init__()
         self.context = context
         self.tenant_id = tenant_id
@@ -110,10 +113,8 @@ class DashboardView(ui.column):
     def _tenants(self, tenant_id: str) -> list[str]:
         """Every tenant (only offered while there are no editor users: one person's install)."""
         try:
-            from storage.repos.tenants import list_tenant_ids
-
             return sorted(set(self.context.database.call(list_tenant_ids)) | {tenant_id})
-        except Exception:
+        except DATABASE_ERRORS:  # the page still shows the user's own tenant
             return [tenant_id]
 
     def current_tenant(self) -> str:
@@ -136,7 +137,7 @@ class DashboardView(ui.column):
             return
         try:
             marker = await self.context.database.run(repo.activity_marker, self.current_tenant())
-        except Exception as exc:
+        except DATABASE_ERRORS as exc:
             self.updated.set_text(f"Could not read the metrics: {exc}")
             return
         if marker == self._marker and now - self._refreshed_at < FULL_REFRESH_S:
@@ -164,7 +165,7 @@ class DashboardView(ui.column):
                 self._options_key, self._options_at = options_key, time.monotonic()
             flows, types = self._flows, self._types
             keys = await self._cache_keys(f)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the database or cache away: shown, the next tick retries
             log.warning("dashboard refresh failed: %s", exc)
             self.updated.set_text(f"Could not read the metrics: {exc}")
             return
@@ -191,12 +192,10 @@ class DashboardView(ui.column):
         cache = self.context.cache
         if cache is None:
             return {}
-        from runtime.cache.keys import CacheKeyError, parse_key
-
         stats = await cache.stats(f.tenant_id)
         keys = stats.get("keys", {})
         if f.node_type:
-            prefix = getattr(self.context.settings, "cache_prefix", "")
+            prefix = self.context.settings.cache_prefix
             kept = {}
             for key, counts in keys.items():
                 try:
@@ -239,10 +238,10 @@ class DashboardView(ui.column):
         self.kpis.clear()
         with self.kpis:
             for name, value, icon in items:
-                with ui.card().classes("q-pa-sm").props("flat bordered").style("min-width: 150px"):
-                    with ui.row().classes("items-center no-wrap gap-2"):
-                        ui.icon(icon, size="22px").classes("text-primary")
-                        with ui.column().classes("gap-0"):
-                            ui.label(name).classes("text-caption text-grey-7")
-                            ui.label(value).classes("text-subtitle1 text-weight-medium").mark(
-                                f"kpi-{name.lower().replace(' ', '-')}")
+                with (ui.card().classes("q-pa-sm").props("flat bordered").style("min-width: 150px"),
+                      ui.row().classes("items-center no-wrap gap-2")):
+                    ui.icon(icon, size="22px").classes("text-primary")
+                    with ui.column().classes("gap-0"):
+                        ui.label(name).classes("text-caption text-grey-7")
+                        ui.label(value).classes("text-subtitle1 text-weight-medium").mark(
+                            f"kpi-{name.lower().replace(' ', '-')}")

@@ -8,6 +8,7 @@ survives a reload; Save writes a new version.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from nicegui import app, ui
 
 from editor.canvas import CanvasEventArguments, FlowCanvas
 from editor.canvas.model import normalize_edge, normalize_group, normalize_node
+from editor.context import AkisContext
 from editor.graph import EditError, FlowDraft, ProblemIndex, canvas_props, check
 from editor.services.errors import FlowProblems, ServiceError
 from runtime.errors import Problem
@@ -24,7 +26,6 @@ from runtime.flow.model import FlowDocument
 
 log = logging.getLogger("akis.editor")
 PATCH_LIMIT = 40  # more changed nodes than this: one full send is cheaper than many patches
-LIVE_KEYS = ("status", "duration_ms", "error")  # set by the run pane, never by an edit
 
 
 def draft_key(tenant: str, flow_id: str) -> str:
@@ -43,7 +44,7 @@ def load_draft(tenant: str, flow_id: str) -> dict[str, Any] | None:
 class EditorSession:
     """State and behaviour of one editor page; the page module only lays it out."""
 
-    def __init__(self, context: Any, tenant: str, document: FlowDocument, version: int | None,
+    def __init__(self, context: AkisContext, tenant: str, document: FlowDocument, version: int | None,
                  kept: dict[str, Any] | None = None) -> None:
         self.context, self.tenant = context, tenant
         self.flow_id = str(document.flow_id)
@@ -53,7 +54,7 @@ class EditorSession:
             try:
                 start = FlowDocument.model_validate(kept["document"])
                 self.restored_from = kept
-            except Exception:  # a draft from an older format: drop it rather than break the page
+            except (KeyError, TypeError, ValueError):  # a draft from an older format: drop it, keep the page
                 log.warning("discarded an unreadable draft of flow %s", self.flow_id)
                 self._forget_draft()
         self.draft = FlowDraft(start, context.registry, tenant, version=version, saved=document.dump())
@@ -84,19 +85,22 @@ class EditorSession:
         canvas = self.canvas
         if canvas is None:
             return
-        nodes, edges, groups = self.initial_props()
-        nodes = [normalize_node(n) for n in nodes]
-        edges = [normalize_edge(e) for e in edges]
-        groups = [normalize_group(g) for g in groups]
+        raw_nodes, raw_edges, raw_groups = self.initial_props()
+        nodes = [normalize_node(n) for n in raw_nodes]
+        edges = [normalize_edge(e) for e in raw_edges]
+        groups = [normalize_group(g) for g in raw_groups]
         current = canvas.nodes
         live = {n["id"]: n["data"] for n in current}
-        for item in nodes:  # a run's status on a node (the run pane) stays until the next run
+        for item in nodes:  # a run's status on a node (set by the run pane, never by an edit) stays
             shown = live.get(item["id"])
             if shown is not None:
-                item["data"].update({k: shown.get(k) for k in LIVE_KEYS})
+                data = item["data"]
+                data["status"], data["duration_ms"] = shown["status"], shown["duration_ms"]
+                data["error"] = shown["error"]
         same_nodes = len(nodes) == len(current) and all(
-            (a["id"], a["type"], a["position"]) == (b["id"], b["type"], b["position"]) for a, b in zip(nodes, current))
-        changed = [n for n, c in zip(nodes, current) if n != c] if same_nodes else []
+            (a["id"], a["type"], a["position"]) == (b["id"], b["type"], b["position"])
+            for a, b in zip(nodes, current, strict=True))
+        changed = [n for n, c in zip(nodes, current, strict=True) if n != c] if same_nodes else []
         if same_nodes and len(changed) <= PATCH_LIMIT:
             for node in changed:
                 canvas.update_node(node["id"], {**node["data"], "label": node["label"]})
@@ -310,7 +314,5 @@ class EditorSession:
             log.warning("unsaved changes not kept: %s", exc)
 
     def _forget_draft(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, AssertionError):  # no user storage (outside a page)
             app.storage.user.pop(draft_key(self.tenant, self.flow_id), None)
-        except (RuntimeError, AssertionError):
-            pass

@@ -1,19 +1,23 @@
 """The flow editor page, ``/flows/{flow_id}``: palette, canvas, inspector, toolbar, run pane.
 
 Layout only; behaviour lives in :class:`EditorSession`. The run pane (``editor.run_pane``) is
-mounted in the right-hand panel when it is installed; the editor works without it.
+mounted in the right-hand panel the first time its tab opens.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nicegui import ui
 
 from editor.auth import current_identity, watch_page
 from editor.canvas import FlowCanvas
+from editor.context import AkisContext
 from editor.inspector import Inspector, InspectorActions
 from editor.palette import Palette
+from editor.run_pane import RunPane
 from editor.services.errors import NotFound, ServiceError
 from editor.theme import apply_theme, header
 
@@ -22,19 +26,14 @@ from .versions import ago, open_versions
 
 log = logging.getLogger("akis.editor")
 
-try:  # built by another part of the project; the editor stands on its own without it
-    from editor.run_pane import RunPane
-except Exception:  # noqa: BLE001  (an import error there must not take the editor down)
-    RunPane = None  # type: ignore[assignment,misc]
 
-
-def register(context: Any) -> None:
+def register(context: AkisContext) -> None:
     @ui.page("/flows/{flow_id}", title="Akis flow editor")
     async def flow_editor_page(flow_id: str) -> None:
         await build_editor(context, flow_id)
 
 
-async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
+async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | None:
     identity = current_identity()  # the signed-in user's tenant (the session's), never the page's
     tenant = identity.tenant_id
     watch_page()
@@ -61,10 +60,10 @@ async def build_editor(context: Any, flow_id: str) -> EditorSession | None:
         if session.restored_from is not None:
             _restored_banner(session)
         with ui.row().classes("w-full no-wrap gap-0 grow").style("min-height: 0"):
-            with ui.column().classes("akis-panel border-r h-full gap-0 no-wrap").style("width: 248px; flex: none"):
-                with ui.scroll_area().classes("h-full w-full").props("content-style='padding: 12px'"):
-                    types = [t.describe() for t in context.registry.types_for(tenant)]
-                    Palette(types, session.add_from_palette).style("width: 212px")
+            with (ui.column().classes("akis-panel border-r h-full gap-0 no-wrap").style("width: 248px; flex: none"),
+                  ui.scroll_area().classes("h-full w-full").props("content-style='padding: 12px'")):
+                types = [t.describe() for t in context.registry.types_for(tenant)]
+                Palette(types, session.add_from_palette).style("width: 212px")
             with ui.column().classes("grow h-full gap-0 no-wrap").style("min-width: 0"):
                 with ui.element("div").classes("w-full grow").style("position: relative; min-height: 0"):
                     nodes, edges, groups = session.initial_props()
@@ -184,8 +183,6 @@ def _restored_banner(session: EditorSession) -> None:
 
 
 def _when(text: Any) -> str:
-    from datetime import datetime
-
     try:
         return ago(datetime.fromisoformat(str(text)))
     except ValueError:
@@ -202,10 +199,10 @@ def _problem_bar(session: EditorSession) -> None:
             chevron = ui.icon("expand_less").classes("akis-muted")
         with ui.scroll_area().classes("w-full").style("height: 150px") as area:
             rows = ui.column().classes("w-full gap-0 px-2 pb-2").props("data-testid=problem-list")
-    state = {"open": False, "shown": None}
+    state = _BarState()
 
     def toggle() -> None:
-        state["open"] = not state["open"]
+        state.open = not state.open
         update()
 
     head.on("click", toggle)
@@ -216,12 +213,12 @@ def _problem_bar(session: EditorSession) -> None:
         icon.name = "error_outline" if count else "check_circle"
         icon.classes(replace="text-red-600 text-lg" if count else "text-green-600 text-lg")
         summary.text = f"{count} problem{'s' * (count != 1)}" if count else "No problems"
-        area.visible = state["open"] and count > 0
+        area.visible = state.open and count > 0
         chevron.name = "expand_more" if area.visible else "expand_less"
         key = [p.message for p in problems]
-        if key == state["shown"]:
+        if key == state.shown:
             return
-        state["shown"] = key
+        state.shown = key
         rows.clear()
         with rows:
             for problem in problems:
@@ -235,17 +232,24 @@ def _problem_bar(session: EditorSession) -> None:
     session.listeners.append(update)
 
 
-def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str, *,
+@dataclass
+class _BarState:
+    open: bool = False
+    shown: list[str] | None = None  # the messages listed now (rebuilt only when they change)
+
+
+def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str, *,
                 pick_tenant: bool = False) -> None:
     actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
                                group_selected=session.group_selected, delete_selected=session.delete_selected)
-    run_box: dict[str, Any] = {}
+    mounted = False
 
     def on_tab(value: Any) -> None:
         """The run pane is built the first time its tab opens: a big flow opens faster without it."""
-        if value == "run" and not run_box.get("mounted"):
-            run_box["mounted"] = True
-            with run_box["holder"]:
+        nonlocal mounted
+        if value == "run" and not mounted:
+            mounted = True
+            with run_holder:
                 _run_pane(context, session, canvas, tenant, pick_tenant)
 
     with ui.tabs(on_change=lambda e: on_tab(e.value)).props("dense no-caps align=justify").classes(
@@ -255,19 +259,15 @@ def _side_panel(context: Any, session: EditorSession, canvas: FlowCanvas, tenant
         run_tab = ui.tab("run", "Run", icon="play_arrow").props("data-testid=tab-run")
     with ui.tab_panels(tabs, value=inspect_tab).props("animated=false keep-alive").classes(
             "w-full grow bg-transparent").style("min-height: 0"):
-        with ui.tab_panel(inspect_tab).classes("p-0 h-full"), ui.scroll_area().classes("h-full"):
-            with ui.column().classes("w-full p-3 gap-3"):
-                session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False),
-                                              actions)
+        with (ui.tab_panel(inspect_tab).classes("p-0 h-full"), ui.scroll_area().classes("h-full"),
+              ui.column().classes("w-full p-3 gap-3")):
+            session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False), actions)
         with ui.tab_panel(run_tab).classes("p-0 h-full"):
-            run_box["holder"] = ui.column().classes("w-full h-full gap-0")
+            run_holder = ui.column().classes("w-full h-full gap-0")
 
 
-def _run_pane(context: Any, session: EditorSession, canvas: FlowCanvas, tenant: str, pick_tenant: bool = False) -> None:
-    if RunPane is None:
-        with ui.column().classes("p-4 gap-2"):
-            ui.label("The run pane is not installed.").classes("text-sm akis-muted")
-        return
+def _run_pane(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str,
+              pick_tenant: bool = False) -> None:
     try:
         RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
                 on_apply=session.apply_document, pick_tenant=pick_tenant)

@@ -12,7 +12,7 @@ from nicegui import events, ui
 
 from editor.auth import DEFAULT_TENANT, current_tenant, watch_page
 from editor.context import AkisContext
-from editor.services.errors import ServiceError
+from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.services.flow_files import Example, examples
 from editor.services.flows import FlowSummary, ImportMode, ImportResult
 from editor.theme import apply_theme, header
@@ -29,7 +29,7 @@ def register(context: AkisContext) -> None:
         added = context.flows.seed_examples(DEFAULT_TENANT)
         if added:
             log.info("first start: added the example flows %s", ", ".join(added))
-    except Exception as exc:  # a database problem is reported by the page, not at start-up
+    except DATABASE_ERRORS as exc:  # a database problem is reported by the page, not at start-up
         log.warning("example flows not added: %s", exc)
 
     @ui.page("/", title="Akis · Flows")
@@ -66,7 +66,7 @@ class FlowsPage:
     async def reload(self) -> None:
         try:
             self.summaries = await self.context.flows.summaries(self.tenant)
-        except Exception as exc:  # the database is away: say so on the page, not as a traceback
+        except DATABASE_ERRORS as exc:  # the database is away: say so on the page, not as a traceback
             log.warning("flows not listed: %s", exc)
             self.list.clear()
             with self.list:
@@ -95,27 +95,26 @@ class FlowsPage:
                 self._row(summary)
 
     def _row(self, s: FlowSummary) -> None:
-        with ui.card().props(f"flat bordered data-testid=flow-{s.id}").classes("w-full p-0"):
-            with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3"):
-                with ui.column().classes("gap-0 grow min-w-0 cursor-pointer") as main:
-                    with ui.row().classes("items-center gap-2 no-wrap"):
-                        ui.label(s.name).classes("text-base font-semibold ellipsis")
-                        ui.badge(f"v{s.version}").props("outline").classes("text-xs")
-                    if s.description:
-                        ui.label(s.description).classes("text-sm akis-muted ellipsis w-full")
-                    run = (f"last run {ago(s.last_run_at)} ({s.last_run_status})" if s.last_run_at else "never run")
-                    ui.label(f"{s.id} · {s.nodes} nodes · updated {ago(s.updated_at)} · {run}").classes(
-                        "text-xs akis-muted")
-                main.on("click", lambda _, i=s.id: ui.navigate.to(f"/flows/{i}"))
-                ui.button("Open", on_click=lambda _, i=s.id: ui.navigate.to(f"/flows/{i}")).props(
-                    f"unelevated dense no-caps data-testid=open-{s.id}").classes("px-3")
-                with ui.button(icon="more_vert").props(f"flat round dense data-testid=menu-{s.id}"):
-                    with ui.menu():
-                        ui.menu_item("Duplicate", on_click=lambda _, i=s.id: self._duplicate(i)).props(
-                            f"data-testid=duplicate-{s.id}")
-                        ui.menu_item("Export JSON", on_click=lambda _, i=s.id: self._export(i))
-                        ui.menu_item("Delete…", on_click=lambda _, x=s: self._confirm_delete(x)).props(
-                            f"data-testid=delete-{s.id}")
+        with (ui.card().props(f"flat bordered data-testid=flow-{s.id}").classes("w-full p-0"),
+              ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3")):
+            with ui.column().classes("gap-0 grow min-w-0 cursor-pointer") as main:
+                with ui.row().classes("items-center gap-2 no-wrap"):
+                    ui.label(s.name).classes("text-base font-semibold ellipsis")
+                    ui.badge(f"v{s.version}").props("outline").classes("text-xs")
+                if s.description:
+                    ui.label(s.description).classes("text-sm akis-muted ellipsis w-full")
+                run = (f"last run {ago(s.last_run_at)} ({s.last_run_status})" if s.last_run_at else "never run")
+                ui.label(f"{s.id} · {s.nodes} nodes · updated {ago(s.updated_at)} · {run}").classes(
+                    "text-xs akis-muted")
+            main.on("click", lambda _, i=s.id: ui.navigate.to(f"/flows/{i}"))
+            ui.button("Open", on_click=lambda _, i=s.id: ui.navigate.to(f"/flows/{i}")).props(
+                f"unelevated dense no-caps data-testid=open-{s.id}").classes("px-3")
+            with ui.button(icon="more_vert").props(f"flat round dense data-testid=menu-{s.id}"), ui.menu():
+                ui.menu_item("Duplicate", on_click=lambda _, i=s.id: self._duplicate(i)).props(
+                    f"data-testid=duplicate-{s.id}")
+                ui.menu_item("Export JSON", on_click=lambda _, i=s.id: self._export(i))
+                ui.menu_item("Delete…", on_click=lambda _, x=s: self._confirm_delete(x)).props(
+                    f"data-testid=delete-{s.id}")
 
     # ---------- actions ----------
     async def _new_dialog(self) -> None:
@@ -172,16 +171,16 @@ class FlowsPage:
 
     def _examples_menu(self) -> None:
         shipped = examples()
-        with ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples"):
-            with ui.menu().classes("max-w-md"):
-                if not shipped:
-                    ui.menu_item("No examples found").props("disable")
-                for example in shipped:
-                    with ui.menu_item(on_click=lambda _, e=example: self._add_example(e)).props(
-                            f"data-testid=example-{example.flow_id}"), ui.column().classes("gap-0"):
-                        ui.label(example.name).classes("font-medium")
-                        if example.description:
-                            ui.label(example.description).classes("text-xs akis-muted")
+        with (ui.button("Examples", icon="auto_awesome").props("outline no-caps data-testid=examples"),
+              ui.menu().classes("max-w-md")):
+            if not shipped:
+                ui.menu_item("No examples found").props("disable")
+            for example in shipped:
+                with ui.menu_item(on_click=lambda _, e=example: self._add_example(e)).props(
+                        f"data-testid=example-{example.flow_id}"), ui.column().classes("gap-0"):
+                    ui.label(example.name).classes("font-medium")
+                    if example.description:
+                        ui.label(example.description).classes("text-xs akis-muted")
 
     async def _add_example(self, example: Example) -> None:
         try:
@@ -198,11 +197,11 @@ class FlowsPage:
             ui.label("A JSON file as export writes it. It is checked first; nothing is saved if it has a problem.") \
                 .classes("text-sm akis-muted")
             upload = ui.upload(label="Choose or drop a flow JSON file", auto_upload=True, max_file_size=MAX_UPLOAD,
-                               on_upload=lambda e: self._imported(e, result, upload),
                                on_rejected=lambda: ui.notify(f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB",
                                                              type="negative")).props(
                 "accept=.json,application/json flat bordered data-testid=import-upload").classes("w-full")
             result = ui.column().classes("w-full gap-2").props("data-testid=import-result")
+            upload.on_upload(lambda e: self._imported(e, result, upload))
             with ui.row().classes("w-full justify-end"):
                 ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()

@@ -2,16 +2,17 @@
 gives the flow on the next turn (save_message stores each turn in the background)."""
 from __future__ import annotations
 
-from typing import Any
-
 from nicegui import ui
+
+from editor.context import AkisContext
+from editor.services.errors import DATABASE_ERRORS
 
 from .data import chat_history
 from .marks import tag
 
 
 class ChatView(ui.column):
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: AkisContext) -> None:
         super().__init__()
         self.context = context
         self.classes("w-full gap-0")
@@ -20,7 +21,7 @@ class ChatView(ui.column):
     async def refresh(self, tenant_id: str, session_id: str) -> None:
         try:
             rows = await chat_history(self.context, tenant_id, session_id)
-        except Exception as exc:  # storage down: say so in place of the history
+        except DATABASE_ERRORS as exc:  # storage down: say so in place of the history
             self.clear()
             with self:
                 ui.label(f"The conversation could not be read: {exc}").classes("text-negative text-caption")

@@ -1,13 +1,18 @@
 """What the run pane reads from storage, each call in a worker thread (``database.run``)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
+from sqlmodel import Session
+
+from editor.context import AkisContext
+from editor.services.errors import DATABASE_ERRORS
 from runtime.flow.model import FlowDocument
 from runtime.reads import key_inputs
 from runtime.suggestions import NodeStats
+from storage.errors import StorageError
 from storage.models import Message, Run
 from storage.repos import dashboard, flows, messages, metrics, runs
 
@@ -17,15 +22,13 @@ from .live import exclusive_nodes, predecessors, queue_blockers
 STATS_RANGE = timedelta(days=7)
 
 
-async def node_stats(context: Any, tenant_id: str, document: FlowDocument) -> dict[str, NodeStats]:
+async def node_stats(context: AkisContext, tenant_id: str, document: FlowDocument) -> dict[str, NodeStats]:
     """Per-node aggregates of this flow's recent runs, with how often each cacheable node's key
     inputs repeated (read from the stored run inputs)."""
-    flushed = getattr(context.metrics, "flush", None)
-    if flushed is not None:
-        try:
-            await flushed()  # the rows of the run that just ended
-        except Exception:  # the sink keeps them for later; stats are then a second behind
-            pass
+    # The rows of the run that just ended. A failed write stays buffered in the sink for later:
+    # the stats are then a second behind.
+    with contextlib.suppress(RuntimeError, *DATABASE_ERRORS):
+        await context.metrics.flush()
     flow_id = str(document.flow_id)
     found = await context.database.run(dashboard.flow_node_stats, tenant_id, flow_id, STATS_RANGE)
     stats: dict[str, NodeStats] = {}
@@ -48,12 +51,12 @@ async def node_stats(context: Any, tenant_id: str, document: FlowDocument) -> di
     return stats
 
 
-async def stored_version(context: Any, tenant_id: str, document: FlowDocument) -> int | None:
+async def stored_version(context: AkisContext, tenant_id: str, document: FlowDocument) -> int | None:
     """The saved version the canvas shows, or None when it has unsaved changes (or was never saved)."""
-    def find(session: Any) -> int | None:
+    def find(session: Session) -> int | None:
         try:
             flow = flows.get_flow(session, tenant_id, str(document.flow_id))
-        except Exception:  # an id storage does not accept: the flow is not saved
+        except StorageError:  # an id storage does not accept: the flow is not saved
             return None
         if flow is None or not flow.current_version:
             return None
@@ -62,15 +65,15 @@ async def stored_version(context: Any, tenant_id: str, document: FlowDocument) -
 
     try:
         return await context.database.run(find)
-    except Exception:  # the run goes on; it is recorded without a version
+    except DATABASE_ERRORS:  # the run goes on; it is recorded without a version
         return None
 
 
-async def recent_runs(context: Any, tenant_id: str, flow_id: str, limit: int = 15) -> list[Run]:
+async def recent_runs(context: AkisContext, tenant_id: str, flow_id: str, limit: int = 15) -> list[Run]:
     return await context.database.run(runs.list_runs, tenant_id, flow_id, limit)
 
 
-async def chat_history(context: Any, tenant_id: str, session_id: str, limit: int = 50) -> list[Message]:
+async def chat_history(context: AkisContext, tenant_id: str, session_id: str, limit: int = 50) -> list[Message]:
     return await context.database.run(messages.history, tenant_id, session_id, limit)
 
 
@@ -80,7 +83,8 @@ class StoredTimeline:
     critical: list[str]
 
 
-async def stored_timeline(context: Any, tenant_id: str, run: Run, document: FlowDocument | None) -> StoredTimeline:
+async def stored_timeline(context: AkisContext, tenant_id: str, run: Run,
+                          document: FlowDocument | None) -> StoredTimeline:
     """A past run's timeline from its metric rows: each row is written when its node ends, so
     the node started ``duration`` before that, measured from the run's start."""
     rows = await context.database.run(metrics.run_metrics, tenant_id, run.id)

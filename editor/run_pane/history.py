@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import ui
 
+from editor.context import AkisContext
+from editor.services.errors import DATABASE_ERRORS
 from runtime.flow.model import FlowDocument
 from storage.models import Run
 
@@ -26,7 +27,7 @@ STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("erro
 
 
 class HistoryView(ui.column):
-    def __init__(self, context: Any, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
+    def __init__(self, context: AkisContext, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
                  recent: Callable[[str], LiveRun | None]) -> None:
         super().__init__()
         self.context, self.tenant, self.flow_provider, self.recent = context, tenant, flow_provider, recent
@@ -44,7 +45,7 @@ class HistoryView(ui.column):
         flow_id = str(self.flow_provider().flow_id)
         try:
             self.runs = await recent_runs(self.context, self.tenant(), flow_id)
-        except Exception as exc:
+        except DATABASE_ERRORS as exc:
             self.list.clear()
             with self.list:
                 ui.item(f"Runs could not be read: {exc}")

@@ -23,6 +23,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
+from editor.canvas import FlowCanvas
+from editor.context import AkisContext
 from editor.services.errors import FlowProblems, ServiceError
 from runtime.engine.engine import RunHandle
 from runtime.errors import AkisError, Problem
@@ -53,14 +55,15 @@ def new_session_id() -> str:
 class RunPane(ui.column):
     """Run the canvas's flow and watch it; see the module docstring for the arguments."""
 
-    def __init__(self, context: Any, flow_provider: Callable[[], FlowDocument], canvas: Any | None, tenant_id: str,
-                 on_apply: Callable[[FlowDocument], None] | None = None, *, pick_tenant: bool = False) -> None:
+    def __init__(self, context: AkisContext, flow_provider: Callable[[], FlowDocument], canvas: FlowCanvas | None,
+                 tenant_id: str, on_apply: Callable[[FlowDocument], None] | None = None, *,
+                 pick_tenant: bool = False) -> None:
         super().__init__()
         self.context, self.flow_provider, self.canvas = context, flow_provider, canvas
         self._tenant_id = tenant_id
         self.tenant_input: ui.input | None = None
         self._on_apply = on_apply
-        self.handle: Any = None
+        self.handle: RunHandle | None = None
         self.live: LiveRun | None = None
         self.recent: OrderedDict[str, LiveRun] = OrderedDict()
         self._stopping = False
@@ -220,9 +223,9 @@ class RunPane(ui.column):
             self._show_problems(exc.problems if isinstance(exc, FlowProblems) else [Problem("input", exc.detail)])
             return
         self.handle = started.handle
-        self._remember(self.handle.run_id, live)
+        self._remember(started.handle.run_id, live)
         try:
-            await self._await_handle()
+            await self._await_handle(started.handle)
         finally:
             self._end()
         self._show_result(live)
@@ -231,10 +234,10 @@ class RunPane(ui.column):
                 self.message.set_value("")
             await self._after_run()  # a stopped or failed run says nothing new about speed
 
-    async def _await_handle(self) -> None:
+    async def _await_handle(self, handle: RunHandle) -> None:
         """Wait for the run; Stop's cancellation ends the wait, the page's own does not."""
         try:
-            await self.handle.result()
+            await handle.result()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not self._stopping or (task is not None and task.cancelling()):

@@ -3,10 +3,11 @@ an Apply button that hands the changed flow to the editor as a new, unsaved edit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import ui
 
+from editor.canvas import FlowCanvas
+from editor.context import AkisContext
 from runtime.flow.model import FlowDocument
 from runtime.suggestions import Suggestion, suggest
 
@@ -19,8 +20,8 @@ KIND_ICONS = {"parallel": "call_split", "rewire": "alt_route", "add_cache": "bol
 
 
 class SuggestionsView(ui.column):
-    def __init__(self, context: Any, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
-                 on_apply: Callable[[FlowDocument], None] | None, canvas: Any = None) -> None:
+    def __init__(self, context: AkisContext, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
+                 on_apply: Callable[[FlowDocument], None] | None, canvas: FlowCanvas | None = None) -> None:
         super().__init__()
         self.context, self.tenant, self.flow_provider = context, tenant, flow_provider
         self.on_apply, self.canvas = on_apply, canvas
@@ -41,7 +42,7 @@ class SuggestionsView(ui.column):
         try:
             stats = await node_stats(self.context, tenant, document)
             self.suggestions = suggest(document, stats, self.context.registry, tenant)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the draft may be half-built: say so, keep the pane
             self.note.set_text(f"Suggestions could not be computed: {exc}")
             self.suggestions = []
             self.list.clear()
@@ -82,7 +83,7 @@ class SuggestionsView(ui.column):
             return
         try:
             changed = suggestion.apply(self.flow_provider())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the flow is left as it was and the person told why
             ui.notify(f"Could not apply '{suggestion.title}': {exc}", type="negative")
             return
         self.on_apply(changed)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from runtime.errors import Problem
+from storage.errors import StorageError
+
+# What a read of the database raises while it is away or refuses: a page says so in place.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (StorageError, SQLAlchemyError)
 
 
 class ServiceError(Exception):

@@ -121,8 +121,8 @@ class FlowService:
         key = (tenant, flow.id, flow.created_at, wanted)
         parsed = self._parsed.get(key)
         if parsed is None:
-            document, problems = await run_in_threadpool(check_storable, data, self.registry, tenant)
-            parsed = (document, tuple(problems))
+            checked, found = await run_in_threadpool(check_storable, data, self.registry, tenant)
+            parsed = (checked, tuple(found))
             self._parsed[key] = parsed
         document, problems = parsed
         if document is None:
