@@ -1,7 +1,7 @@
 """The runtime's ProductCatalog port over the ``products`` table, with edits that notify.
 
 Editing a product calls ``on_change(tenant_id, "product.updated")`` after the commit, so the
-cache can clear the tenant's ``products`` tag (the seed's event-based clearing).
+cache can clear the tenant's ``products`` tag (clearing by event, see docs/cache.md).
 """
 from __future__ import annotations
 

@@ -7,23 +7,33 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from runtime import FlowLoadError, load_flow, validate_flow
+from runtime.redis_clients import job_timeouts
+from runtime.settings import get_settings
+from runtime.wiring import build_registry
+
 from .db import Database, init_db
 from .errors import StorageError
+from .jobs.defaults import engine_executor, stored_flows_warmup
+from .jobs.worker import WorkerOptions, load_object, run_worker
+from .migrate import current_revision, head_revision, upgrade
 from .repos import flows, metrics, sessions, tokens, users
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 DEFAULT_TENANT = "1"  # the engine's default tenant, as in `akis run`
 TENANT = typer.Option(DEFAULT_TENANT, "--tenant", "-t", help="The tenant id.")
 
@@ -38,16 +48,16 @@ console = Console()
 _wiring: dict[str, Any] = {"executor_factory": None, "warmup_factory": None}
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def friendly(fn: F) -> F:
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn storage and database failures into one line instead of a traceback."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except StorageError as exc:
@@ -56,13 +66,11 @@ def friendly(fn: F) -> F:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             fail(f"database error: {reason}")
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def open_db() -> Database:
     """The configured database (``AKIS_DATABASE_URL`` or ./akis.db), migrated to the head."""
-    from runtime.settings import get_settings
-
     return init_db(get_settings().sqlalchemy_url)
 
 
@@ -80,10 +88,6 @@ def parse_since(text: str) -> timedelta:
 @friendly
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply pending migrations (also done on every start). Existing rows are kept."""
-    from runtime.settings import get_settings
-
-    from .migrate import current_revision, upgrade
-
     database = Database(get_settings().sqlalchemy_url)
     before = current_revision(database)
     upgrade(database, revision)
@@ -94,10 +98,6 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 @friendly
 def db_current() -> None:
     """Show the schema revision of the database and the newest one this version ships."""
-    from runtime.settings import get_settings
-
-    from .migrate import current_revision, head_revision
-
     database = Database(get_settings().sqlalchemy_url)
     typer.echo(f"{database.describe()}: at {current_revision(database) or 'empty'}, head {head_revision(database)}")
 
@@ -107,11 +107,11 @@ def db_current() -> None:
 def metrics_command(
     tenant: str = TENANT,
     since: str = typer.Option("24h", "--since", help="Window: 30m, 24h, 7d, ..."),
-    flow: Optional[str] = typer.Option(None, "--flow", help="Only this flow."),
+    flow: str | None = typer.Option(None, "--flow", help="Only this flow."),
     by: str = typer.Option("node_type", "--by", help="Group by node_type or node_id."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line instead of a table."),
 ) -> None:
-    """Average duration and count per node type over a window, slowest first (the seed's query)."""
+    """Average duration and count per node type over a window, slowest first."""
     window = parse_since(since)
     if by not in ("node_type", "node_id"):
         raise StorageError("--by must be node_type or node_id")
@@ -137,7 +137,7 @@ def metrics_command(
 def export_command(
     flow_id: str = typer.Argument(..., help="The flow to export."),
     tenant: str = TENANT,
-    version: Optional[int] = typer.Option(None, "--version", help="A stored version (default: current)."),
+    version: int | None = typer.Option(None, "--version", help="A stored version (default: current)."),
 ) -> None:
     """Print a stored flow as JSON: akis export FLOW_ID > flow.json"""
     document = open_db().call(flows.get_document, tenant, flow_id, version)
@@ -151,12 +151,9 @@ def export_command(
 def import_command(
     flow_file: Path = typer.Argument(..., help="A flow JSON file ('-' reads stdin)."),
     tenant: str = TENANT,
-    comment: Optional[str] = typer.Option(None, "--comment", "-c", help="Why this version."),
+    comment: str | None = typer.Option(None, "--comment", "-c", help="Why this version."),
 ) -> None:
     """Validate a flow file, then store it as the flow's newest version."""
-    from runtime import FlowLoadError, load_flow, validate_flow
-    from runtime.wiring import build_registry
-
     source: Any = sys.stdin.read() if str(flow_file) == "-" else flow_file
     try:
         document = load_flow(source)
@@ -227,7 +224,9 @@ def token_list(tenant: str = TENANT) -> None:
 
 @token_app.command("revoke")
 @friendly
-def token_revoke(token_id: str = typer.Argument(..., help="The id shown by `token list`."), tenant: str = TENANT) -> None:
+def token_revoke(
+    token_id: str = typer.Argument(..., help="The id shown by `token list`."), tenant: str = TENANT
+) -> None:
     if not open_db().call(tokens.revoke_token, tenant, token_id):
         fail(f"no active token {token_id!r} for tenant {tenant}")
     typer.echo(f"revoked token {token_id}")
@@ -280,7 +279,7 @@ def user_passwd(
 def user_sessions(
     tenant: str = TENANT,
     username: str = typer.Option(..., "--username", "-u"),
-    revoke: Optional[list[str]] = typer.Option(None, "--revoke", help="End this session (an id from the list)."),
+    revoke: list[str] | None = typer.Option(None, "--revoke", help="End this session (an id from the list)."),
     revoke_all: bool = typer.Option(False, "--revoke-all", help="End every session of the user."),
     show_ended: bool = typer.Option(False, "--all", help="List revoked and expired sessions too."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line instead of a table."),
@@ -317,26 +316,17 @@ def user_sessions(
 # --- worker ----------------------------------------------------------------------------------
 @friendly
 def worker_command(
-    executor: Optional[str] = typer.Option(None, "--executor", help="module:factory(services) -> execute(job)."),
-    warmup: Optional[str] = typer.Option(None, "--warmup", help="module:factory(services, db) -> async warm()."),
+    executor: str | None = typer.Option(None, "--executor", help="module:factory(services) -> execute(job)."),
+    warmup: str | None = typer.Option(None, "--warmup", help="module:factory(services, db) -> async warm()."),
     queue: str = typer.Option("akis:jobs", "--queue", help="The arq queue name."),
     max_jobs: int = typer.Option(10, "--max-jobs", help="Jobs run at once by this worker."),
     job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds before a job is cancelled."),
     max_tries: int = typer.Option(5, "--max-tries"),
     burst: bool = typer.Option(False, "--burst", help="Exit when the queue is empty."),
-    in_progress_timeout: Optional[float] = typer.Option(None, "--in-progress-timeout", hidden=True),
+    in_progress_timeout: float | None = typer.Option(None, "--in-progress-timeout", hidden=True),
     poll_delay: float = typer.Option(0.5, "--poll-delay", hidden=True),
-    metrics_key: str = typer.Option("akis:metrics", "--metrics-key", hidden=True),
 ) -> None:
-    """Run queued background jobs, move metrics to the database, warm the cache on schedule."""
-    import logging
-
-    from runtime.redis_clients import job_timeouts
-    from runtime.settings import get_settings
-
-    from .jobs.defaults import engine_executor, stored_flows_warmup
-    from .jobs.worker import WorkerOptions, load_object, run_worker
-
+    """Run queued background jobs and warm the cache on schedule."""
     settings = get_settings()
     if not settings.redis_url:
         fail("akis worker needs a queue: set AKIS_REDIS_URL (for example redis://127.0.0.1:6379/0)")
@@ -346,8 +336,7 @@ def worker_command(
     options = WorkerOptions(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
-        warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, metrics_key=metrics_key,
-        timeouts=job_timeouts(settings),
+        warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, timeouts=job_timeouts(settings),
     )
     run_worker(options, executor_factory, warmup_factory)
 
@@ -358,7 +347,9 @@ def _provided(name: str) -> Any:
 
 
 # --- mounting --------------------------------------------------------------------------------
-TOP_LEVEL = {"metrics": metrics_command, "export": export_command, "import": import_command, "worker": worker_command}
+TOP_LEVEL: dict[str, Callable[..., Any]] = {
+    "metrics": metrics_command, "export": export_command, "import": import_command, "worker": worker_command,
+}
 GROUPS = {"db": db_app, "flows": flows_app, "token": token_app, "user": user_app}
 
 

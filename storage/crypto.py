@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from runtime.settings import get_settings
+
 from .errors import StorageError
 
 KEY_FILE = "secret.key"
@@ -43,7 +45,7 @@ class SecretBox:
         self._fernet = MultiFernet([Fernet(fernet_key(k)) for k in keys])
 
     @classmethod
-    def from_setting(cls, value: str) -> "SecretBox":
+    def from_setting(cls, value: str) -> SecretBox:
         return cls(value.split(","))
 
     def encrypt(self, plaintext: str) -> str:
@@ -78,8 +80,6 @@ def load_or_create_key(data_dir: Path) -> str:
 
 def default_box() -> SecretBox:
     """The box for this process's settings: ``AKIS_SECRET_KEY`` or the generated key file."""
-    from runtime.settings import get_settings
-
     settings = get_settings()
     configured = settings.secret_key.get_secret_value()
     return SecretBox.from_setting(configured or load_or_create_key(settings.data_dir))

@@ -16,6 +16,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from .errors import StorageError
+from .migrate import upgrade
+from .seed import seed_first_start
 
 T = TypeVar("T")
 
@@ -99,9 +101,6 @@ class Database:
 
 def init_db(url: str = "", *, seed_demo: bool = True) -> Database:
     """Open the database, apply pending migrations, seed the demo catalogue on first start."""
-    from .migrate import upgrade
-    from .seed import seed_first_start
-
     database = Database(url)
     try:
         upgrade(database)

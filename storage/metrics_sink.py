@@ -8,6 +8,7 @@ counted) and the next round retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 
@@ -89,10 +90,8 @@ class BufferedSink:
     async def _run(self) -> None:
         assert self._wakeup is not None and self._lock is not None
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.interval_s)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
             async with self._lock:
                 while self._buffer and await self._write_one_batch():
@@ -102,7 +101,7 @@ class BufferedSink:
         batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
         try:
             await self.write_batch(batch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the failure, the rows stay buffered for the next round
             self.failed_batches += 1
             log.warning("writing %d metric rows failed (%s); kept for the next round", len(batch), exc)
             self._buffer.extendleft(reversed(batch))
@@ -117,8 +116,9 @@ class BufferedSink:
 class SqlMetricsSink(BufferedSink):
     """Batches go straight to the database (embedded mode, or any process with a DB)."""
 
-    def __init__(self, database: Database, **options: int | float) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
+    def __init__(self, database: Database, *, batch_size: int = 500, interval_s: float = 1.0,
+                 max_buffer: int = 100_000) -> None:
+        super().__init__(batch_size=batch_size, interval_s=interval_s, max_buffer=max_buffer)
         self.database = database
 
     async def write_batch(self, rows: list[MetricRow]) -> None:

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -16,8 +17,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from .db import Database
 from .errors import StorageError
+
+if TYPE_CHECKING:  # db.py imports this module to migrate on open
+    from .db import Database
 
 # Any constant works; every Akis process that migrates takes the same PostgreSQL lock.
 _PG_LOCK_ID = 0x414B4953  # "AKIS"
@@ -51,8 +54,8 @@ def _sqlite_file_lock(database: Database) -> Iterator[None]:
         yield
         return
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, as before
+        import fcntl  # here, not at the top: it exists on POSIX only
+    except ImportError:  # not POSIX: no lock
         yield
         return
     lock_path = Path(path).with_name(Path(path).name + ".migrate-lock")
@@ -75,9 +78,3 @@ def upgrade(database: Database, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-
-def downgrade(database: Database, revision: str) -> None:
-    config = alembic_config(database)
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)

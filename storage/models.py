@@ -1,8 +1,4 @@
-"""The tables, in the base / table / create / public style of full-stack-fastapi-template.
-
-``*Base`` holds the fields a person may set, the table class adds keys and bookkeeping,
-``*Create`` is what a caller passes in (with plaintext secrets that never reach a column),
-``*Public`` is what leaves storage (never a secret or a hash).
+"""The tables (SQLModel); ``storage/migrations`` creates them, and a test checks the two agree.
 
 Every row that belongs to a tenant carries ``tenant_id``; repositories filter on it.
 High-volume rows (runs, metrics, messages) carry it without a foreign key so the hot path
@@ -32,14 +28,11 @@ def _json(nullable: bool = False) -> Any:
 
 
 # --- tenants ---------------------------------------------------------------------------------
-class TenantBase(SQLModel):
-    name: str = Field(default="", max_length=200)
-
-
-class Tenant(TenantBase, table=True):
+class Tenant(SQLModel, table=True):
     __tablename__ = "tenants"
 
     id: str = Field(primary_key=True, max_length=ID_LEN)
+    name: str = Field(default="", max_length=200)
     created_at: datetime = _ts()
 
 
@@ -76,23 +69,6 @@ class FlowVersion(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class FlowPublic(SQLModel):
-    tenant_id: str
-    id: str
-    name: str
-    current_version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class FlowVersionPublic(SQLModel):
-    flow_id: str
-    version: int
-    comment: str | None
-    created_at: datetime
-    current: bool = False
-
-
 # --- runs ------------------------------------------------------------------------------------
 class Run(SQLModel, table=True):
     __tablename__ = "runs"
@@ -119,7 +95,7 @@ class Run(SQLModel, table=True):
     tokens_out: int = 0
 
 
-# --- metrics: the seed's table ---------------------------------------------------------------
+# --- node metrics ----------------------------------------------------------------------------
 class NodeMetric(SQLModel, table=True):
     """One node execution. ``ix_tfm_tenant_created`` covers the dashboard query: an index-only scan."""
 
@@ -184,29 +160,16 @@ class Product(SQLModel, table=True):
 
 
 # --- credentials (secrets encrypted at rest) -------------------------------------------------
-class CredentialBase(SQLModel):
-    name: str = Field(max_length=100)
-    provider: str = Field(max_length=50)
-
-
-class Credential(CredentialBase, table=True):
+class Credential(SQLModel, table=True):
     __tablename__ = "credentials"
     __table_args__ = (ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),)
 
     tenant_id: str = Field(primary_key=True, max_length=ID_LEN)
     name: str = Field(primary_key=True, max_length=100)
+    provider: str = Field(max_length=50)
     secret_encrypted: str = Field(sa_type=Text)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
-
-
-class CredentialCreate(CredentialBase):
-    secret: str
-
-
-class CredentialPublic(CredentialBase):
-    created_at: datetime
-    updated_at: datetime
 
 
 # --- API tokens (stored hashed) --------------------------------------------------------------
@@ -228,14 +191,6 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
-class ApiTokenPublic(SQLModel):
-    id: str
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
 # --- users (argon2 password hashes) ----------------------------------------------------------
 class User(SQLModel, table=True):
     __tablename__ = "users"
@@ -249,12 +204,6 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=100)
     password_hash: str = Field(max_length=200)
     created_at: datetime = _ts()
-
-
-class UserPublic(SQLModel):
-    id: int
-    username: str
-    created_at: datetime
 
 
 # --- editor sessions (server-side records behind the signed cookie) -------------------------
@@ -280,33 +229,16 @@ class EditorSession(SQLModel, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class EditorSessionPublic(SQLModel):
-    id: str
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    user_agent: str
-    address: str
-
-
 __all__ = [
     "ApiToken",
-    "ApiTokenPublic",
     "Credential",
-    "CredentialCreate",
-    "CredentialPublic",
     "EditorSession",
-    "EditorSessionPublic",
     "Flow",
-    "FlowPublic",
     "FlowVersion",
-    "FlowVersionPublic",
     "Message",
     "NodeMetric",
     "Product",
     "Run",
     "Tenant",
     "User",
-    "UserPublic",
 ]

@@ -67,13 +67,13 @@ class RunRecorder:
 
     def _write(self, event: Event, pending: _Pending) -> None:
         usage = event.usage or {}
-        kwargs = dict(
-            status=event.status or "succeeded", flow_version=pending.flow_version,
-            session_id=event.session_id or "", inputs=pending.inputs, output=event.output, error=event.error,
-            started_at=pending.started_at, duration_ms=event.duration_ms, first_chunk_ms=pending.first_chunk_ms,
-            timings=pending.timings, tokens_in=int(usage.get("tokens_in", 0)),
-            tokens_out=int(usage.get("tokens_out", 0)),
-        )
+        kwargs: dict[str, Any] = {
+            "status": event.status or "succeeded", "flow_version": pending.flow_version,
+            "session_id": event.session_id or "", "inputs": pending.inputs, "output": event.output,
+            "error": event.error, "started_at": pending.started_at, "duration_ms": event.duration_ms,
+            "first_chunk_ms": pending.first_chunk_ms, "timings": pending.timings,
+            "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
+        }
         args = (event.tenant_id or "", event.run_id, event.flow_id or "")
         try:
             loop = asyncio.get_running_loop()

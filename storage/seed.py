@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -9,13 +10,15 @@ from sqlmodel import select
 
 from runtime.services import load_demo_catalogue
 
-from .db import Database
 from .models import Tenant
 from .repos import products, tenants
 
+if TYPE_CHECKING:  # db.py imports this module to seed on first open
+    from .db import Database
+
 log = logging.getLogger(__name__)
 
-# The seed's tenant 2 sells forklifts and pallet jacks; tenant 1 is the engine's default
+# Tenant 2 is the demo scenario's shop (forklifts and pallet jacks); tenant 1 is the engine's default
 # (runtime.engine.engine.DEFAULT_TENANT), so a run with no tenant finds the catalogue too.
 DEMO_TENANTS = ("1", "2")
 

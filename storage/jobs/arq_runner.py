@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from runtime.ports import BackgroundJob, BackgroundOutcome
-from runtime.redis_clients import RedisTimeouts, job_timeouts
+from runtime.redis_clients import RedisTimeouts, arq_pool, job_timeouts
 
 from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_id, job_to_dict, outcome_from_dict, serialize
 
@@ -43,7 +43,7 @@ class ArqRunner:
         self._poller: asyncio.Task[None] | None = None
 
     async def pool(self) -> Any:
-        """The arq connection, created on first use (arq is imported only when Redis is used).
+        """The arq connection, created on first use (``arq_pool`` imports arq only then).
 
         One attempt, bounded by the timeouts: a job that cannot be queued fails at once (it is
         reported like any failed background node) rather than waiting for arq's retries."""
@@ -52,8 +52,6 @@ class ArqRunner:
                 self._pool_lock = asyncio.Lock()
             async with self._pool_lock:
                 if self._pool is None:
-                    from runtime.redis_clients import arq_pool
-
                     self._pool = await arq_pool(
                         self.redis_url, self.timeouts, default_queue_name=self.queue_name,
                         job_serializer=serialize, job_deserializer=deserialize,
@@ -104,7 +102,7 @@ class ArqRunner:
         try:
             pool = await self.pool()
             queued = await pool.enqueue_job(JOB_FUNCTION, job_to_dict(job), _job_id=key, _queue_name=self.queue_name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever stops the enqueue fails the job, never the run
             log.warning("could not queue background node %s of run %s: %s", job.node_id, job.run_id, exc)
             self._waiting.pop(key, None)
             if not future.done():
@@ -117,6 +115,7 @@ class ArqRunner:
 
     async def _poll(self) -> None:
         """Resolve futures from arq's result keys, one pipelined read for all pending jobs."""
+        # arq only once a job was queued: the default install runs without Redis
         from arq.constants import result_key_prefix
         from arq.jobs import deserialize_result
 
@@ -129,11 +128,11 @@ class ArqRunner:
                     for key in keys:
                         pipe.get(result_key_prefix + key)
                     raw = await pipe.execute()
-            except Exception as exc:  # Redis blip: try again next interval
+            except Exception as exc:  # noqa: BLE001 - a Redis blip of any kind: try again next interval
                 log.warning("reading background job results failed: %s", exc)
                 continue
             now = time.monotonic()
-            for key, data in zip(keys, raw):
+            for key, data in zip(keys, raw, strict=True):
                 job, since, future = self._waiting[key]
                 if data is not None:
                     info = deserialize_result(data, deserializer=deserialize)

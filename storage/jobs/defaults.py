@@ -1,8 +1,7 @@
 """What ``akis worker`` runs when nothing else is wired: the engine's own background executor
 and, with a shared cache tier, the scheduled warm-up of every stored flow.
 
-This is wiring, so it is the one storage module that reaches into the engine and the cache,
-and it does so lazily, inside the factories.
+This is wiring, so it is the one storage module that reaches into the engine and the cache.
 """
 from __future__ import annotations
 
@@ -11,8 +10,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from runtime.cache.warmup import warm_up
+from runtime.engine.background import execute_job
 from runtime.ports import BackgroundJob
 from runtime.services import Services
+from runtime.settings import get_settings
+from runtime.wiring import build_cache, build_engine, build_registry, build_services
 
 from ..db import Database
 from ..repos import flows, tenants
@@ -22,19 +25,12 @@ log = logging.getLogger(__name__)
 
 def engine_executor(services: Services) -> Callable[[BackgroundJob], Awaitable[None]]:
     """``runtime.engine.background.execute_job`` over the full services, storage-backed."""
-    from runtime.engine.background import execute_job
-    from runtime.wiring import build_registry, build_services
-
     full = build_services(conversations=services.conversations, catalogue=services.catalogue)
     return partial(execute_job, registry=build_registry(), services=full)
 
 
 def stored_flows_warmup(services: Services, database: Database) -> Callable[[], Awaitable[Any]]:
     """Warm-up over the current version of every stored flow that has warm-up inputs."""
-    from runtime.cache.warmup import warm_up
-    from runtime.settings import get_settings
-    from runtime.wiring import build_cache, build_engine
-
     cache = build_cache()
     shared = any(t in ("redis", "memcached") for t in get_settings().tiers)
 

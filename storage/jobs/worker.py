@@ -1,4 +1,4 @@
-"""``akis worker``: runs queued background jobs, moves metrics to the database, warms the cache.
+"""``akis worker``: runs queued background jobs and warms the cache on schedule.
 
 Any number of workers on any machine share one Redis queue. The node code is injected: the
 worker builds :class:`runtime.services.Services` with the storage-backed conversation store
@@ -25,7 +25,6 @@ from ..conversations import SqlConversationStore
 from ..db import Database, init_db
 from ..errors import StorageError
 from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_from_dict, outcome_to_dict, serialize
-from .metrics_queue import METRICS_KEY, move_metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,10 @@ class WorkerOptions:
     job_timeout_s: float = 300.0
     max_tries: int = 5
     retry_backoff_s: float = 1.0  # after a failed try; grows linearly with the try number
-    metrics_every_s: float = 2.0  # move metrics from Redis to the database this often
-    warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
+    warmup_interval_s: float = 240.0  # every 4 minutes (AKIS_WARMUP_INTERVAL_S); 0 turns it off
     in_progress_timeout_s: float | None = None  # None: arq's (job timeout + 10 s)
     poll_delay_s: float = 0.5
     burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
-    metrics_key: str = METRICS_KEY
     handle_signals: bool = True  # False when embedded in another event loop (tests)
     timeouts: RedisTimeouts | None = None  # Redis connect and socket timeouts; None: the settings' defaults
 
@@ -66,7 +63,7 @@ def load_object(spec: str) -> Any:
 
 async def run_background_job(ctx: dict[str, Any], job_data: dict[str, Any]) -> dict[str, Any]:
     """One background node. A failure is retried (arq ``Retry``) until ``max_tries``."""
-    from arq.worker import Retry
+    from arq.worker import Retry  # arq only where a queue is used: the default install runs without Redis
 
     job = job_from_dict(job_data)
     options: WorkerOptions = ctx["options"]
@@ -82,23 +79,6 @@ async def run_background_job(ctx: dict[str, Any], job_data: dict[str, Any]) -> d
     else:
         outcome = BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
     return outcome_to_dict(outcome)
-
-
-async def flush_metrics(ctx: dict[str, Any]) -> int:
-    options: WorkerOptions = ctx["options"]
-    return await move_metrics(ctx["redis"], ctx["db"], key=options.metrics_key)
-
-
-async def metrics_loop(ctx: dict[str, Any]) -> None:
-    """Every worker moves metrics (not an arq job: no log line every few seconds). LPOP is
-    atomic, so several workers never move the same row."""
-    options: WorkerOptions = ctx["options"]
-    while True:
-        await asyncio.sleep(options.metrics_every_s)
-        try:
-            await flush_metrics(ctx)
-        except Exception as exc:  # the database is down: the rows wait in Redis
-            log.warning("moving metrics to the database failed: %s", exc)
 
 
 async def cache_warmup(ctx: dict[str, Any]) -> Any:
@@ -120,7 +100,7 @@ def build_worker(
     warmup_factory: WarmupFactory | None = None,
 ) -> Any:
     """An arq Worker wired to the database and the injected node executor."""
-    from arq import cron
+    from arq import cron  # arq only where a queue is used: the default install runs without Redis
     from arq.worker import Worker, func
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -128,16 +108,10 @@ def build_worker(
         services = Services(catalogue=SqlProductCatalog(database), conversations=SqlConversationStore(database))
         ctx.update(options=options, db=database, execute=executor_factory(services))
         ctx["warmup"] = make_warmup(warmup_factory, services, database)
-        ctx["metrics_task"] = asyncio.get_running_loop().create_task(metrics_loop(ctx), name="akis-metrics")
         log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        task = ctx.pop("metrics_task", None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         if "db" in ctx:
-            await flush_metrics(ctx)
             ctx["db"].dispose()
 
     cron_jobs: list[Any] = []
@@ -151,7 +125,7 @@ def build_worker(
         cron_jobs=cron_jobs,
         queue_name=options.queue_name,
         # Our client, not arq's RedisSettings: arq sets no socket timeout, and a paused Redis
-        # would hold the worker's every call (and the metrics mover) for as long as it is paused.
+        # would hold the worker's every call for as long as it is paused.
         redis_pool=arq_client(options.redis_url, options.timeouts or job_timeouts(),
                               default_queue_name=options.queue_name, job_serializer=serialize,
                               job_deserializer=deserialize),

@@ -4,12 +4,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
 from ..errors import StorageError
 from ..models import ID_LEN
 
 
 def tenant_key(tenant_id: str | int) -> str:
-    """The tenant id as stored: a non-empty string (the seed writes ``2``, we store ``"2"``)."""
+    """The tenant id as stored: a non-empty string (``2`` and ``"2"`` are one tenant, stored ``"2"``)."""
     value = str(tenant_id).strip()
     if not value or len(value) > ID_LEN:
         raise StorageError(f"invalid tenant id {tenant_id!r}: 1 to {ID_LEN} characters")
@@ -28,19 +32,16 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
-def insert_ignore(session: Any, model: Any, values: dict[str, Any]) -> int:
+def insert_ignore(session: Session, model: Any, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows added (0 or 1).
 
     Concurrent writers of the same key (a retried job, two processes creating a tenant) then
     never fail and never duplicate.
     """
     table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # Count RETURNING rows: psycopg reports rowcount -1 for this statement under SQLAlchemy 2.1.
-    first_key = list(table.primary_key.columns)[0]
+    first_key = next(iter(table.primary_key.columns))
     statement = insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
     return len(session.execute(statement).all())
 

@@ -46,7 +46,7 @@ def list_credentials(session: Session, tenant_id: str) -> list[Credential]:
 
 
 def delete_credential(session: Session, tenant_id: str, name: str) -> bool:
-    result = session.execute(
-        delete(Credential).where(Credential.tenant_id == tenant_key(tenant_id), Credential.name == name)
+    result = session.exec(
+        delete(Credential).where(col(Credential.tenant_id) == tenant_key(tenant_id), col(Credential.name) == name)
     )
     return bool(result.rowcount)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, case, cast, func, literal, select
@@ -106,21 +106,21 @@ class DashboardData:
 # --- filters and time buckets ----------------------------------------------------------------
 def _metric_where(f: Filters) -> list[ColumnElement[bool]]:
     since, until = f.window()
-    where = [NodeMetric.tenant_id == tenant_key(f.tenant_id), col(NodeMetric.created_at) >= since,
+    where = [col(NodeMetric.tenant_id) == tenant_key(f.tenant_id), col(NodeMetric.created_at) >= since,
              col(NodeMetric.created_at) < until]
     if f.flow_id:
-        where.append(NodeMetric.flow_id == str(f.flow_id))
+        where.append(col(NodeMetric.flow_id) == str(f.flow_id))
     if f.node_type:
-        where.append(NodeMetric.node_type == f.node_type)
+        where.append(col(NodeMetric.node_type) == f.node_type)
     return where
 
 
 def _run_where(f: Filters) -> list[ColumnElement[bool]]:
     """Runs have no node type: the node-type filter does not narrow them."""
     since, until = f.window()
-    where = [Run.tenant_id == tenant_key(f.tenant_id), col(Run.started_at) >= since, col(Run.started_at) < until]
+    where = [col(Run.tenant_id) == tenant_key(f.tenant_id), col(Run.started_at) >= since, col(Run.started_at) < until]
     if f.flow_id:
-        where.append(Run.flow_id == str(f.flow_id))
+        where.append(col(Run.flow_id) == str(f.flow_id))
     return where
 
 
@@ -136,15 +136,15 @@ def _bucket(session: Session, column: Any, bucket_s: int) -> ColumnElement[Any]:
     the epoch on SQLite. Grouping by the plain expression keeps the scan cheap."""
     if postgres(session):
         return func.date_bin(literal(timedelta(seconds=bucket_s)), column,
-                             literal(datetime(1970, 1, 1, tzinfo=timezone.utc)))
+                             literal(datetime(1970, 1, 1, tzinfo=UTC)))
     epoch = func.unixepoch(column) if sqlite3.sqlite_version_info >= (3, 38) else func.strftime("%s", column)
     return cast(cast(epoch, Integer) / bucket_s, Integer) * bucket_s
 
 
 def _as_time(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(value), tz=UTC)
 
 
 def pick_bucket(f: Filters, points: int = 60) -> int:
@@ -167,7 +167,7 @@ def _percentile_rows(groups: dict[tuple[Any, ...], Distribution], rollup: tuple[
                      limit: int) -> list[PercentileRow]:
     rows = []
     for key, d in groups.items():
-        named = dict(zip(rollup, key))
+        named = dict(zip(rollup, key, strict=True))
         rows.append(PercentileRow(str(named.get("node_id", named["node_type"])), str(named["node_type"]),
                                   named.get("flow_id"), d.count, _r(d.quantiles[0.5]), _r(d.quantiles[0.95]),
                                   _r(d.mean), _r(d.maximum)))
@@ -176,7 +176,8 @@ def _percentile_rows(groups: dict[tuple[Any, ...], Distribution], rollup: tuple[
 
 
 def _cache_rates(groups: dict[tuple[Any, ...], Distribution]) -> dict[str, dict[str, Any]]:
-    """The seed's shape per node type: ``{type: {"total", "hits", "rate"}}`` (cached nodes only)."""
+    """Hit rates per node type, ``{type: {"total", "hits", "rate"}}`` as the cache's own stats
+    report them (cached nodes only)."""
     out = {}
     for (node_type,), d in groups.items():
         hits, total = int(d.sums["hits"]), int(d.sums["hits"] + d.sums["misses"])
@@ -297,11 +298,11 @@ def input_repeat_rate(session: Session, tenant_id: str, flow_id: str, names: lis
         return None
     start = utcnow() - since if isinstance(since, timedelta) else since
     parts = [func.coalesce(col(Run.inputs)[name].as_string(), "") for name in sorted(names)]
-    combined = parts[0]
+    combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined + cast(literal("\x1f"), String) + part
     query = select(func.count(), func.count(func.distinct(combined))).where(
-        Run.tenant_id == tenant_key(tenant_id), Run.flow_id == str(flow_id), col(Run.started_at) >= start)
+        col(Run.tenant_id) == tenant_key(tenant_id), col(Run.flow_id) == str(flow_id), col(Run.started_at) >= start)
     runs, distinct = session.execute(query).one()
     if not runs:
         return None
@@ -328,8 +329,9 @@ def activity_marker(session: Session, tenant_id: str) -> tuple[Any, ...]:
     """Changes whenever a metric row or a run of the tenant is written (index lookups only):
     the live dashboard re-reads its aggregates only when it does."""
     tenant = tenant_key(tenant_id)
-    metric = session.execute(select(func.max(NodeMetric.created_at)).where(NodeMetric.tenant_id == tenant)).scalar()
-    runs = session.execute(select(func.count(), func.max(Run.started_at)).where(Run.tenant_id == tenant)).one()
+    last_metric = select(func.max(NodeMetric.created_at)).where(col(NodeMetric.tenant_id) == tenant)
+    metric = session.execute(last_metric).scalar()
+    runs = session.execute(select(func.count(), func.max(Run.started_at)).where(col(Run.tenant_id) == tenant)).one()
     return metric, *runs
 
 

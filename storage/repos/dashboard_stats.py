@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import Integer, case, cast, func, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -101,20 +102,24 @@ def _exact(session: Session, columns: Mapping[str, Any], value: Any, where: Sequ
 
 
 # --- SQLite: from log-bucket counts ----------------------------------------------------------
-_LN: dict[int, bool] = {}
+# Whether an engine's SQLite was built with ln(), by id(engine): asked once per engine, and
+# bounded, since tests and tools open many engines in one process.
+_LN: LRUCache[int, bool] = LRUCache(maxsize=64)
 
 
 def _has_ln(session: Session) -> bool:
-    engine = session.get_bind()
+    engine = session.get_bind().engine
     key = id(engine)
-    if key not in _LN:
+    found = _LN.get(key)
+    if found is None:
         try:
             with engine.connect() as connection:
                 connection.exec_driver_sql("SELECT ln(2.0)").scalar()
-            _LN[key] = True
+            found = True
         except OperationalError:
-            _LN[key] = False
-    return _LN[key]
+            found = False
+        _LN[key] = found
+    return found
 
 
 def _from_histogram(session: Session, columns: Mapping[str, Any], value: Any, where: Sequence[Any],
@@ -174,13 +179,14 @@ def _windowed(session: Session, columns: Mapping[str, Any], value: Any, where: S
     for rollup in rollups:
         cols = [columns[k] for k in rollup]
         groups: dict[tuple[Any, ...], Distribution] = {}
-        basic = select(*[c.label(k) for c, k in zip(cols, rollup)], *_aggregates(value, sums)).where(*where)
+        labelled = [c.label(k) for c, k in zip(cols, rollup, strict=True)]
+        basic = select(*labelled, *_aggregates(value, sums)).where(*where)
         for row in session.execute(basic.group_by(*cols) if cols else basic).mappings():
             if row["n"]:
                 dist = groups.setdefault(tuple(row[k] for k in rollup), Distribution())
                 dist.add(int(row["n"]), float(row["total"]), float(row["low"]), float(row["high"]),
                          _row_sums(row, sums))
-        ranked = select(*[c.label(k) for c, k in zip(cols, rollup)], value.label("v"),
+        ranked = select(*labelled, value.label("v"),
                         func.row_number().over(partition_by=cols or None, order_by=value).label("rn"),
                         func.count().over(partition_by=cols or None).label("n")).where(*where).subquery()
         key_cols = [ranked.c[k] for k in rollup]
@@ -194,8 +200,8 @@ def _windowed(session: Session, columns: Mapping[str, Any], value: Any, where: S
             wanted += [ranked.c.rn == low, ranked.c.rn == low + 1]
         query = select(*key_cols, *picks).where(or_(*wanted))
         for row in session.execute(query.group_by(*key_cols) if key_cols else query).mappings():
-            dist = groups.get(tuple(row[k] for k in rollup))
-            if dist is not None:
-                dist.quantiles = {q: float(row[f"q{i}"]) for i, q in enumerate(quantiles)}
+            ranked_dist = groups.get(tuple(row[k] for k in rollup))
+            if ranked_dist is not None:
+                ranked_dist.quantiles = {q: float(row[f"q{i}"]) for i, q in enumerate(quantiles)}
         out[rollup] = groups
     return out

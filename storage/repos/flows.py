@@ -20,7 +20,7 @@ _ID_RE = re.compile(ID_PATTERN)
 
 
 def flow_key(flow_id: str | int) -> str:
-    """Flow ids are strings; the seed's numeric ids (``6``) become ``"6"``."""
+    """Flow ids are strings; a numeric id (``6``) becomes ``"6"``."""
     key = str(flow_id).strip()
     if not _ID_RE.match(key):
         raise StorageError(f"invalid flow id {flow_id!r}: letters, digits, '_', '-', '.' (1 to 64)")
@@ -124,6 +124,6 @@ def set_current_version(session: Session, tenant_id: str, flow_id: str, version:
 def delete_flow(session: Session, tenant_id: str, flow_id: str) -> bool:
     """Delete a flow with all its versions; False when there was none."""
     tenant, key = tenant_key(tenant_id), flow_key(flow_id)
-    session.execute(delete(FlowVersion).where(FlowVersion.tenant_id == tenant, FlowVersion.flow_id == key))
-    result = session.execute(delete(Flow).where(Flow.tenant_id == tenant, Flow.id == key))
+    session.exec(delete(FlowVersion).where(col(FlowVersion.tenant_id) == tenant, col(FlowVersion.flow_id) == key))
+    result = session.exec(delete(Flow).where(col(Flow.tenant_id) == tenant, col(Flow.id) == key))
     return bool(result.rowcount)

@@ -1,7 +1,7 @@
 """Conversation messages: saved idempotently, unique per (tenant, session, seq)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from runtime.ports import ChatMessage
@@ -50,26 +50,6 @@ def next_seq(session: Session, tenant_id: str, session_id: str) -> int:
     )
     last = session.exec(query).one()
     return 0 if last is None else last + 1
-
-
-def list_sessions(session: Session, tenant_id: str, limit: int = 50) -> list[tuple[str, int, object]]:
-    """(session_id, message count, last message time), most recent first."""
-    last = func.max(Message.created_at)
-    query = (
-        select(Message.session_id, func.count(), last)
-        .where(Message.tenant_id == tenant_key(tenant_id))
-        .group_by(Message.session_id)
-        .order_by(last.desc())
-        .limit(limit)
-    )
-    return [(sid, int(count), at) for sid, count, at in session.exec(query)]
-
-
-def delete_conversation(session: Session, tenant_id: str, session_id: str) -> int:
-    result = session.execute(
-        delete(Message).where(Message.tenant_id == tenant_key(tenant_id), Message.session_id == session_id)
-    )
-    return int(result.rowcount or 0)
 
 
 def to_chat(rows: list[Message]) -> list[ChatMessage]:

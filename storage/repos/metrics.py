@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from runtime.ports import MetricRow
@@ -18,7 +19,7 @@ from ._common import tenant_key
 
 @dataclass(slots=True)
 class NodeStat:
-    """One line of the seed's monitoring query."""
+    """One line of :func:`summary`: the timings of one node type (or node) over the window."""
 
     key: str  # node_type (or node_id for a per-flow breakdown)
     avg_ms: float
@@ -61,7 +62,7 @@ def summary(
     flow_id: str | None = None,
     by: str = "node_type",
 ) -> list[NodeStat]:
-    """The seed's query: average duration and count per node type, slowest first.
+    """Average duration and count per node type over a window, slowest first (``akis metrics``).
 
     ``by="node_id"`` (with ``flow_id``) breaks one flow down per node for the canvas overlay.
     Served by the index (tenant_id, created_at, node_type, duration_ms).
@@ -71,7 +72,7 @@ def summary(
     key = col(NodeMetric.node_type) if by == "node_type" else col(NodeMetric.node_id)
     average = func.avg(NodeMetric.duration_ms)
     query = (
-        select(
+        sa_select(  # six columns: more than sqlmodel's typed select() takes
             key,
             average,
             func.count(),
@@ -79,15 +80,15 @@ def summary(
             func.sum(case((col(NodeMetric.cache) == "hit", 1), else_=0)),
             func.sum(case((col(NodeMetric.status) == "failed", 1), else_=0)),
         )
-        .where(NodeMetric.tenant_id == tenant_key(tenant_id), col(NodeMetric.created_at) >= since_time(since))
+        .where(col(NodeMetric.tenant_id) == tenant_key(tenant_id), col(NodeMetric.created_at) >= since_time(since))
         .group_by(key)
         .order_by(average.desc())
     )
     if flow_id is not None:
-        query = query.where(NodeMetric.flow_id == str(flow_id))
+        query = query.where(col(NodeMetric.flow_id) == str(flow_id))
     return [
         NodeStat(str(k), round(float(avg), 3), int(n), float(mx), int(hits or 0), int(fails or 0))
-        for k, avg, n, mx, hits, fails in session.exec(query)
+        for k, avg, n, mx, hits, fails in session.execute(query)
     ]
 
 
@@ -99,10 +100,3 @@ def run_metrics(session: Session, tenant_id: str, run_id: str) -> list[NodeMetri
         .order_by(col(NodeMetric.created_at), col(NodeMetric.id))
     )
     return list(session.exec(query))
-
-
-def count_metrics(session: Session, tenant_id: str, since: timedelta | datetime | None = None) -> int:
-    query = select(func.count()).select_from(NodeMetric).where(NodeMetric.tenant_id == tenant_key(tenant_id))
-    if since is not None:
-        query = query.where(col(NodeMetric.created_at) >= since_time(since))
-    return int(session.exec(query).one())

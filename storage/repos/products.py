@@ -71,8 +71,8 @@ def update_product(session: Session, tenant_id: str, product_id: str, changes: d
 
 
 def delete_product(session: Session, tenant_id: str, product_id: str) -> bool:
-    result = session.execute(
-        delete(Product).where(Product.tenant_id == tenant_key(tenant_id), Product.id == str(product_id))
+    result = session.exec(
+        delete(Product).where(col(Product.tenant_id) == tenant_key(tenant_id), col(Product.id) == str(product_id))
     )
     return bool(result.rowcount)
 

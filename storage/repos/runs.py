@@ -1,4 +1,4 @@
-"""Runs: one row per flow execution, opened at start and closed with its result."""
+"""Runs: one row per finished flow execution, written once with its result."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -9,59 +9,6 @@ from sqlmodel import Session, col, select
 from ..models import Run
 from ..types import utcnow
 from ._common import insert_ignore, jsonable, tenant_key
-
-FINAL_STATUSES = ("succeeded", "failed", "cancelled")
-
-
-def start_run(
-    session: Session,
-    tenant_id: str,
-    run_id: str,
-    flow_id: str,
-    *,
-    flow_version: int | None = None,
-    session_id: str = "",
-    inputs: dict[str, Any] | None = None,
-) -> Run:
-    run = Run(
-        id=run_id, tenant_id=tenant_key(tenant_id), flow_id=str(flow_id), flow_version=flow_version,
-        session_id=session_id, status="running", inputs=jsonable(inputs or {}), started_at=utcnow(),
-    )
-    session.add(run)
-    session.flush()
-    return run
-
-
-def finish_run(
-    session: Session,
-    tenant_id: str,
-    run_id: str,
-    *,
-    status: str,
-    output: dict[str, Any] | None = None,
-    error: str | None = None,
-    duration_ms: float | None = None,
-    first_chunk_ms: float | None = None,
-    timings: dict[str, float] | None = None,
-    tokens_in: int = 0,
-    tokens_out: int = 0,
-) -> Run | None:
-    """Close the run; None when this tenant has no such run."""
-    run = get_run(session, tenant_id, run_id)
-    if run is None:
-        return None
-    now = utcnow()
-    run.status = status
-    run.output = jsonable(output) if output is not None else None
-    run.error = error
-    run.finished_at = now
-    run.duration_ms = duration_ms if duration_ms is not None else (now - run.started_at).total_seconds() * 1000
-    run.first_chunk_ms = first_chunk_ms
-    run.timings = jsonable(timings or {})
-    run.tokens_in, run.tokens_out = tokens_in, tokens_out
-    session.add(run)
-    session.flush()
-    return run
 
 
 def record_run(

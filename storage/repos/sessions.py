@@ -52,8 +52,8 @@ def create_session(session: Session, tenant_id: str, username: str, *, max_age_s
     if user is None or user.id is None:
         raise NotFound(f"user {username!r} not found for tenant {tenant_key(tenant_id)}")
     now = utcnow()
-    session.execute(delete(EditorSession).where(
-        EditorSession.user_id == user.id,
+    session.exec(delete(EditorSession).where(
+        col(EditorSession.user_id) == user.id,
         or_(col(EditorSession.expires_at) < now - KEEP_ENDED, col(EditorSession.revoked_at) < now - KEEP_ENDED)))
     secret = secrets.token_urlsafe(32)
     row = EditorSession(id=secrets.token_hex(12), secret_hash=hash_secret(secret), user_id=user.id,
@@ -83,7 +83,7 @@ def lookup_session(session: Session, session_id: str, secret: str, *,
     if row.revoked_at is not None or row.expires_at <= now:
         return None
     if (now - row.last_seen_at).total_seconds() >= touch_after_s:
-        session.execute(update(EditorSession).where(EditorSession.id == row.id).values(last_seen_at=now))
+        session.exec(update(EditorSession).where(col(EditorSession.id) == row.id).values(last_seen_at=now))
     return ActiveSession(row.id, row.tenant_id, user.username, user.id or 0, row.expires_at)
 
 
@@ -105,9 +105,9 @@ def revoke_session(session: Session, tenant_id: str, username: str, session_id: 
     user = _user(session, tenant_id, username)
     if user is None:
         return False
-    result = session.execute(update(EditorSession).where(
-        EditorSession.id == session_id, EditorSession.user_id == user.id,
-        EditorSession.tenant_id == user.tenant_id, col(EditorSession.revoked_at).is_(None),
+    result = session.exec(update(EditorSession).where(
+        col(EditorSession.id) == session_id, col(EditorSession.user_id) == user.id,
+        col(EditorSession.tenant_id) == user.tenant_id, col(EditorSession.revoked_at).is_(None),
     ).values(revoked_at=utcnow()))
     return bool(result.rowcount)
 
@@ -118,8 +118,8 @@ def revoke_user_sessions(session: Session, tenant_id: str, username: str, *, kee
     if user is None:
         return 0
     statement = update(EditorSession).where(
-        EditorSession.user_id == user.id, EditorSession.tenant_id == user.tenant_id,
+        col(EditorSession.user_id) == user.id, col(EditorSession.tenant_id) == user.tenant_id,
         col(EditorSession.revoked_at).is_(None), col(EditorSession.expires_at) > utcnow())
     if keep:
-        statement = statement.where(EditorSession.id != keep)
-    return int(session.execute(statement.values(revoked_at=utcnow())).rowcount or 0)
+        statement = statement.where(col(EditorSession.id) != keep)
+    return int(session.exec(statement.values(revoked_at=utcnow())).rowcount or 0)

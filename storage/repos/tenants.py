@@ -1,7 +1,7 @@
 """Tenants: created on demand by the write paths that reference them."""
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..models import Tenant
 from ..types import utcnow
@@ -19,25 +19,7 @@ def ensure_tenant(session: Session, tenant_id: str, name: str = "") -> Tenant:
     return tenant
 
 
-def get_tenant(session: Session, tenant_id: str) -> Tenant | None:
-    return session.get(Tenant, tenant_key(tenant_id))
-
-
 def list_tenant_ids(session: Session) -> list[str]:
     """Every tenant id. System use only (the worker's scheduled warm-up visits each tenant);
     it returns ids, never a tenant's rows."""
-    return list(session.exec(select(Tenant.id).order_by(Tenant.id)))
-
-
-def list_tenants(session: Session) -> list[Tenant]:
-    """Every tenant (id and name). System use only: warm-up and an administrator's tenant
-    switcher; a tenant's own data is never reachable from here."""
-    return list(session.exec(select(Tenant).order_by(Tenant.id)))
-
-
-def rename_tenant(session: Session, tenant_id: str, name: str) -> Tenant:
-    tenant = ensure_tenant(session, tenant_id)
-    tenant.name = name
-    session.add(tenant)
-    session.flush()
-    return tenant
+    return list(session.exec(select(Tenant.id).order_by(col(Tenant.id))))

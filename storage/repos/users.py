@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from ..errors import Conflict, NotFound, StorageError
 from ..models import User
 from ._common import tenant_key
+from .sessions import revoke_user_sessions
 from .tenants import ensure_tenant
 
 _hasher = PasswordHasher()
@@ -61,8 +61,6 @@ def set_password(session: Session, tenant_id: str, username: str, password: str,
                  keep_session: str | None = None) -> User:
     """A new password; every session of the user ends with the old one (but ``keep_session``,
     the browser that changed it, if given)."""
-    from .sessions import revoke_user_sessions
-
     user = get_user(session, tenant_id, username)
     if user is None:
         raise NotFound(f"user {username!r} not found for tenant {tenant_key(tenant_id)}")
@@ -76,13 +74,6 @@ def set_password(session: Session, tenant_id: str, username: str, password: str,
 
 def list_users(session: Session, tenant_id: str) -> list[User]:
     return list(session.exec(select(User).where(User.tenant_id == tenant_key(tenant_id)).order_by(col(User.username))))
-
-
-def delete_user(session: Session, tenant_id: str, username: str) -> bool:
-    result = session.execute(
-        delete(User).where(User.tenant_id == tenant_key(tenant_id), User.username == username)
-    )
-    return bool(result.rowcount)
 
 
 def any_users(session: Session) -> bool:

@@ -1,9 +1,9 @@
 """Every Redis client the app makes has a connect and a socket timeout.
 
 Each way the app makes one (channels, cache tier with its stats and locks, the job queue on
-both sides, the metrics queue, ``/healthz``, the worker's start-up wait, the login throttle)
-is exercised against a loopback port nothing listens on, while every redis-py connection pool
-created meanwhile is recorded: each must carry both timeouts. No Redis is needed.
+both sides, ``/healthz``, the worker's start-up wait, the login throttle) is exercised against
+a loopback port nothing listens on, while every redis-py connection pool created meanwhile is
+recorded: each must carry both timeouts. No Redis is needed.
 """
 from __future__ import annotations
 
@@ -123,23 +123,6 @@ def test_the_workers_start_up_wait_is_bounded(pools: list[dict[str, Any]]) -> No
     with pytest.raises(redis.ConnectionError):
         wait_for_redis(closed_url(), RedisTimeouts(0.3, 4.0), attempts=1)
     assert_timeouts(pools, 0.3, 4.0)
-
-
-async def test_the_metrics_queue(pools: list[dict[str, Any]]) -> None:
-    from datetime import datetime, timezone
-
-    import redis
-
-    from runtime.ports import MetricRow
-    from storage.jobs.metrics_queue import RedisMetricsSink
-
-    sink = RedisMetricsSink(closed_url(), timeouts=RedisTimeouts(0.3, 0.8))
-    row = MetricRow("2", "f", "r", "n", "template", 1.0, "off", "succeeded", created_at=datetime.now(timezone.utc))
-    with pytest.raises(redis.ConnectionError):
-        await sink.write_batch([row])
-    assert client_timeouts(sink._client) == (0.3, 0.8)
-    await sink._client.aclose()
-    assert_timeouts(pools, 0.3, 0.8)
 
 
 async def test_the_health_check(pools: list[dict[str, Any]]) -> None:

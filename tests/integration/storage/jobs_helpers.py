@@ -8,13 +8,12 @@ from runtime.ports import BackgroundJob
 
 
 class RedisNames:
-    """Queue, metrics key and run-id prefix private to one test; ``cleanup`` removes its keys."""
+    """Queue name and run-id prefix private to one test; ``cleanup`` removes its keys."""
 
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
         self.token = uuid.uuid4().hex[:10]
         self.queue = f"akis:test:{self.token}:jobs"
-        self.metrics_key = f"akis:test:{self.token}:metrics"
 
     def run_id(self, n: int) -> str:
         return f"{self.token}-run-{n}"
@@ -31,7 +30,9 @@ class RedisNames:
             await client.aclose()
 
 
-def save_job(run_id: str, n: int, *, turn: int | None = None, session: str | None = None, **extra: Any) -> BackgroundJob:
+def save_job(
+    run_id: str, n: int, *, turn: int | None = None, session: str | None = None, **extra: Any
+) -> BackgroundJob:
     """The rendered config of a save_message node, as the engine queues it."""
     config: dict[str, Any] = {"user_message": f"question {n}", "answer": f"answer {n}", "turn": turn, **extra}
     return BackgroundJob(run_id, "6", "2", session or f"s{n}", "node_7", "save_message", config)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ def test_import_validates_first_and_stores_nothing_when_invalid(cli, db, tmp_pat
 
 
 def test_metrics_prints_the_seed_query(cli, db):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     db.call(metrics.add_metric_rows, [
         MetricRow("2", "6", "r", "node_2", "category_detection", 800.0, "miss", "succeeded", created_at=now),
         MetricRow("2", "6", "r", "node_3", "product_search", 600.0, "hit", "succeeded", created_at=now),
@@ -106,7 +106,9 @@ def test_users_and_db_commands(cli):
     code, out, _ = cli("user", "create", "--tenant", "2", "--username", "alice", "--password-stdin",
                        stdin="correct horse battery\n")
     assert code == 0 and "alice" in out
-    code, _, err = cli("user", "create", "--tenant", "2", "--username", "alice", "--password-stdin", stdin="another one\n")
+    code, _, err = cli(
+        "user", "create", "--tenant", "2", "--username", "alice", "--password-stdin", stdin="another one\n"
+    )
     assert code == 1 and "already exists" in err
     assert "alice" in cli("user", "list", "--tenant", "2")[1]
     code, out, _ = cli("db", "upgrade")
@@ -145,7 +147,9 @@ def test_user_sessions_are_listed_revoked_and_end_with_a_password_change(cli, db
     code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--all")
     assert code == 0 and out.count("ended") == 3
     assert cli("user", "passwd", "--tenant", "2", "--username", "alice", "--password-stdin", stdin="short\n")[0] == 1
-    assert cli("user", "passwd", "--tenant", "2", "--username", "bob", "--password-stdin", stdin="long enough!\n")[0] == 1
+    assert (
+        cli("user", "passwd", "--tenant", "2", "--username", "bob", "--password-stdin", stdin="long enough!\n")[0] == 1
+    )
     db.call(sessions.create_session, "2", "alice")
     code, out, _ = cli("user", "sessions", "--tenant", "2", "--username", "alice", "--revoke-all")
     assert code == 0 and "ended 1 session(s)" in out

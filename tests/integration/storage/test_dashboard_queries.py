@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from storage.repos.metrics import add_metric_rows
 from storage.repos.runs import record_run
 from tests.bench_runner import run_bench
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def percentile_cont(values: list[float], q: float) -> float:
@@ -44,8 +44,11 @@ def seeded(db: Database) -> dict[str, list[float]]:
     rng = random.Random(7)
     values = {"product_search": [round(rng.uniform(100, 900), 2) for _ in range(41)],
               "template": [round(rng.uniform(1, 5), 2) for _ in range(10)]}
-    rows = [row(t, v, cache="hit" if t == "product_search" and i % 4 == 0 else "miss" if t == "product_search" else "off")
-            for t, vs in values.items() for i, v in enumerate(vs)]
+    rows = [
+        row(t, v, cache="hit" if t == "product_search" and i % 4 == 0 else "miss" if t == "product_search" else "off")
+        for t, vs in values.items()
+        for i, v in enumerate(vs)
+    ]
     rows.append(row("product_search", 99999, tenant="8"))  # another tenant
     rows.append(row("product_search", 99999, at=NOW - timedelta(days=3)))  # outside the range
     rows.append(row("template", 3.0, flow="f2"))
@@ -78,7 +81,9 @@ def test_filters_narrow_by_node_type_and_time(db: Database, seeded: dict[str, li
     only = db.call(dashboard.node_percentiles, Filters("7", node_type="template"))
     assert [(r.key, r.count) for r in only] == [("template", 11)]
     old = Filters("7", since=NOW - timedelta(days=4), until=NOW - timedelta(days=2))
-    assert [(r.key, r.count, r.p50_ms) for r in db.call(dashboard.node_percentiles, old)] == [("product_search", 1, 99999)]
+    assert [(r.key, r.count, r.p50_ms) for r in db.call(dashboard.node_percentiles, old)] == [
+        ("product_search", 1, 99999)
+    ]
     assert db.call(dashboard.node_percentiles, Filters("nobody")) == []
 
 
@@ -102,7 +107,7 @@ def test_flow_node_stats_split_hits_from_misses(db: Database, seeded: dict[str, 
 
 def test_durations_and_tokens_over_time_bucket_in_sql(db: Database):
     """Buckets are floored in SQL; the tokens of a bucket are those of the runs started in it."""
-    base = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+    base = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     rows = [row("ai_response", 100 * (i + 1), at=base + timedelta(seconds=20 * i)) for i in range(6)]
     db.call(add_metric_rows, rows)
     f = Filters("7", since=base, until=base + timedelta(minutes=10))
@@ -124,7 +129,7 @@ def record(db: Database, run_id: str, status: str, started: datetime, first_chun
 
 
 def test_runs_per_minute_error_rate_and_first_chunk(db: Database):
-    base = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+    base = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     chunks = [120.0, 180.0, 260.0, 310.0, 900.0]
     for i, ms in enumerate(chunks):
         record(db, f"r{i}", "failed" if i == 4 else "succeeded", base + timedelta(seconds=25 * i), ms)
@@ -143,7 +148,7 @@ def test_runs_per_minute_error_rate_and_first_chunk(db: Database):
 
 
 def test_input_repeat_rate_counts_values_seen_before(db: Database):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i, message in enumerate(["pallet jack", "forklift", "pallet jack", "pallet jack", "reach truck"]):
         record(db, f"q{i}", "succeeded", now - timedelta(minutes=i), 100.0, message)
     runs, rate = db.call(dashboard.input_repeat_rate, "7", "f1", ["user_message"])

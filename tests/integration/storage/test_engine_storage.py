@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 import pytest
-from functools import partial
 
 from runtime import Engine, default_registry
 from runtime.engine.background import execute_job
@@ -26,8 +26,8 @@ FLOW = {
     "akis": 1, "flow_id": "chat", "name": "Chat",
     "nodes": [
         {"id": "node_1", "type": "user_input"},
-        {"id": "node_6", "type": "ai_response", "config": {"mock_delay_ms": 0, "mock_tokens_per_second": 0,
-                                                           "mock_text": "Try the TP-2500 pallet jack."}},
+        {"id": "node_6", "type": "ai_response", "config": {"provider_options": {
+            "delay_ms": 0, "tokens_per_second": 0, "text": "Try the TP-2500 pallet jack."}}},
         {"id": "node_7", "type": "save_message"},
         {"id": "node_8", "type": "output", "config": {"fields": {"answer": "{{ answer }}"}}},
     ],
@@ -86,7 +86,7 @@ async def test_with_a_queue_the_job_starts_after_the_result(db, redis_url):
         returned_at = time.time()
         assert await runner.drain(5) == 0
         options = WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue,
-                                metrics_key=names.metrics_key, burst=True, handle_signals=False, poll_delay_s=0.05)
+                                burst=True, handle_signals=False, poll_delay_s=0.05)
         worker = build_worker(options, lambda services: partial(execute_job, registry=default_registry(),
                                                                 services=services))
         try:

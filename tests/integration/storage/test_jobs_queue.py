@@ -1,19 +1,16 @@
-"""Background jobs on the arq queue: enqueue, dedupe, run by a worker, retry, metrics via Redis."""
+"""Background jobs on the arq queue: enqueue, dedupe, run by a worker, retry."""
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import pytest
 
-from runtime.ports import MetricRow
 from storage.jobs import ArqRunner
 from storage.jobs.defaults import engine_executor
-from storage.jobs.metrics_queue import RedisMetricsSink, move_metrics
 from storage.jobs.worker import WorkerOptions, build_worker
-from storage.repos import messages, metrics
+from storage.repos import messages
 
 from .jobs_helpers import RedisNames, save_job
 
@@ -38,8 +35,7 @@ async def test_queued_jobs_run_on_a_worker_exactly_once(db, redis_url):
         assert runner.submit(jobs[0]) is futures[0]  # same (run, node): the same job
         assert await runner.drain(5) == 0
         assert not any(f.done() for f in futures)  # queued, nobody ran them yet
-        options = WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue,
-                                metrics_key=names.metrics_key)
+        options = WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue)
         await run_worker_until_empty(options)
         outcomes = await asyncio.gather(*futures)
         assert [o.status for o in outcomes] == ["succeeded"] * 3
@@ -78,7 +74,7 @@ async def test_a_failing_job_is_retried_then_reported_failed(db, redis_url):
         flaky = runner.submit(save_job(names.run_id(1), 1, turn=0))
         broken = runner.submit(replace(save_job(names.run_id(2), 2), node_id="broken"))
         options = WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue, max_tries=2,
-                                retry_backoff_s=0.01, metrics_key=names.metrics_key, max_jobs=1)
+                                retry_backoff_s=0.01, max_jobs=1)
         await run_worker_until_empty(options, factory)
         flaky_outcome, broken_outcome = await flaky, await broken
         assert flaky_outcome.status == "succeeded"
@@ -88,31 +84,3 @@ async def test_a_failing_job_is_retried_then_reported_failed(db, redis_url):
         await runner.aclose()
         await names.cleanup()
 
-
-async def test_metrics_go_through_redis_to_the_database(db, redis_url):
-    import redis.asyncio as redis
-
-    names = RedisNames(redis_url)
-    sink = RedisMetricsSink(redis_url, key=names.metrics_key, batch_size=100, interval_s=3600)
-    client = redis.from_url(redis_url)
-    try:
-        now = datetime.now(timezone.utc)
-        for i in range(250):
-            sink.record(MetricRow("2", "6", "r", f"n{i}", "product_search", float(i), "hit", "succeeded", created_at=now))
-        await sink.flush()
-        assert await client.llen(names.metrics_key) == 250
-        assert db.call(metrics.count_metrics, "2") == 0  # the serving process never wrote to the database
-        assert await move_metrics(client, db, key=names.metrics_key, batch_size=100) == 250
-        assert await client.llen(names.metrics_key) == 0
-        stats = db.call(metrics.summary, "2")
-        assert [(s.key, s.count, s.avg_ms) for s in stats] == [("product_search", 250, 124.5)]
-        for i in range(50):  # and a worker moves them too (at the latest when it stops)
-            sink.record(MetricRow("2", "6", "r", "x", "template", 1.0, "off", "succeeded", created_at=now))
-        await sink.flush()
-        await run_worker_until_empty(WorkerOptions(redis_url=redis_url, database_url=db.url, queue_name=names.queue,
-                                                   metrics_key=names.metrics_key))
-        assert db.call(metrics.count_metrics, "2") == 300 and await client.llen(names.metrics_key) == 0
-    finally:
-        await sink.aclose()
-        await client.aclose()
-        await names.cleanup()

@@ -1,14 +1,16 @@
-"""tenant_flow_metrics: batched writes and the seed's monitoring query."""
+"""tenant_flow_metrics: batched writes and the monitoring query (``metrics.summary``)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from runtime.ports import MetricRow
 from storage.metrics_sink import SqlMetricsSink
 from storage.repos import metrics
 
-NOW = datetime.now(timezone.utc)
+from .rows import count_metrics
+
+NOW = datetime.now(UTC)
 
 
 def row(node_type: str, ms: float, *, tenant: str = "2", age_h: float = 1, cache: str = "off",
@@ -28,27 +30,30 @@ def test_the_seed_query_average_and_count_per_node_type_slowest_first(db):
     search = stats[2]
     assert (search.cache_hits, search.hit_rate, search.max_ms) == (1, 50.0, 600.0)
     assert stats[0].failures == 1
-    assert [s.key for s in db.call(metrics.summary, "2", timedelta(hours=48))][0] == "ai_response"
+    assert db.call(metrics.summary, "2", timedelta(hours=48))[0].key == "ai_response"
     assert db.call(metrics.summary, "2", timedelta(hours=48))[0].count == 2
 
 
 def test_per_node_breakdown_of_one_flow_and_per_run_rows(db):
-    db.call(metrics.add_metric_rows, [row("delay", 10, node="a"), row("delay", 30, node="b"), row("delay", 20, node="a", run="r2")])
+    db.call(
+        metrics.add_metric_rows,
+        [row("delay", 10, node="a"), row("delay", 30, node="b"), row("delay", 20, node="a", run="r2")],
+    )
     per_node = db.call(metrics.summary, "2", flow_id="6", by="node_id")
     assert [(s.key, s.avg_ms, s.count) for s in per_node] == [("b", 30.0, 1), ("a", 15.0, 2)]
     assert db.call(metrics.summary, "2", flow_id="other") == []
     assert [m.node_id for m in db.call(metrics.run_metrics, "2", "r1")] == ["a", "b"]
-    assert db.call(metrics.count_metrics, "2") == 3
-    assert db.call(metrics.count_metrics, "2", timedelta(minutes=1)) == 0
+    assert db.call(count_metrics, "2") == 3
+    assert db.call(count_metrics, "2", timedelta(minutes=1)) == 0
 
 
 async def test_the_sink_batches_off_the_hot_path_and_flushes_on_demand(db):
     sink = SqlMetricsSink(db, batch_size=50, interval_s=30)
     for i in range(120):
         sink.record(row("delay", float(i)))  # returns at once: nothing written yet on this loop turn
-    assert db.call(metrics.count_metrics, "2") == 0
+    assert db.call(count_metrics, "2") == 0
     await sink.flush()
-    assert db.call(metrics.count_metrics, "2") == 120 and sink.written == 120 and sink.pending == 0
+    assert db.call(count_metrics, "2") == 120 and sink.written == 120 and sink.pending == 0
     await sink.aclose()
 
 
@@ -61,5 +66,5 @@ async def test_a_full_batch_wakes_the_writer_without_waiting_for_the_interval(db
             break
         await asyncio.sleep(0.01)
     assert sink.written == 10
-    assert db.call(metrics.count_metrics, "2") == 10
+    assert db.call(count_metrics, "2") == 10
     await sink.aclose()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from storage.db import Database
 from storage.repos.tokens import any_live_tokens, create_token, revoke_token
-from storage.repos.users import any_users, create_user, delete_user
+from storage.repos.users import any_users, create_user
+
+from .rows import delete_user
 
 
 def test_any_users(db: Database) -> None:

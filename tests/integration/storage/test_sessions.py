@@ -10,6 +10,8 @@ from storage.db import Database
 from storage.repos import sessions, users
 from storage.types import utcnow
 
+from .rows import delete_user
+
 
 def test_a_session_names_its_user_until_it_ends(db: Database) -> None:
     db.call(users.create_user, "2", "alice", "long enough password")
@@ -63,7 +65,7 @@ def test_revoking_all_and_a_password_change_end_every_session(db: Database) -> N
 def test_deleting_the_user_deletes_the_sessions(db: Database) -> None:
     db.call(users.create_user, "2", "alice", "long enough password")
     row, secret = db.call(sessions.create_session, "2", "alice")
-    db.call(users.delete_user, "2", "alice")
+    db.call(delete_user, "2", "alice")
     db.call(users.create_user, "2", "alice", "a new alice, same name")
     assert db.call(sessions.lookup_session, row.id, secret) is None
     assert db.call(sessions.list_sessions, "2", "alice", include_ended=True) == []

@@ -29,9 +29,10 @@ IN_PROGRESS_S = 1.5  # how long a dead worker's claim on a job lasts (arq: job t
 def start_worker(names: RedisNames, database_url: str, markers: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env.update(AKIS_REDIS_URL=names.redis_url, AKIS_DATABASE_URL=database_url, AKIS_TEST_MARKERS=str(markers))
-    command = [sys.executable, "-m", "storage.cli", "worker", "--executor", "tests.integration.storage.worker_app:factory",
-               "--queue", names.queue, "--metrics-key", names.metrics_key, "--max-jobs", "2",
-               "--job-timeout", "30", "--in-progress-timeout", str(IN_PROGRESS_S), "--poll-delay", "0.05"]
+    command = [sys.executable, "-m", "storage.cli", "worker",
+               "--executor", "tests.integration.storage.worker_app:factory", "--queue", names.queue,
+               "--max-jobs", "2", "--job-timeout", "30", "--in-progress-timeout", str(IN_PROGRESS_S),
+               "--poll-delay", "0.05"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 

@@ -14,6 +14,11 @@ from pathlib import Path
 from storage.jobs.defaults import engine_executor
 
 
+def append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line + "\n")
+
+
 def factory(services):
     real = engine_executor(services)
     markers = Path(os.environ["AKIS_TEST_MARKERS"])
@@ -24,8 +29,7 @@ def factory(services):
         key = f"{job.run_id}.{job.node_id}"
         first = not (markers / f"{key}.tried").exists()
         (markers / f"{key}.tried").touch()
-        with open(markers / "tries.log", "a", encoding="utf-8") as log:
-            log.write(f"{key} {os.getpid()}\n")
+        await asyncio.to_thread(append_line, markers / "tries.log", f"{key} {os.getpid()}")
         if hold == "before" and first:
             (markers / f"{key}.holding").touch()
             await asyncio.sleep(3600)

@@ -13,11 +13,17 @@ def test_the_urls_people_paste_mean_psycopg_3():
     assert normalise_url("") == "sqlite:///akis.db"
 
 
-@pytest.mark.parametrize("url, message", [
-    ("mysql://x/y", "unsupported database URL"),
-    ("sqlite:////no/such/folder/akis.db", "the folder /no/such/folder does not exist"),
-    ("postgresql://postgres@127.0.0.1:1/x", r"cannot open the database postgresql\+psycopg://postgres@127\.0\.0\.1:1/x: connection"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mysql://x/y", "unsupported database URL"),
+        ("sqlite:////no/such/folder/akis.db", "the folder /no/such/folder does not exist"),
+        (
+            "postgresql://postgres@127.0.0.1:1/x",
+            r"cannot open the database postgresql\+psycopg://postgres@127\.0\.0\.1:1/x: connection",
+        ),
+    ],
+)
 def test_errors_name_the_problem(url, message, tmp_path):
     with pytest.raises(StorageError, match=message):
         init_db(url)
