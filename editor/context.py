@@ -25,8 +25,10 @@ from storage.catalogue import SqlProductCatalog
 from storage.conversations import SqlConversationStore
 from storage.db import Database, init_db
 from storage.jobs import make_runner
+from storage.jobs.defaults import documents_with_warmup
 from storage.metrics_sink import SqlMetricsSink
 from storage.recorder import RunRecorder
+from storage.repos.tenants import list_tenant_ids
 
 from .auth.throttle import LoginThrottle
 from .services.flows import FlowService
@@ -91,9 +93,6 @@ class AkisContext:
 
 def stored_warmup_flows(database: Database) -> list[Any]:
     """Every tenant's current flows that list warm-up inputs, each input pinned to its tenant."""
-    from storage.jobs.defaults import documents_with_warmup
-    from storage.repos.tenants import list_tenant_ids
-
     return [doc for tenant in database.call(list_tenant_ids) for doc in database.call(documents_with_warmup, tenant)]
 
 

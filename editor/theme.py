@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from nicegui import app, ui
 
-from editor.canvas.model import CATEGORY_COLORS, CATEGORY_ICONS
+from editor.canvas.model import CATEGORY_COLORS
 
 CATEGORY_LABELS: dict[str, str] = {
     "input": "Input",
@@ -54,10 +54,6 @@ body { background: var(--akis-page); }
 
 def category_color(category: str) -> str:
     return CATEGORY_COLORS.get(category, CATEGORY_COLORS["other"])
-
-
-def category_icon(category: str) -> str:
-    return CATEGORY_ICONS.get(category, CATEGORY_ICONS["other"])
 
 
 def is_dark() -> bool:

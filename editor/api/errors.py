@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -97,8 +98,6 @@ def describe(exc: BaseException) -> str:
 
 def install(app: Any) -> None:
     """Register the handlers on the app; pages keep NiceGUI's own 404 and 500 pages."""
-    from fastapi.exception_handlers import http_exception_handler
-
     page_not_found = app.exception_handlers.get(404)
 
     async def not_found(request: Request, exc: Exception) -> Any:

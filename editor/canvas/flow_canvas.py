@@ -1,4 +1,4 @@
-"""FlowCanvas: the NiceGUI element wrapping Vue Flow (design section 7).
+"""FlowCanvas: the NiceGUI element wrapping Vue Flow (docs/canvas.md).
 
 Data goes in through props (``nodes``, ``edges``, ``groups``, ``dark``); what the user does comes
 back as small typed events. The element mirrors browser-side changes (moves, drawn edges) into its
@@ -184,11 +184,11 @@ class FlowCanvas(
         """Ask for the current selection to be deleted: emits ``delete_request`` like the Delete key."""
         return self.run_method("deleteSelection")
 
+    # ---------- events out ----------
+
     def get_viewport(self) -> AwaitableResponse:
         """``{x, y, zoom}`` of the browser's view (await it)."""
         return self.run_method("getViewport")
-
-    # ---------- events out ----------
 
     def on_event(self, name: str, handler: CanvasHandler) -> FlowCanvas:
         """Add a handler for one of ``EVENTS``; it runs after the element has mirrored the change."""

@@ -1,5 +1,5 @@
 """Sequential against parallel: the same flow and input run both ways, one timeline above the
-other on one time axis, and the time saved (the seed's 6 s -> 1.5 s, made visible)."""
+other on one time axis, and the time saved, made visible."""
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -66,7 +66,7 @@ def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: 
 
 def cache_types_figure(by_type: Mapping[str, Mapping[str, Any]], title: str = "Cache hit rate by node type",
                        ) -> dict[str, Any]:
-    """The seed's ``{total, hits, rate}`` per node type as bars of the rate."""
+    """The cache's ``{total, hits, rate}`` per node type (docs/cache.md, "Hit rates") as bars of the rate."""
     if not by_type:
         return empty_figure("No cached node ran in this range.", title)
     types = sorted(by_type, key=lambda t: -by_type[t]["total"])
@@ -82,7 +82,7 @@ def cache_types_figure(by_type: Mapping[str, Mapping[str, Any]], title: str = "C
 
 def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10,
                       title: str = "Top cache keys") -> dict[str, Any]:
-    """The most looked-up keys with the seed's total, hits and rate, as a table."""
+    """The most looked-up keys with their total, hits and rate, as a table."""
     if not keys:
         return empty_figure("The cache has no counted keys yet.", title)
     ranked = sorted(keys.items(), key=lambda item: (-item[1]["total"], item[0]))[:top]

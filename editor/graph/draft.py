@@ -192,10 +192,6 @@ class FlowDraft(GroupEdits, ClipboardEdits):
                 config[name] = value
             node.config = config
 
-    def set_config(self, node_id: str, config: dict[str, Any]) -> None:
-        with self._edit():
-            self.node(node_id).config = dict(config)
-
     def set_policy(
         self, node_id: str, *, timeout_s: Any = KEEP, retry: Any = KEEP, on_error: Any = KEEP, fallback: Any = KEEP,
     ) -> None:
@@ -268,9 +264,6 @@ class FlowDraft(GroupEdits, ClipboardEdits):
         with self._edit():
             self.document.edges.append(edge)
         return edge_ref(edge)
-
-    def edge_by_ref(self, ref: str) -> EdgeSpec | None:
-        return next((e for e in self.document.edges if edge_ref(e) == ref), None)
 
     # ---------- delete ----------
     def delete(self, node_ids: Iterable[str] = (), edge_refs: Iterable[str] = ()) -> None:

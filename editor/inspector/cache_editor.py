@@ -1,7 +1,7 @@
-"""The seed's cache strategy editor, for one node: on/off, TTL, key fields, tags, and scope.
+"""The cache strategy editor, for one node: on/off, TTL, key fields, tags, and scope.
 
 Scope "type" writes the flow's ``cache_strategy`` for the node's type (every node of that type
-shares it, as in the seed); scope "node" writes the node's own ``cache`` override. A node type
+shares it); scope "node" writes the node's own ``cache`` override. A node type
 that must never be cached (``ai_response``) gets the controls disabled and the reason.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from runtime.flow.model import CacheStrategy
 
 NEVER_CACHED_REASONS = {
     "ai_response": "An AI response is never cached: its answer depends on the whole context "
-                   "(the seed's rule 1: cache the inputs, never the model's answer).",
+                   "(cache the inputs, never the model's answer).",
 }
 TTL_PRESETS = {60: "1 min", 300: "5 min", 3600: "1 h", 86400: "1 day"}
 

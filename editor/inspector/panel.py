@@ -209,8 +209,8 @@ class Inspector:
             .props("outlined dense autogrow").classes("w-full")
         ui.toggle({"parallel": "Parallel", "sequential": "Sequential"}, value=doc.settings.execution,
                   on_change=lambda e: self._write(self.draft.set_flow, execution=e.value)).props("dense no-caps")
-        ui.label("Parallel starts every node as soon as its inputs are ready; sequential runs one node at a time "
-                 "(the seed's 'before').").classes("text-xs akis-muted")
+        ui.label("Parallel starts every node as soon as its inputs are ready; sequential runs one node at a time.") \
+            .classes("text-xs akis-muted")
         ui.label(f"{len(doc.nodes)} nodes · {len(doc.edges)} edges · {len(doc.parallel_groups)} parallel groups") \
             .classes("text-sm akis-muted")
         ui.separator()

@@ -2,12 +2,13 @@
 node types), read-only. Never a secret: URLs lose their passwords, keys show only whether set."""
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from nicegui import ui
 
 from editor.auth import current_tenant, watch_page
+from editor.context import AkisContext
+from editor.theme import apply_theme, header
 
 
 def redact_url(url: str) -> str:
@@ -21,11 +22,11 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def describe(context: Any, tenant_id: str) -> list[tuple[str, list[tuple[str, str]]]]:
+def describe(context: AkisContext, tenant_id: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """The sections of the page as (title, [(label, value)]), built from the live context."""
     settings = context.settings
     cache = context.cache
-    tiers = cache.health() if cache is not None and hasattr(cache, "health") else {}
+    tiers = cache.health() if cache is not None else {}
     key_set = {name: bool(getattr(settings, f"{name}_api_key").get_secret_value())
                for name in ("anthropic", "openai")}
     types = context.registry.types_for(tenant_id)
@@ -50,11 +51,9 @@ def describe(context: Any, tenant_id: str) -> list[tuple[str, list[tuple[str, st
     ]
 
 
-def register(context: Any) -> None:
+def register(context: AkisContext) -> None:
     @ui.page("/settings", title="Akis · Settings")
     def settings_page() -> None:
-        from editor.theme import apply_theme, header
-
         tenant = current_tenant()
         watch_page()
         header(apply_theme(), active="Settings")

@@ -129,9 +129,6 @@ class RunPane(ui.column):
         if event.value == "history":
             await self.history.refresh()
 
-    def set_on_apply(self, on_apply: Callable[[FlowDocument], None] | None) -> None:
-        self.suggestions.on_apply = on_apply
-
     # -- inputs -------------------------------------------------------------------------------
     def tenant(self) -> str:
         """The tenant runs act for: the page's (its session's), or the field's without users."""

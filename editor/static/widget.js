@@ -1,6 +1,6 @@
 // Akis example chat widget: subscribes to the conversation channel and appends chunks as they
-// arrive (the seed's front-end example), over Server-Sent Events read with fetch() so the token
-// travels in the Authorization header, resuming with Last-Event-ID after a dropped connection.
+// arrive, over Server-Sent Events read with fetch() so the token travels in the Authorization
+// header, resuming with Last-Event-ID after a dropped connection.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
