@@ -17,11 +17,13 @@ from runtime.cache.events import CacheEvents
 from runtime.cache.tiered import TieredCache
 from runtime.cache.warmup import WarmupScheduler
 from runtime.engine.background import execute_job
+from runtime.events import Event
+from runtime.flow.model import FlowDocument
 from runtime.redis_clients import job_timeouts
 from runtime.services import Services
 from runtime.settings import AkisSettings
 from runtime.wiring import build_cache, build_publisher, build_registry, build_services
-from storage.catalogue import SqlProductCatalog
+from storage.catalogue import ChangeCallback, SqlProductCatalog
 from storage.conversations import SqlConversationStore
 from storage.db import Database, init_db
 from storage.jobs import make_runner
@@ -31,6 +33,7 @@ from storage.recorder import RunRecorder
 from storage.repos.tenants import list_tenant_ids
 
 from .auth.throttle import LoginThrottle
+from .observability.metrics import app_metrics
 from .services.flows import FlowService
 from .services.runs import Hub, RunService
 
@@ -87,16 +90,17 @@ class AkisContext:
                 except Exception as exc:  # noqa: BLE001 - one failing close must not keep the others open
                     log.warning("close failed: %s", exc)
 
-    def _warmup_flows(self) -> list[Any]:
+    def _warmup_flows(self) -> list[FlowDocument]:
         return stored_warmup_flows(self.database)
 
 
-def stored_warmup_flows(database: Database) -> list[Any]:
+def stored_warmup_flows(database: Database) -> list[FlowDocument]:
     """Every tenant's current flows that list warm-up inputs, each input pinned to its tenant."""
     return [doc for tenant in database.call(list_tenant_ids) for doc in database.call(documents_with_warmup, tenant)]
 
 
-def storage_services(settings: AkisSettings, database: Database, on_product_change: Any = None) -> Services:
+def storage_services(settings: AkisSettings, database: Database,
+                     on_product_change: ChangeCallback | None = None) -> Services:
     services = build_services(settings)
     services.conversations = SqlConversationStore(database)
     services.catalogue = SqlProductCatalog(database, on_change=on_product_change)
@@ -126,6 +130,8 @@ def create_context(settings: AkisSettings) -> AkisContext:
                     publisher=hub)
     flows = FlowService(database, registry, cache_events)
     runs = RunService(engine, hub, recorder, database, flows)
+    if settings.metrics_enabled:  # Prometheus /metrics: every run feeds it (docs/observability.md)
+        runs.prometheus = app_metrics(settings, runs.active.running_count, engine.background, cache)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
                           flows, runs, LoginThrottle.from_settings(settings), cache_events=cache_events)
     return context
@@ -139,7 +145,7 @@ class CliRecording:
         self.recorder = RunRecorder(database)
         self.metrics = SqlMetricsSink(database)
 
-    def observe(self, event: Any) -> None:
+    def observe(self, event: Event) -> None:
         self.recorder.observe(event)
 
     async def drain(self) -> None:

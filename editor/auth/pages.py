@@ -59,7 +59,7 @@ def stash(connection: HTTPConnection, identity: PageIdentity) -> None:
     connection.scope.setdefault("state", {})[IDENTITY_KEY] = identity
 
 
-async def resolve(connection: HTTPConnection, database: Any, login_required: bool) -> PageIdentity | None:
+async def resolve(connection: HTTPConnection, database: Database, login_required: bool) -> PageIdentity | None:
     """The identity of a page request, or None when it needs a login it does not have."""
     principal = await session_principal(connection, database)
     if principal is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from cachetools import TTLCache
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from storage.db import Database
 from storage.errors import StorageError
 from storage.repos.sessions import (
     ActiveSession,
@@ -89,7 +90,7 @@ class SessionStore:
     Revoking through this store forgets every remembered check at once; a revocation made
     elsewhere (another instance, the CLI) is seen after ``ttl_s`` at most."""
 
-    def __init__(self, database: Any, ttl_s: float = LOOKUP_TTL_S, max_entries: int = 10_000) -> None:
+    def __init__(self, database: Database, ttl_s: float = LOOKUP_TTL_S, max_entries: int = 10_000) -> None:
         self.database = database
         self._cache: TTLCache[tuple[str, str], ActiveSession | None] = TTLCache(maxsize=max_entries, ttl=ttl_s)
 
@@ -144,7 +145,7 @@ class SessionStore:
 _STATE: dict[str, Any] = {"signer": None, "store": None, "allowed_origins": frozenset()}
 
 
-def configure(secret: str, max_age_s: int = SESSION_MAX_AGE_S, database: Any = None,
+def configure(secret: str, max_age_s: int = SESSION_MAX_AGE_S, database: Database | None = None,
               allowed_origins: set[str] | frozenset[str] = frozenset()) -> SessionSigner:
     """Set the process's signer, its session store when ``database`` is given, and the other
     origins whose pages may send state changes with the cookie (server setup)."""
@@ -160,7 +161,7 @@ def allowed_origins() -> set[str]:
     return set(_STATE["allowed_origins"])
 
 
-def use_database(database: Any) -> SessionStore:
+def use_database(database: Database) -> SessionStore:
     """Read session records from ``database`` (the pages and the API share one store)."""
     store = _STATE["store"]
     if store is None or store.database is not database:

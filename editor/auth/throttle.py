@@ -31,6 +31,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from runtime.redis_clients import redis_client, request_timeouts
+from runtime.settings import AkisSettings
 
 log = logging.getLogger("akis.auth")
 
@@ -159,7 +160,7 @@ return 0
 class RedisCounters:
     """The same counters in Redis, shared by every instance using ``prefix``."""
 
-    def __init__(self, url: str, prefix: str, settings: Any = None) -> None:
+    def __init__(self, url: str, prefix: str, settings: AkisSettings | None = None) -> None:
         self.prefix = prefix
         self.client = redis_client(url, request_timeouts(settings))  # the app's connect and socket timeouts
         self._acquire = self.client.register_script(_ACQUIRE)
@@ -195,13 +196,13 @@ class LoginThrottle:
     ``await failed(attempt)`` or ``await succeeded(attempt)``."""
 
     def __init__(self, redis_url: str = "", prefix: str = "akis:login:",
-                 clock: Callable[[], float] = time.monotonic, settings: Any = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, settings: AkisSettings | None = None) -> None:
         self.memory = MemoryCounters(clock)
         self.shared = RedisCounters(redis_url, prefix, settings) if redis_url else None
         self._warned = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LoginThrottle:
+    def from_settings(cls, settings: AkisSettings) -> LoginThrottle:
         """In Redis when ``AKIS_REDIS_URL`` is set, under ``AKIS_CACHE_PREFIX`` + ``akis:login:``."""
         return cls(settings.redis_url or "", f"{settings.cache_prefix or ''}akis:login:", settings=settings)
 

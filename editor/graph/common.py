@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runtime.flow.model import EdgeSpec
+from runtime.nodes.base import NodeType
 
 KEEP: Any = object()  # "leave this field as it is" for optional arguments that may be None
 
@@ -19,7 +20,7 @@ def edge_ref(edge: EdgeSpec) -> str:
     return edge.id or f"{edge.source}->{edge.target}" + (f"#{edge.branch}" if edge.branch else "")
 
 
-def type_title(node_type: Any) -> str:
+def type_title(node_type: NodeType) -> str:
     """A node type's display name (``describe()`` builds a JSON Schema: too slow per node)."""
     return node_type.title or node_type.type_id.replace("_", " ").capitalize()
 

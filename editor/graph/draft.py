@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import CacheStrategy, EdgeSpec, FlowDocument, NodeSpec, ParallelGroup, RetryPolicy
+from runtime.nodes.base import NodeType
 from runtime.nodes.registry import NodeRegistry
 
 from .clipboard import ClipboardEdits
@@ -81,7 +82,7 @@ class FlowDraft(GroupEdits, ClipboardEdits):
     def group_of(self, node_id: str) -> ParallelGroup | None:
         return next((g for g in self.document.parallel_groups if node_id in g.nodes), None)
 
-    def node_type(self, type_id: str) -> Any:
+    def node_type(self, type_id: str) -> NodeType | None:
         return self.registry.get(type_id, self.tenant_id) if self.registry is not None else None
 
     # ---------- history ----------

@@ -7,12 +7,12 @@ that must never be cached (``ai_response``) gets the controls disabled and the r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import ui
 
 from editor.graph import EditError, FlowDraft
 from runtime.flow.model import CacheStrategy
+from runtime.nodes.base import NodeType
 
 NEVER_CACHED_REASONS = {
     "ai_response": "An AI response is never cached: its answer depends on the whole context "
@@ -21,7 +21,7 @@ NEVER_CACHED_REASONS = {
 TTL_PRESETS = {60: "1 min", 300: "5 min", 3600: "1 h", 86400: "1 day"}
 
 
-def never_cached_reason(node_type: Any) -> str | None:
+def never_cached_reason(node_type: NodeType | None) -> str | None:
     """Why this node type cannot be cached, or None when it can."""
     if node_type is None or node_type.cacheable:
         return None
@@ -35,7 +35,8 @@ def never_cached_reason(node_type: Any) -> str | None:
 class CacheEditor:
     """Controls built in the current container; every change is written to the draft at once."""
 
-    def __init__(self, draft: FlowDraft, node_id: str, node_type: Any, on_change: Callable[[], None]) -> None:
+    def __init__(self, draft: FlowDraft, node_id: str, node_type: NodeType | None,
+                 on_change: Callable[[], None]) -> None:
         self.draft, self.node_id, self.on_change = draft, node_id, on_change
         node = draft.node(node_id)
         self.reason = never_cached_reason(node_type)

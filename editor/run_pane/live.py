@@ -21,6 +21,7 @@ from runtime.events import (
 )
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import FlowDocument
+from runtime.nodes.registry import NodeRegistry
 from runtime.report import RunReport
 
 from ..charts.timeline import TimelineBar, bars_from_report, observed_critical_path
@@ -60,7 +61,7 @@ class LiveRun:
                 self.answers[node.id] = Answer(node.id, self.labels[node.id])
 
     @classmethod
-    def for_flow(cls, document: FlowDocument, registry: Any, tenant_id: str | None) -> LiveRun:
+    def for_flow(cls, document: FlowDocument, registry: NodeRegistry, tenant_id: str | None) -> LiveRun:
         """Which nodes stream and which run in the background, from their node types."""
         streaming, background = set(), set()
         for node in document.nodes:
@@ -146,7 +147,7 @@ class LiveRun:
                                       blockers=queue_blockers(self.document, self.exclusive))
 
 
-def exclusive_nodes(document: FlowDocument, registry: Any, tenant_id: str | None) -> frozenset[str]:
+def exclusive_nodes(document: FlowDocument, registry: NodeRegistry, tenant_id: str | None) -> frozenset[str]:
     """Ids of the nodes whose type never runs beside another node of the run."""
     found = set()
     for node in document.nodes:

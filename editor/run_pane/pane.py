@@ -18,10 +18,11 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nicegui import background_tasks, ui
+from nicegui.events import ValueChangeEventArguments
 
 from editor.canvas import FlowCanvas
 from editor.context import AkisContext
@@ -125,7 +126,7 @@ class RunPane(ui.column):
         self.compare_box = ui.column().classes("w-full")
         self.suggestions = SuggestionsView(self.context, self.tenant, self.flow_provider, self._on_apply, self.canvas)
 
-    async def _tab_changed(self, event: Any) -> None:
+    async def _tab_changed(self, event: ValueChangeEventArguments) -> None:
         if event.value == "history":
             await self.history.refresh()
 
@@ -195,7 +196,7 @@ class RunPane(ui.column):
     async def run(self) -> None:
         await self._exclusively(self._run)
 
-    async def _exclusively(self, action: Any) -> None:
+    async def _exclusively(self, action: Callable[[FlowDocument, dict[str, Any]], Awaitable[None]]) -> None:
         """One run or compare at a time, on the flow as validated by ``_prepare``."""
         if self.busy:
             return
