@@ -124,7 +124,7 @@ class ConfigForm:
             messages += [_short(m) for key, found in errors.items() if key == f"config.{name}"
                          or key.startswith(f"config.{name}.") for m in found]
             if hasattr(element, "error"):
-                element.error = "; ".join(messages) or None  # type: ignore[attr-defined]
+                element.error = "; ".join(messages) or None
             elif messages:
                 element.tooltip("; ".join(messages))
 

@@ -113,9 +113,9 @@ def _kind(name: str, prop: dict[str, Any]) -> str:
 
 def shown_kind(spec: FieldSpec, value: Any) -> str:
     """The input to draw for this value: a template in a typed field is edited as text."""
-    if isinstance(value, str) and spec.kind in ("integer", "number", "switch", "choice", "words", "json"):
-        if "{{" in value or "{%" in value or spec.kind != "choice":
-            return "template" if "\n" in value else "text"
+    if isinstance(value, str) and spec.kind in ("integer", "number", "switch", "choice", "words", "json") and (
+            "{{" in value or "{%" in value or spec.kind != "choice"):
+        return "template" if "\n" in value else "text"
     if spec.kind == "text" and isinstance(value, str) and "\n" in value:
         return "template"
     return spec.kind
