@@ -17,10 +17,10 @@ import json
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cachetools import FIFOCache
 from nicegui import background_tasks, ui
 from nicegui.events import ValueChangeEventArguments
 
@@ -66,7 +66,7 @@ class RunPane(ui.column):
         self._on_apply = on_apply
         self.handle: RunHandle | None = None
         self.live: LiveRun | None = None
-        self.recent: OrderedDict[str, LiveRun] = OrderedDict()
+        self.recent: FIFOCache[str, LiveRun] = FIFOCache(maxsize=KEEP_RUNS)  # the newest runs, for History
         self._stopping = False
         self._started = 0.0
         self.timeline_plot: ui.plotly | None = None
@@ -221,7 +221,7 @@ class RunPane(ui.column):
             self._show_problems(exc.problems if isinstance(exc, FlowProblems) else [Problem("input", exc.detail)])
             return
         self.handle = started.handle
-        self._remember(started.handle.run_id, live)
+        self.recent[started.handle.run_id] = live
         try:
             await self._await_handle(started.handle)
         finally:
@@ -279,11 +279,6 @@ class RunPane(ui.column):
         if self.canvas is None or self.is_deleted or self.canvas.node(node_id) is None:
             return
         self.canvas.update_node(node_id, fields)
-
-    def _remember(self, run_id: str, live: LiveRun) -> None:
-        self.recent[run_id] = live
-        while len(self.recent) > KEEP_RUNS:
-            self.recent.popitem(last=False)
 
     def _begin(self, live: LiveRun | None, status: str) -> None:
         self.live = live
