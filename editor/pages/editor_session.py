@@ -20,7 +20,7 @@ from editor.canvas import CanvasEventArguments, FlowCanvas
 from editor.canvas.model import normalize_edge, normalize_group, normalize_node
 from editor.context import AkisContext
 from editor.graph import EditError, FlowDraft, ProblemIndex, canvas_props, check
-from editor.services.errors import FlowProblems, ServiceError
+from editor.services.errors import DATABASE_ERRORS, FlowProblems, ServiceError
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
 
@@ -259,7 +259,7 @@ class EditorSession:
         except ServiceError as exc:  # gone meanwhile, or saved by someone else at the same moment
             ui.notify(f"Not saved: {exc.detail}", type="negative")
             return None
-        except Exception as exc:  # noqa: BLE001 - a database that went away: said on the page, not a traceback
+        except DATABASE_ERRORS as exc:  # a database that went away: said on the page, not a traceback
             log.warning("saving flow %s failed: %s", self.flow_id, exc)
             ui.notify(f"Not saved: {exc}", type="negative")
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from editor.services.runs import RunService
 from runtime.engine.engine import RunHandle
@@ -16,13 +16,14 @@ from ..charts.compare import compare_figure
 from ..charts.timeline import bars_from_report, observed_critical_path
 from .live import exclusive_nodes, predecessors
 
-MODES = ("sequential", "parallel")
+Execution = Literal["sequential", "parallel"]
+MODES: tuple[Execution, ...] = ("sequential", "parallel")
 
 
-def variant(document: FlowDocument, execution: str) -> FlowDocument:
+def variant(document: FlowDocument, execution: Execution) -> FlowDocument:
     """A copy of the flow with ``execution`` set and every cache off."""
     copy = document.model_copy(deep=True)
-    copy.settings.execution = execution  # type: ignore[assignment]
+    copy.settings.execution = execution
     copy.cache_strategy = {}
     for node in copy.nodes:
         node.cache = None
