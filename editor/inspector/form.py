@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.validation_element import ValidationElement
 
 from .schema import UNSET, FieldSpec, parse_json, show_json, shown_kind
 
@@ -66,7 +67,7 @@ class ConfigForm:
             if isinstance(shown, str) and "{{" in shown:
                 element.classes("akis-mono")
         element.classes("w-full").props(f"data-testid=field-{spec.name} data-field={spec.name}")
-        if hasattr(element, "without_auto_validation"):
+        if isinstance(element, ValidationElement):
             element.without_auto_validation()  # else NiceGUI clears the error we show after each change
         help_text = spec.help_text()
         if help_text and kind != "switch":
@@ -108,12 +109,12 @@ class ConfigForm:
         element = self.inputs.get(spec.name)
         if error:
             self._local_errors[spec.name] = error
-            if element is not None:
-                element.error = error  # type: ignore[attr-defined]
+            if isinstance(element, ValidationElement):
+                element.error = error
             return
         self._local_errors.pop(spec.name, None)
-        if element is not None:
-            element.error = None  # type: ignore[attr-defined]
+        if isinstance(element, ValidationElement):
+            element.error = None
         self._set(spec, value)
 
     # ---------- errors ----------
@@ -123,7 +124,7 @@ class ConfigForm:
             messages = [self._local_errors[name]] if name in self._local_errors else []
             messages += [_short(m) for key, found in errors.items() if key == f"config.{name}"
                          or key.startswith(f"config.{name}.") for m in found]
-            if hasattr(element, "error"):
+            if isinstance(element, ValidationElement):
                 element.error = "; ".join(messages) or None
             elif messages:
                 element.tooltip("; ".join(messages))
