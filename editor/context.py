@@ -33,6 +33,7 @@ from storage.recorder import RunRecorder
 from storage.repos.tenants import list_tenant_ids
 
 from .auth.throttle import LoginThrottle
+from .observability.metrics import app_metrics
 from .services.flows import FlowService
 from .services.runs import Hub, RunService
 
@@ -129,6 +130,8 @@ def create_context(settings: AkisSettings) -> AkisContext:
                     publisher=hub)
     flows = FlowService(database, registry, cache_events)
     runs = RunService(engine, hub, recorder, database, flows)
+    if settings.metrics_enabled:  # Prometheus /metrics: every run feeds it (docs/observability.md)
+        runs.prometheus = app_metrics(settings, runs.active.running_count, engine.background, cache)
     context = AkisContext(settings, database, registry, services, engine, cache, hub, metrics, recorder,
                           flows, runs, LoginThrottle.from_settings(settings), cache_events=cache_events)
     return context

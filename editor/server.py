@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from nicegui import app, ui
 
+from runtime.logs import configure_logging
 from runtime.settings import AkisSettings
 from storage.errors import StorageError
 
@@ -27,7 +29,7 @@ def setup(settings: AkisSettings) -> AkisContext:
 
 
 def run_server(settings: AkisSettings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)  # text as before, or JSON lines (AKIS_LOG_FORMAT=json)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
     try:
         context = setup(settings)
@@ -38,5 +40,11 @@ def run_server(settings: AkisSettings) -> None:
     except UnsafeBind as exc:
         log.error("%s", exc)
         raise SystemExit(f"error: {exc}") from None
+    # JSON logs: uvicorn's loggers keep no handlers of their own, so their lines are JSON too, and
+    # NiceGUI's welcome (a print) is a log line instead
+    extra: dict[str, Any] = {}
+    if settings.log_format == "json":
+        extra = {"log_config": None, "show_welcome_message": False}
+        log.info("listening on http://%s:%d", settings.host, settings.port)
     ui.run(host=settings.host, port=settings.port, title="Akis", reload=False, show=False,
-           favicon="🌊", storage_secret=storage_secret(settings))
+           favicon="🌊", storage_secret=storage_secret(settings), **extra)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,10 +54,20 @@ class AkisSettings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY", "AKIS_OPENAI_API_KEY")
     )
     openai_base_url: str = Field("", validation_alias=AliasChoices("OPENAI_BASE_URL", "AKIS_OPENAI_BASE_URL"))
+    # observability (docs/observability.md): log lines as text or JSON; Prometheus /metrics is on
+    # when a way to read it is set: a bearer token, or client addresses/networks allowed without one
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr = SecretStr("")
+    metrics_allow: str = ""  # comma-separated addresses or networks (10.0.0.0/8, ::1)
+    metrics_tenant_label: bool = False  # a tenant label on run and node metrics (one series per tenant)
 
     @property
     def tiers(self) -> list[str]:
         return [t.strip() for t in self.cache_tiers.split(",") if t.strip()]
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_token.get_secret_value() or self.metrics_allow.strip())
 
     @property
     def sqlalchemy_url(self) -> str:

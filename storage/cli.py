@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from runtime import FlowLoadError, load_flow, validate_flow
+from runtime.logs import configure_logging
 from runtime.redis_clients import job_timeouts
 from runtime.settings import get_settings
 from runtime.wiring import build_registry
@@ -332,7 +332,7 @@ def worker_command(
         fail("akis worker needs a queue: set AKIS_REDIS_URL (for example redis://127.0.0.1:6379/0)")
     executor_factory = load_object(executor) if executor else _provided("executor_factory") or engine_executor
     warmup_factory = load_object(warmup) if warmup else _provided("warmup_factory") or stored_flows_warmup
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings, text_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = WorkerOptions(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,

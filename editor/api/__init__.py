@@ -30,7 +30,7 @@ from editor.context import AkisContext
 from runtime.settings import AkisSettings
 from storage.crypto import load_or_create_key
 
-from . import channels, errors, flows, ops, runs
+from . import channels, errors, flows, metrics_route, ops, runs
 from .limits import BodyLimit, parse_origins
 from .sessions import router as sessions_router
 
@@ -65,7 +65,7 @@ def register_api(context: AkisContext, app: App = nicegui_app) -> None:
         return expose or await users_exist()
 
     for router in (ops.health_router, login.router, flows.router, runs.router, channels.router, ops.router,
-                   sessions_router):
+                   sessions_router, metrics_route.router):
         app.include_router(router)
     app.on_startup(context.flows.learn_stored_events)
 

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .pages import PageIdentity, stash
 
 # Reachable without credentials: the login page, static assets and NiceGUI's own transport,
-# the health check, the public API description, and the example widget (a static page).
+# the health check, the public API description, the example widget (a static page), and
+# Prometheus's /metrics (it checks its own token or address: editor/api/metrics_route.py).
 PUBLIC_EXACT = frozenset({"/login", "/logout", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc", "/favicon.ico", "/widget"})
+                          "/redoc", "/favicon.ico", "/widget", "/metrics"})
 PUBLIC_PREFIXES = ("/_nicegui/", "/_nicegui_ws/", "/widget/", "/docs/assets/")
 
 

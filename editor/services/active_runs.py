@@ -38,6 +38,10 @@ class ActiveRuns:
         if run.handle is not None:
             run.handle.add_done_callback(lambda: self._end(run.run_id))
 
+    def running_count(self) -> int:
+        """Runs of this process not yet ended (the in-flight gauge of /metrics)."""
+        return len(self._running)
+
     def get(self, tenant_id: str, run_id: str) -> ActiveRun | None:
         """The run when it belongs to ``tenant_id``; another tenant's run is simply not there."""
         run = self._running.get(run_id) or self._ended.get(run_id)

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from editor.observability.metrics import AppMetrics
 from runtime.channels import ChannelHub, ChannelUnavailable, check_session_id, check_tenant_id
 from runtime.engine.engine import Engine, InputError, RunHandle, channel_for
 from runtime.errors import AkisError, FlowLoadError, FlowValidationError, Problem
 from runtime.events import Event
 from runtime.flow.model import FlowDocument
+from runtime.logs import reset_run, set_run
 from storage.db import Database
 from storage.errors import StorageError
 from storage.models import Run
@@ -78,6 +80,7 @@ class RunService:
         self.active = active or ActiveRuns()
         # Events of runs started while the relay was down, kept here so their own stream resumes.
         self.kept = ChannelHub(max_events=10_000, retention_s=600.0)
+        self.prometheus: AppMetrics | None = None  # set when /metrics is on: every run then feeds it
 
     async def start_stored(self, tenant: str, flow_id: str, inputs: Mapping[str, object], *,
                            session_id: str | None = None, version: int | None = None,
@@ -107,15 +110,20 @@ class RunService:
             raise Invalid(str(exc)) from None
         local = self.kept if relay_down is not None else None
         recorder = self.recorder
+        observer = self.prometheus.observer(tenant, str(document.flow_id)) if self.prometheus is not None else None
 
         def on_event(event: Event) -> None:
             recorder.observe(event)
+            if observer is not None:
+                observer(event)
             if local is not None:
                 local.publish(channel, event)
             if listener is not None:
                 listener(event)
 
         recorder.expect(run_id, {**run_inputs, "session_id": session}, version)
+        # the run's task (and every task it starts) inherits its ids: each log line carries them
+        ids = set_run(run_id, tenant)
         try:
             handle = self.engine.start(document, run_inputs, tenant_id=tenant, session_id=session, run_id=run_id,
                                        on_event=on_event)
@@ -124,6 +132,8 @@ class RunService:
                 from None
         except (InputError, AkisError) as exc:
             raise FlowProblems(str(exc), [Problem("input", str(exc))]) from None
+        finally:
+            reset_run(ids)
         entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle, local=local)
         self.active.add(entry)
         return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, relay_down)

@@ -58,6 +58,20 @@ class ArqRunner:
                     )
         return self._pool
 
+    @property
+    def pending(self) -> int:
+        """Jobs this process queued whose result has not come back yet."""
+        return len(self._waiting)
+
+    async def queue_depth(self) -> int | None:
+        """Jobs waiting in the shared queue (every process's), or None when Redis does not answer."""
+        try:
+            pool = await self.pool()
+            return int(await pool.zcard(self.queue_name))
+        except Exception as exc:  # noqa: BLE001 - a depth that cannot be read is unknown, not an error
+            log.debug("queue depth not read: %s", exc)
+            return None
+
     # -- the port -----------------------------------------------------------------------------
     def submit(self, job: BackgroundJob) -> asyncio.Future[BackgroundOutcome]:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.logs import run_context
 from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.redis_clients import RedisTimeouts, arq_client, job_timeouts, wait_for_redis
 from runtime.services import Services
@@ -62,10 +63,16 @@ def load_object(spec: str) -> Any:
 
 
 async def run_background_job(ctx: dict[str, Any], job_data: dict[str, Any]) -> dict[str, Any]:
-    """One background node. A failure is retried (arq ``Retry``) until ``max_tries``."""
+    """One background node. A failure is retried (arq ``Retry``) until ``max_tries``.
+    Every line logged meanwhile carries the job's run and tenant ids (JSON logs)."""
+    job = job_from_dict(job_data)
+    with run_context(job.run_id, job.tenant_id):
+        return await _run_job(ctx, job)
+
+
+async def _run_job(ctx: dict[str, Any], job: BackgroundJob) -> dict[str, Any]:
     from arq.worker import Retry  # arq only where a queue is used: the default install runs without Redis
 
-    job = job_from_dict(job_data)
     options: WorkerOptions = ctx["options"]
     started_at, t0 = time.time(), time.perf_counter()
     try:

@@ -1,0 +1,1 @@
+"""Observability of the app: Prometheus metrics (``/metrics``); JSON logs are in ``runtime.logs``."""
