@@ -19,7 +19,7 @@ import ipaddress
 import logging
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -295,10 +295,11 @@ def app_metrics(settings: AkisSettings, running: Callable[[], int], background: 
     slot; arq: jobs queued by this process whose result has not come back); the shared queue's
     depth is read from Redis at scrape when the runner can say it (arq)."""
     metrics = AppMetrics(settings)
-    queue = background if callable(getattr(background, "queue_depth", None)) else None
+    # the arq runner has queue_depth; the in-process runner has no shared queue to measure
+    queue = cast(QueueDepth, background) if callable(getattr(background, "queue_depth", None)) else None
 
     def pending() -> int:
         return int(getattr(background, "pending", 0))
 
-    metrics.watch(running, pending, cache, queue)  # type: ignore[arg-type]
+    metrics.watch(running, pending, cache, queue)
     return metrics
