@@ -3,16 +3,17 @@ critical-path bound read from the document, and the same flow written by hand in
 (with the same mock provider and conversation store the engine's nodes call, and a bare
 variant that writes the model's pacing out and saves to a list).
 
-Scaling by ``s`` divides every wait: ``delay.ms / s``, ``mock_delay_ms / s`` and
-``mock_tokens_per_second * s`` (so the gap between chunks is divided too).
+Scaling by ``s`` divides every wait: ``delay.ms / s``, the mock's ``delay_ms / s`` and
+``tokens_per_second * s`` (so the gap between chunks is divided too).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 from _common import ROOT
 
@@ -31,8 +32,9 @@ def scaled_document(path: Path, scale: float) -> dict[str, Any]:
         if node["type"] == "delay":
             config["ms"] = config.get("ms", 100) / scale
         elif node["type"] == "ai_response":
-            config["mock_delay_ms"] = config.get("mock_delay_ms", 300) / scale
-            config["mock_tokens_per_second"] = config.get("mock_tokens_per_second", 40) * scale
+            options = config.setdefault("provider_options", {})
+            options["delay_ms"] = options.get("delay_ms", 300) / scale
+            options["tokens_per_second"] = options.get("tokens_per_second", 40) * scale
     return doc
 
 
@@ -69,13 +71,13 @@ def seed_spec(doc: dict[str, Any]) -> SeedSpec:
     (context_id,) = preds[ai["id"]]
     context = nodes[context_id]["config"]
     lookups = [nodes[p]["config"] for p in preds[context_id]]
-    config = ai["config"]
+    config = ai["config"]["provider_options"]
     return SeedSpec(
         lookups=[(c["ms"], c.get("output", {})) for c in lookups],
         context=(context["ms"], context.get("output", {})),
-        ai_delay_ms=config["mock_delay_ms"],
-        chunk_gap_ms=1000 / config["mock_tokens_per_second"],
-        pieces=split_even(config["mock_text"], config["mock_chunks"]),
+        ai_delay_ms=config["delay_ms"],
+        chunk_gap_ms=1000 / config["tokens_per_second"],
+        pieces=split_even(config["text"], config["chunks"]),
         sequential=(doc.get("settings") or {}).get("execution") == "sequential",
     )
 

@@ -20,9 +20,10 @@ import random
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -138,7 +139,7 @@ async def tier_hits(tiers: str, redis_url: str, memcached: str, ops: int, rounds
 
 
 def seed_flow(scale: float) -> dict[str, Any]:
-    """The seed scenario with category and product search cacheable (the seed's Phase 1)."""
+    """The seed scenario with category and product search cacheable (result caching, docs/cache.md)."""
     flow = json.loads((ROOT / "examples" / "seed_scenario.json").read_text(encoding="utf-8"))
     flow["flow_id"] = "seed-scenario-cached"
     for node in flow["nodes"]:
@@ -146,7 +147,7 @@ def seed_flow(scale: float) -> dict[str, Any]:
         if node["type"] == "delay":
             config["ms"] = config["ms"] * scale
         if node["type"] == "ai_response":
-            config["mock_delay_ms"] = config["mock_delay_ms"] * scale
+            config["provider_options"]["delay_ms"] *= scale
         if node["id"] in ("node_2", "node_3"):
             node["cache"] = {"enabled": True, "ttl": 600, "tags": ["products"]}
     return flow
@@ -182,7 +183,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     memory = await tier_hits("memory", "", "", ops * 5, rounds)
     result["memory"] = {**memory, "target_us": 5.0, "ok": memory["hit"] < 5.0 and memory["valid"]}
-    rows.append(("memory", f"{memory['hit']:.2f}", f"{memory['hit_tagged']:.2f}", f"{memory['raw']:.2f} (dict)", "< 5 us"))
+    rows.append(
+        ("memory", f"{memory['hit']:.2f}", f"{memory['hit_tagged']:.2f}", f"{memory['raw']:.2f} (dict)", "< 5 us")
+    )
     for tier, available, address in (
         ("redis", port_open(args.redis.split("//")[-1].split("/")[0]), args.redis),
         ("memcached", port_open(args.memcached), args.memcached),

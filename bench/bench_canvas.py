@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, emit, machine, median, percentile, table  # noqa: E402
+from _common import ROOT, emit, machine, median, percentile, table
 
-from tests.processes import free_port  # noqa: E402  (_common put the project root on sys.path)
+from tests.processes import free_port
 
 HARNESS = ROOT / "tests" / "browser" / "canvas_harness.py"
 CHROMIUM = os.environ.get("AKIS_CHROMIUM", "/usr/bin/chromium")
@@ -147,7 +147,7 @@ def main() -> None:
     base_ms = median([t["page_ms"] for t in base])
     rows = [
         [f"ready, {nodes} nodes (ms since navigation)", ready_ms, base_ms, ready_ms / base_ms],
-        [f"  component created -> ready (ms)", median([t["component_ms"] for t in big]),
+        ["  component created -> ready (ms)", median([t["component_ms"] for t in big]),
          median([t["component_ms"] for t in base]), None],
         ["update_node round trip, median (ms)", median(update), median(roundtrip), median(update) / median(roundtrip)],
         ["update_node round trip, p95 (ms)", percentile(update, 95), percentile(roundtrip, 95), None],
@@ -161,10 +161,12 @@ def main() -> None:
     print(f"\n{nodes} nodes ready in {ready_ms:.0f} ms: {verdict} the {TARGET_READY_MS} ms target")
     emit({
         "benchmark": "canvas", "nodes": nodes, "runs": runs, "tiny": opts.tiny,
-        "ready_ms": round(ready_ms, 1), "ready_baseline_ms": round(base_ms, 1), "ready_ratio": round(ready_ms / base_ms, 3),
+        "ready_ms": round(ready_ms, 1), "ready_baseline_ms": round(base_ms, 1),
+        "ready_ratio": round(ready_ms / base_ms, 3),
         "ready_target_ms": TARGET_READY_MS, "ready_meets_target": ready_ms <= TARGET_READY_MS,
         "update_ms_median": round(median(update), 2), "update_ms_p95": round(percentile(update, 95), 2),
-        "roundtrip_ms_median": round(median(roundtrip), 2), "update_ratio": round(median(update) / median(roundtrip), 3),
+        "roundtrip_ms_median": round(median(roundtrip), 2),
+        "update_ratio": round(median(update) / median(roundtrip), 3),
         "resend_ms_median": round(median(resend), 1),
         "drag_fps": round(fps, 1), "idle_fps": round(idle_fps, 1), "drag_fps_ratio": round(fps / idle_fps, 3),
         "machine": machine(),

@@ -20,12 +20,12 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from _common import emit, machine, table
-
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
@@ -77,17 +77,17 @@ def load(database: Database, metric_rows: list[tuple], run_rows: list[dict[str, 
     if database.dialect == "postgresql":
         raw = database.engine.raw_connection()
         try:
-            with raw.cursor() as cursor:
-                with cursor.copy(f"COPY tenant_flow_metrics ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for row in metric_rows:
-                        copy.write_row(row)
+            copy_sql = f"COPY tenant_flow_metrics ({', '.join(COLUMNS)}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                for row in metric_rows:
+                    copy.write_row(row)
             raw.commit()
         finally:
             raw.close()
     else:
         with database.engine.begin() as connection:
             for i in range(0, len(metric_rows), 50_000):
-                chunk = [dict(zip(COLUMNS, row)) for row in metric_rows[i:i + 50_000]]
+                chunk = [dict(zip(COLUMNS, row, strict=True)) for row in metric_rows[i:i + 50_000]]
                 connection.execute(NodeMetric.__table__.insert(), chunk)
     with database.engine.begin() as connection:
         for i in range(0, len(run_rows), 20_000):
@@ -215,7 +215,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = 10_000 if args.tiny else args.rows
     reps = 2 if args.tiny else 5
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         results["sqlite"] = run_backend("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", rows, reps, now)
@@ -244,7 +244,7 @@ def main() -> None:
               f"{r['max_p95_difference_ms']:.3f} ms ({r['max_p95_difference_pct']:.2f}%); a live tick with "
               f"nothing new costs {r['idle_check_ms']:.1f} ms")
     emit({"benchmark": "dashboard", "tiny": args.tiny, "rows": rows, "reps": reps, "machine": machine(),
-          "backends": {b: {k: v for k, v in r.items()} for b, r in results.items()},
+          "backends": {b: dict(r) for b, r in results.items()},
           "worst_sql_vs_python": max(r["sql_vs_python"] for r in results.values())})
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, emit, machine, median, table  # noqa: E402
+from _common import ROOT, emit, machine, median, table
 
 sys.path.insert(0, str(ROOT))
-from bench_canvas import CHROMIUM, CHROMIUM_ARGS, drag_frames, start_harness  # noqa: E402
-from tests.browser.editor_app import EditorApp  # noqa: E402
+from bench_canvas import CHROMIUM, CHROMIUM_ARGS, drag_frames, start_harness
+
+from tests.browser.editor_app import EditorApp
 
 TARGET_READY_MS = 2000
 READY_PROBE = """() => new Promise((resolve) => {

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
 from _common import emit, machine, median, rotated, table

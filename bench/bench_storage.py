@@ -6,7 +6,7 @@
 On SQLite (a temporary file, WAL) and on PostgreSQL (a temporary schema) when it answers.
 Inserts: one row per transaction (what writing on the hot path would cost) against the sink's
 batches (one INSERT per 500 rows), and the sink end to end (record + flush). The aggregate is
-the seed's query (avg duration_ms and count per node_type for one tenant over 24 hours,
+the monitoring query (avg duration_ms and count per node_type for one tenant over 24 hours,
 slowest first) with the shipped index, then with that index dropped: ratios, same process.
 """
 from __future__ import annotations
@@ -19,20 +19,20 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench._common import emit, machine, table  # noqa: E402
-from runtime.ports import MetricRow  # noqa: E402
-from storage.db import Database, init_db  # noqa: E402
-from storage.metrics_sink import SqlMetricsSink  # noqa: E402
-from storage.models import NodeMetric  # noqa: E402
-from storage.repos import metrics  # noqa: E402
+from bench._common import emit, machine, table
+from runtime.ports import MetricRow
+from storage.db import Database, init_db
+from storage.metrics_sink import SqlMetricsSink
+from storage.models import NodeMetric
+from storage.repos import metrics
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NODE_TYPES = ["user_input", "category_detection", "product_search", "conversation_history", "template",
@@ -42,7 +42,7 @@ INDEX = "ix_tfm_tenant_created"
 
 
 def rows(n: int, tenant: str = "2") -> list[MetricRow]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [MetricRow(tenant, "6", f"run-{i // 8}", f"node_{i % 8}", NODE_TYPES[i % 8], float(i % 900), "miss",
                       "succeeded", created_at=now) for i in range(n)]
 
@@ -81,7 +81,9 @@ def insert_through_sink(db: Database, batch: list[MetricRow]) -> tuple[float, fl
 
 def fill(db: Database, n: int) -> None:
     """n rows over TENANTS tenants and the last 48 hours, generated inside the database."""
-    columns = "tenant_id, flow_id, run_id, node_id, node_type, duration_ms, cache, status, tokens_in, tokens_out, created_at"
+    columns = (
+        "tenant_id, flow_id, run_id, node_id, node_type, duration_ms, cache, status, tokens_in, tokens_out, created_at"
+    )
     types = " ".join(f"WHEN {i} THEN '{t}'" for i, t in enumerate(NODE_TYPES))
     select = (f"CAST(x % {TENANTS} AS TEXT), 'flow', 'run-' || CAST(x / 8 AS TEXT), 'node_' || CAST(x % 8 AS TEXT), "
               f"CASE x % 8 {types} END, ((x % 1000) * 7919) % 1000, 'miss', 'succeeded', 0, 0, ")
@@ -103,7 +105,7 @@ def fill(db: Database, n: int) -> None:
 
 
 def time_query(db: Database, reps: int, since: datetime) -> tuple[float, int]:
-    """Median ms of the seed's query for tenant 2, and how many rows it aggregated.
+    """Median ms of the monitoring query for tenant 2, and how many rows it aggregated.
 
     ``since`` is fixed by the caller so both runs (with and without the index) see one window.
     """
@@ -144,7 +146,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
         start = time.perf_counter()
         fill(db, args.rows)
         fill_s = time.perf_counter() - start
-        since = datetime.now(timezone.utc) - timedelta(hours=24)
+        since = datetime.now(UTC) - timedelta(hours=24)
         uses_index = plan_uses_index(db, since)
         indexed_ms, counted = time_query(db, args.reps, since)
         drop_index(db)
@@ -209,7 +211,7 @@ def main() -> None:
         ["database", "rows", "aggregated", "index used", "indexed ms", "no index ms", "speedup"],
         [[name, r["rows"], r["rows_aggregated"], r["uses_index"], r["indexed_ms"], r["unindexed_ms"],
           r["index_speedup"]] for name, r in results.items()],
-        title="the seed's query: avg duration_ms and count per node_type, one tenant, last 24 h (median)",
+        title="the monitoring query: avg duration_ms and count per node_type, one tenant, last 24 h (median)",
     ))
     emit({"benchmark": "storage", "tiny": args.tiny, "rows": args.rows, "postgres": "postgres" in results,
           "results": results, **machine()})

@@ -25,7 +25,8 @@ import os
 import socket
 import time
 import uuid
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
 from _common import emit, machine, median, percentile, rotated, table
@@ -115,7 +116,7 @@ async def latency(count: int, rounds: int, redis_url: str | None) -> dict[str, d
     paths.update({name: hub_path(hub) for name, hub in hubs.items()})
     samples: dict[str, list[float]] = {name: [] for name in paths}
     try:
-        for name, path in paths.items():  # warm-up: connections, scripts loaded, code paths hot
+        for path in paths.values():  # warm-up: connections, scripts loaded, code paths hot
             await path(min(count, 20))
         for step in range(rounds):
             for name in rotated(list(paths), step):
@@ -123,7 +124,9 @@ async def latency(count: int, rounds: int, redis_url: str | None) -> dict[str, d
     finally:
         for hub in hubs.values():
             await hub.aclose()
-    return {name: {"p50_us": percentile(v, 50), "p99_us": percentile(v, 99), "n": len(v)} for name, v in samples.items()}
+    return {
+        name: {"p50_us": percentile(v, 50), "p99_us": percentile(v, 99), "n": len(v)} for name, v in samples.items()
+    }
 
 
 # --- the seed scenario's first chunk through a channel -----------------------------------------
@@ -219,7 +222,9 @@ def main() -> None:
     print(table(["path", "p50 us", "p99 us", "p50 / queue", "p99 / queue", "chunks"], rows,
                 f"Chunk delivery, provider -> subscriber ({chunks} chunks x {rounds} rounds, {GAP_MS:g} ms apart)"))
     print()
-    seed_rows = [[name, ms, seeded["bound_ms"], seeded["over_bound_ms"][name]] for name, ms in seeded["first_chunk_ms"].items()]
+    seed_rows = [
+        [name, ms, seeded["bound_ms"], seeded["over_bound_ms"][name]] for name, ms in seeded["first_chunk_ms"].items()
+    ]
     print(table(["subscriber", "first chunk ms", "bound ms", "over bound ms"], seed_rows,
                 f"Seed scenario at scale 1/{scale:g}: time to first chunk, median of {reps} runs"))
     if not redis_url:

@@ -135,8 +135,8 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
         out[f"{who}_collections"] = [median([float(g[k]) for g in gcs[who]]) for k in range(3)]
     for base in ("handwritten", "bare"):
         # within each round (neighbours in time), then the median over rounds
-        out[f"akis_vs_{base}"] = median([b / a for a, b in zip(walls["akis"], walls[base])])
-        out[f"akis_vs_{base}_cpu"] = median([b / a for a, b in zip(cpus["akis"], cpus[base])])
+        out[f"akis_vs_{base}"] = median([b / a for a, b in zip(walls["akis"], walls[base], strict=True)])
+        out[f"akis_vs_{base}_cpu"] = median([b / a for a, b in zip(cpus["akis"], cpus[base], strict=True)])
     return out
 
 

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import _common  # noqa: F401  (puts the project root on sys.path)
 from _graphs import NoopNode, as_flow, fan_out

@@ -3,7 +3,8 @@
     from runtime import load_flow, Engine
     result = await Engine().run(load_flow("examples/pallet_assistant.json"), {"user_message": "..."})
 """
-from .engine.engine import Engine, InputError, RunHandle, channel_for
+from .channels.names import channel_for
+from .engine.engine import Engine, InputError, RunHandle
 from .engine.run import NodeTiming, RunResult
 from .errors import AkisError, FlowLoadError, FlowValidationError, NodeError, Problem
 from .events import Event

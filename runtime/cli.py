@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 import typer
 
-from .errors import AkisError, FlowLoadError, FlowValidationError, Problem
+from .errors import AkisError, FlowLoadError, FlowValidationError
 from .flow.loader import load_flow
 from .flow.model import FlowDocument
+from .flow.storable import check_storable
 from .report import RunReport, node_table, print_problems, totals_line
+from .wiring import build_engine, build_registry
 
 app = typer.Typer(
     name="akis", help="Akis: visual editor and runtime for AI chatbot workflows.",
@@ -60,9 +63,6 @@ def validate(
 ) -> None:
     """Check a flow; exit 0 when valid, 1 with every problem listed when not (the same checks
     as saving through the API: strict JSON, validation, and the stored copy read back)."""
-    from .flow.storable import check_storable
-    from .wiring import build_registry
-
     flow, problems = check_storable(flow_file, build_registry(), tenant)
     if flow is None or problems:
         print_problems(flow_file, problems)
@@ -79,8 +79,6 @@ def schema() -> None:
 @app.command("nodes")
 def list_nodes(tenant: str = typer.Option("1", "--tenant")) -> None:
     """List the node types this tenant can use."""
-    from .wiring import build_registry
-
     for node_type in build_registry().types_for(tenant):
         flags = [f for f in ("cacheable", "background", "streams") if getattr(node_type, f)]
         if not node_type.parallel_safe:
@@ -92,7 +90,7 @@ def list_nodes(tenant: str = typer.Option("1", "--tenant")) -> None:
 @app.command()
 def run(
     flow_file: Path = typer.Argument(..., help="A flow JSON file."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="The user message."),
+    message: str | None = typer.Option(None, "--message", "-m", help="The user message."),
     tenant: str = typer.Option("1", "--tenant"),
     session: str = typer.Option("cli", "--session"),
     inputs: list[str] = typer.Option([], "--input", "-i", help="Extra input key=value (value may be JSON)."),
@@ -131,8 +129,6 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 
 async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session: str, as_json: bool,
                record: bool = False) -> int:
-    from .wiring import build_engine
-
     recording = _recording_factory[0]() if record else None
     engine = build_engine(**({"metrics": recording.metrics} if recording else {}))
     finished = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .flow.graph import FlowGraph
 from .flow.model import FlowDocument
 from .nodes.base import NodeType
-from .nodes.registry import NodeRegistry
+from .nodes.registry import NodeRegistry, default_registry
 
 
 @dataclass(slots=True)
@@ -75,17 +75,15 @@ def estimate(document: FlowDocument, durations: Mapping[str, float], registry: N
         release(done)
     critical: list[str] = []
     if end:
-        node: int | None = graph.index[max(end, key=lambda n: (end[n], order[graph.index[n]]))]
-        while node is not None:
-            critical.append(graph.ids[node])
-            node = enabler.get(node)
+        step: int | None = graph.index[max(end, key=lambda n: (end[n], order[graph.index[n]]))]
+        while step is not None:
+            critical.append(graph.ids[step])
+            step = enabler.get(step)
         critical.reverse()
     return Estimate(max(end.values(), default=0.0), start, end, critical)
 
 def node_types(document: FlowDocument, registry: NodeRegistry | None, tenant_id: str | None) -> dict[str, NodeType]:
     """The node type of each node the registry knows (unknown types are left out)."""
-    from .nodes.registry import default_registry
-
     registry = registry or _default_registry(default_registry)
     found = {}
     for spec in document.nodes:

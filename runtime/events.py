@@ -5,8 +5,9 @@ path (the engine emits several per node) while every field stays named and typed
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Literal
 
 EventName = Literal[
     "run.started",
@@ -97,7 +98,7 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict without the fields that do not apply."""
         out: dict[str, Any] = {}
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             value = getattr(self, name)
             if name == "extra":
                 out.update(value)
@@ -106,8 +107,8 @@ class Event:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Event":
+    def from_dict(cls, data: dict[str, Any]) -> Event:
         """Inverse of :meth:`to_dict` (used by channels that cross processes)."""
-        known = {k: v for k, v in data.items() if k in cls.__slots__ and k != "extra"}  # type: ignore[attr-defined]
-        extra = {k: v for k, v in data.items() if k not in cls.__slots__}  # type: ignore[attr-defined]
+        known = {k: v for k, v in data.items() if k in cls.__slots__ and k != "extra"}
+        extra = {k: v for k, v in data.items() if k not in cls.__slots__}
         return cls(**known, extra=extra)

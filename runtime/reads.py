@@ -6,6 +6,7 @@ from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError, meta
 
+from .engine.plan import with_defaults
 from .estimate import node_types
 from .flow.model import CacheStrategy, FlowDocument
 from .nodes.base import NodeType
@@ -30,8 +31,6 @@ def template_names(value: Any) -> set[str]:
 
 def full_config(node_type: NodeType, config: dict[str, Any]) -> dict[str, Any]:
     """The config with the type's defaults filled in: default templates are read too."""
-    from .engine.plan import with_defaults
-
     return with_defaults(node_type, config)
 
 
@@ -64,11 +63,11 @@ def key_inputs(document: FlowDocument, node_id: str, registry: NodeRegistry | No
     repeat rate is read from the stored run inputs with it."""
     types = node_types(document, registry, tenant_id)
     producers: dict[str, list[str]] = {}
-    for spec in document.nodes:
-        node_type = types.get(spec.id)
-        if node_type is not None:
-            for key in node_type.output_keys(full_config(node_type, spec.config)):
-                producers.setdefault(key, []).append(spec.id)
+    for each in document.nodes:
+        each_type = types.get(each.id)
+        if each_type is not None:
+            for key in each_type.output_keys(full_config(each_type, each.config)):
+                producers.setdefault(key, []).append(each.id)
     found: set[str] = set()
     seen: set[str] = set()
 

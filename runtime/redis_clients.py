@@ -16,6 +16,8 @@ without Redis. Options in the URL (``?socket_timeout=3``) override these, as red
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +63,7 @@ def safe_url(url: str) -> str:
 
 def redis_client(url: str, timeouts: RedisTimeouts | None = None, **options: Any) -> Any:
     """A ``redis.asyncio.Redis`` over its own pool, with both timeouts (``options`` go to the pool)."""
-    import redis.asyncio as aioredis
+    import redis.asyncio as aioredis  # lazy: the default install runs without Redis
 
     timeouts = timeouts or request_timeouts()
     pool = aioredis.ConnectionPool.from_url(
@@ -74,7 +76,7 @@ def arq_client(url: str, timeouts: RedisTimeouts | None = None, **options: Any) 
     """An arq client (``ArqRedis``) with both timeouts; ``options`` are ``ArqRedis``'s
     (``default_queue_name``, ``job_serializer``, ...). Built here rather than by
     ``arq.create_pool``, which sets no socket timeout (its first ``PING`` could wait forever)."""
-    import redis.asyncio as aioredis
+    import redis.asyncio as aioredis  # lazy, as above
     from arq.connections import ArqRedis
 
     timeouts = timeouts or job_timeouts()
@@ -100,10 +102,7 @@ def wait_for_redis(url: str, timeouts: RedisTimeouts | None = None, *, attempts:
                    delay_s: float = 1.0) -> None:
     """Block until Redis answers ``PING`` (a process starting before its Redis), at most
     ``attempts`` times ``delay_s`` apart; the last error is raised."""
-    import logging
-    import time
-
-    import redis
+    import redis  # lazy, like redis.asyncio above
 
     timeouts = timeouts or job_timeouts()
     client = redis.Redis.from_url(url, socket_connect_timeout=timeouts.connect_s, socket_timeout=timeouts.socket_s)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from .errors import Problem
 from .events import Event
 
@@ -75,7 +77,7 @@ def node_table(report: RunReport) -> str:
         for r in report.ordered()
     ]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    rendered = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
+    rendered = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
     rendered.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(rendered)
 
@@ -89,8 +91,6 @@ def totals_line(report: RunReport) -> str:
 
 
 def print_problems(source: Path | str, problems: list[Problem]) -> None:
-    import typer
-
     typer.echo(f"{source}: {len(problems)} problem(s)", err=True)
     for problem in problems:
         typer.echo(f"  - {problem.message}", err=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .ports import ChatMessage, ConversationStore, LLMProvider, ProductCatalog, ProviderResolver
+from .providers.mock import MOCK
 
 if TYPE_CHECKING:
     from .net.addresses import Resolver
@@ -37,7 +37,8 @@ class MemoryConversationStore:
                  max_messages: int = 100_000) -> None:
         if min(max_sessions, max_session_messages) < 1 or max_messages < max_session_messages:
             raise ValueError("the limits must be positive, and max_messages at least max_session_messages")
-        self.max_sessions, self.max_session_messages, self.max_messages = max_sessions, max_session_messages, max_messages
+        self.max_sessions, self.max_session_messages = max_sessions, max_session_messages
+        self.max_messages = max_messages
         # (tenant, session) -> {seq: message}, each in seq order; least recently used session first
         self._sessions: OrderedDict[tuple[str, str], dict[int, ChatMessage]] = OrderedDict()
         self._floors: dict[tuple[str, str], int] = {}  # sessions that dropped messages: the lowest seq kept
@@ -155,7 +156,7 @@ def search_products(
         haystack = " ".join(
             [product.get("name", ""), product.get("description", ""), " ".join(product.get("keywords", []))]
         ).casefold()
-        score = sum(1 for w in words if w in haystack or w[:-3] in haystack and len(w) > 6)
+        score = sum(1 for w in words if w in haystack or (w[:-3] in haystack and len(w) > 6))
         if score or not words or category:
             scored.append((-score, position, product))
     scored.sort(key=lambda item: (item[0], item[1]))
@@ -166,7 +167,7 @@ class MockOnlyResolver:
     """Resolves every provider name to the offline mock: the default with no keys configured."""
 
     def resolve(self, provider: str, credential: str | None, tenant_id: str) -> LLMProvider:
-        return _mock()
+        return MOCK
 
 
 @dataclass
@@ -177,12 +178,5 @@ class Services:
     conversations: ConversationStore = field(default_factory=MemoryConversationStore)
     providers: ProviderResolver = field(default_factory=MockOnlyResolver)
     http_allow_hosts: tuple[str, ...] = ()  # hosts http_request may reach despite SSRF guards
-    http_resolver: "Resolver | None" = None  # host -> addresses for http_request; None: the system's
+    http_resolver: Resolver | None = None  # host -> addresses for http_request; None: the system's
     notices: list[str] = field(default_factory=list)  # e.g. "no ANTHROPIC_API_KEY: using mock"
-
-
-@cache
-def _mock() -> LLMProvider:
-    from .providers.mock import MOCK  # imported on first use: the providers package is heavier
-
-    return MOCK

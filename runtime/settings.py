@@ -36,7 +36,7 @@ class AkisSettings(BaseSettings):
     redis_socket_timeout_s: float = 1.0  # one reply on the request path (channels, cache, health)
     redis_jobs_socket_timeout_s: float = 5.0  # one reply on the job queue (arq: no blocking reads)
     redis_retry_after_s: float = 5.0  # Redis found down (channels, cache tiers): probed again after this
-    warmup_interval_s: float = 240.0  # the seed's cron: every 4 minutes; 0 turns it off
+    warmup_interval_s: float = 240.0  # under the default 300 s TTL: warmed entries never lapse; 0 turns it off
     plugins_dir: Path = Field(default_factory=default_plugins_dir)
     http_allow_hosts: str = ""  # comma-separated hosts http_request may reach despite SSRF guards
     # the in-memory conversation store (used when no storage is configured): its bounds

@@ -320,7 +320,8 @@ def _critical(document: FlowDocument, types: Mapping[str, NodeType], stats: Mapp
 
 # --- edits -----------------------------------------------------------------------------------
 def _cache_edit(node_id: str, strategy: CacheStrategy) -> Callable[[FlowDocument], None]:
-    """The seed's way (``cache_strategy`` by type) when the node is the only one of its type."""
+    """The flow's ``cache_strategy`` for the type when the node is the only one of its type (one
+    setting, where a reader of the flow looks for it); else the node's own ``cache``."""
     def edit(doc: FlowDocument) -> None:
         spec = doc.node(node_id)
         assert spec is not None

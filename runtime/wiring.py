@@ -3,12 +3,19 @@ LLM providers, channels). Storage-backed services are added by the app on top of
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .cache.factory import build_cache as make_cache
+from .cache.tiered import TieredCache
+from .channels import ChannelHub, build_hub
 from .engine.engine import Engine
 from .nodes.registry import NodeRegistry, default_registry
+from .providers.resolver import build_resolver
 from .services import MemoryConversationStore, Services
 from .settings import AkisSettings, get_settings
+
+if TYPE_CHECKING:
+    from .channels.redis_hub import RedisChannelHub
 
 log = logging.getLogger("akis")
 
@@ -28,33 +35,18 @@ def build_services(settings: AkisSettings | None = None, **overrides: Any) -> Se
             max_messages=max(settings.memory_conversation_messages, settings.memory_conversation_session_messages),
         ),
     )
-    try:
-        from .providers.resolver import build_resolver  # the real providers, when present
-    except ImportError:
-        pass
-    else:
-        services.providers = build_resolver(settings, services.notices)
+    services.providers = build_resolver(settings, services.notices)
     for name, value in overrides.items():
         setattr(services, name, value)
     return services
 
 
-def build_cache(settings: AkisSettings | None = None) -> Any:
-    settings = settings or get_settings()
-    try:
-        from .cache.factory import build_cache as factory
-    except ImportError:
-        return None
-    return factory(settings)
+def build_cache(settings: AkisSettings | None = None) -> TieredCache:
+    return make_cache(settings or get_settings())
 
 
-def build_publisher(settings: AkisSettings | None = None) -> Any:
-    settings = settings or get_settings()
-    try:
-        from .channels import build_hub
-    except ImportError:
-        return None
-    return build_hub(settings)
+def build_publisher(settings: AkisSettings | None = None) -> ChannelHub | RedisChannelHub:
+    return build_hub(settings or get_settings())
 
 
 def build_engine(settings: AkisSettings | None = None, **parts: Any) -> Engine:

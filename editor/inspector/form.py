@@ -28,11 +28,14 @@ class ConfigForm:
         self.on_blur = on_blur
         self.inputs: dict[str, ui.element] = {}
         self._local_errors: dict[str, str] = {}
+        self._values = dict(values)  # what is set now: decides which conditional fields are shown
+        self._defaults = {s.name: s.default for s in specs if s.default is not UNSET}
         if not specs:
             ui.label("This node type has no settings.").classes("text-sm akis-muted")
         for spec in specs:
             value = values.get(spec.name, UNSET)
             self.inputs[spec.name] = self._build(spec, value)
+        self._show_conditional()
 
     # ---------- building ----------
     def _build(self, spec: FieldSpec, value: Any) -> ui.element:
@@ -78,17 +81,31 @@ class ConfigForm:
             element.on("blur", lambda _: self.on_blur())
         return element
 
+    def _show_conditional(self) -> None:
+        for name, spec in self.specs.items():
+            if spec.shown_when:
+                self.inputs[name].visible = spec.shown_for(self._values, self._defaults)
+
     # ---------- writing ----------
+    def _write(self, name: str, value: Any, remove: bool) -> None:
+        if remove:
+            self._values.pop(name, None)
+        else:
+            self._values[name] = value
+        self.on_change(name, value, remove)
+        if any(name in spec.shown_when for spec in self.specs.values()):
+            self._show_conditional()
+
     def _set(self, spec: FieldSpec, value: Any) -> None:
         if (spec.default is not UNSET and value == spec.default) or (value is None and not spec.required):
-            self.on_change(spec.name, None, True)
+            self._write(spec.name, None, True)
         else:
-            self.on_change(spec.name, value, False)
+            self._write(spec.name, value, False)
 
     def _set_text(self, spec: FieldSpec, text: str | None) -> None:
         text = text or ""
         if text == "" and not spec.required:
-            self.on_change(spec.name, None, True)
+            self._write(spec.name, None, True)
             return
         if spec.kind in ("integer", "number") and "{{" not in text:
             try:
@@ -100,7 +117,7 @@ class ConfigForm:
 
     def _set_number(self, spec: FieldSpec, value: float | None) -> None:
         if value is None:
-            self.on_change(spec.name, None, True)
+            self._write(spec.name, None, True)
             return
         self._set(spec, int(value) if spec.kind == "integer" else float(value))
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-MULTILINE_NAMES = frozenset({"template", "prompt", "system_prompt", "mock_text", "body"})
+MULTILINE_NAMES = frozenset({"template", "prompt", "system_prompt", "body"})
 UNSET: Any = object()
 
 
@@ -29,6 +29,13 @@ class FieldSpec:
     maximum: float | None = None
     exclusive_minimum: bool = False
     pattern: str | None = None
+    # Shown only while each named field holds one of the listed values (``shown_when`` in the
+    # schema): ai_response's provider_options are the mock's, so only the mock shows them.
+    shown_when: dict[str, list[Any]] = field(default_factory=dict)
+
+    def shown_for(self, values: dict[str, Any], defaults: dict[str, Any]) -> bool:
+        """Is this field shown for the node's current values (a missing one counts as its default)?"""
+        return all(values.get(name, defaults.get(name)) in allowed for name, allowed in self.shown_when.items())
 
     def help_text(self) -> str:
         """The description plus the bounds and default a person needs in order to fill the field."""
@@ -71,6 +78,7 @@ def field_spec(name: str, prop: dict[str, Any], defs: dict[str, Any], required: 
         name=name, kind=_kind(name, merged), title=prop.get("title") or name.replace("_", " ").capitalize(),
         description=prop.get("description", ""), required=required, nullable=nullable,
         default=prop.get("default", UNSET), pattern=merged.get("pattern"),
+        shown_when={name: list(allowed) for name, allowed in (prop.get("shown_when") or {}).items()},
     )
     if "enum" in merged:
         spec.choices = list(merged["enum"])

@@ -1,4 +1,4 @@
-"""The tenant-aware multi-tier cache (design section 4): see docs/cache.md."""
+"""The tenant-aware multi-tier cache: see docs/cache.md."""
 from .events import DEFAULT_EVENTS, CacheEvents
 from .factory import CacheConfigError, build_cache
 from .keys import CacheKeyError, build_key, parse_key
@@ -6,11 +6,11 @@ from .tiered import NEVER_CACHE, TieredCache
 from .warmup import WarmupReport, WarmupScheduler, warm_up
 
 __all__ = [
+    "DEFAULT_EVENTS",
+    "NEVER_CACHE",
     "CacheConfigError",
     "CacheEvents",
     "CacheKeyError",
-    "DEFAULT_EVENTS",
-    "NEVER_CACHE",
     "TieredCache",
     "WarmupReport",
     "WarmupScheduler",

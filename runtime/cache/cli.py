@@ -3,13 +3,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from ..errors import AkisError
+from ..flow.loader import load_flow
+from ..flow.model import FlowDocument
+from ..settings import AkisSettings
+from .events import CacheEvents
+from .factory import CacheConfigError, build_cache
+from .keys import CacheKeyError
+from .tiered import TieredCache
+from .warmup import warm_up
+
+T = TypeVar("T")
 
 cache_app = typer.Typer(help="The tenant-aware cache: hit rates, events, warm-up.", no_args_is_help=True)
 out = Console()
@@ -22,37 +36,31 @@ IN_PROCESS_NOTE = (
 )
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _cache() -> Any:
-    from ..settings import AkisSettings
-    from .factory import CacheConfigError, build_cache
-
+def _cache() -> TieredCache:
     try:
         return build_cache(AkisSettings())
     except CacheConfigError as exc:
         _fail(str(exc))
 
 
-def _shared(cache: Any) -> bool:
-    from .tiers.memory_tier import MemoryTier
+def _shared(cache: TieredCache) -> bool:
+    """Do other processes see this cache's invalidations (versions in Redis or Memcached)?"""
+    return cache.versions.store.shared
 
-    return not isinstance(cache.versions.store, MemoryTier)
 
-
-def _run(coro: Any) -> Any:
-    from .keys import CacheKeyError
-
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except CacheKeyError as exc:
         _fail(str(exc))
 
 
-def _load_flows(paths: list[Path]) -> list[Any]:
+def _load_flows(paths: list[Path]) -> list[FlowDocument]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -64,21 +72,15 @@ def _load_flows(paths: list[Path]) -> list[Any]:
     flows = []
     for file in files:
         try:
-            flows.append(_load_flow(file))
-        except Exception as exc:  # a user's file: name it and say why, no traceback
+            flows.append(load_flow(file))
+        except AkisError as exc:  # a user's file: name it and say why, no traceback
             _fail(f"{file} is not a valid flow: {str(exc).splitlines()[0]}")
     return flows
 
 
-def _load_flow(file: Path) -> Any:
-    from ..flow.loader import load_flow
-
-    return load_flow(file)
-
-
 @cache_app.command("stats")
 def stats(
-    tenant: Optional[str] = typer.Option(None, "--tenant", "-t", help="Only this tenant."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Only this tenant."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Hit rates per key and per node type (total, hits, rate %), and tier outages."""
@@ -120,8 +122,6 @@ def event(
     flow: list[Path] = typer.Option([], "--flow", help="Flow JSON whose settings.cache_events extend the mapping."),
 ) -> None:
     """Emit an event: clears the tags it maps to (product.updated -> products) for one tenant."""
-    from .events import CacheEvents
-
     cache = _cache()
     if not _shared(cache):
         _fail(IN_PROCESS_NOTE, 1)
@@ -167,13 +167,9 @@ def invalidate(
 @cache_app.command("warmup")
 def warmup(
     flows: list[Path] = typer.Argument(None, help="Flow JSON files or folders of them."),
-    tenant: Optional[str] = typer.Option(None, "--tenant", "-t", help="Tenant for inputs without tenant_id."),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="Tenant for inputs without tenant_id."),
 ) -> None:
     """Run the flows' warm-up inputs through their cacheable nodes (never an AI node)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from .warmup import warm_up
-
     if not flows:
         _fail("name at least one flow JSON file (or a folder of them) to warm up")
     documents = _load_flows(flows)

@@ -7,7 +7,8 @@ flow again replaces its mapping and deleting it removes it.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .keys import check_tags
 from .tiered import TieredCache

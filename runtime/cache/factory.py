@@ -4,15 +4,18 @@ so several processes share invalidations and hit rates; else Memcached; else thi
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
+from ..redis_clients import request_timeouts
 from ..settings import AkisSettings, get_settings
 from .keys import CacheKeyError, check_prefix
 from .stats import CacheStatsRecorder
 from .tags import TagVersions
 from .tiered import NEVER_CACHE, TieredCache
 from .tiers.base import CacheTier
+from .tiers.memcached_tier import MemcachedTier
 from .tiers.memory_tier import MemoryTier
+from .tiers.redis_tier import RedisTier
 
 KNOWN_TIERS = ("memory", "redis", "memcached")
 
@@ -53,15 +56,10 @@ def build_cache(
 
     redis_tier = None
     if settings.redis_url:
-        from ..redis_clients import request_timeouts
-        from .tiers.redis_tier import RedisTier
-
         redis_tier = RedisTier(settings.redis_url, timeout, retry_after_s, recorder.count_outage,
                                timeouts=request_timeouts(settings))
     memcached_tier = None
     if "memcached" in names:
-        from .tiers.memcached_tier import MemcachedTier
-
         try:
             memcached_tier = MemcachedTier(settings.memcached, timeout, retry_after_s, recorder.count_outage)
         except ValueError as exc:

@@ -1,4 +1,5 @@
-"""Hit rates per key and per node type in the seed's shape ``{"total", "hits", "rate"}``.
+"""Hit rates per key and per node type as ``{"total", "hits", "rate"}`` (the API's and the
+dashboard's shape, docs/cache.md).
 
 Counting must not slow a lookup down, so ``record`` only adds to dicts. Without Redis those
 dicts are the stats. With Redis they are pending deltas, flushed in one pipelined round trip
@@ -64,9 +65,9 @@ class CacheStatsRecorder:
         self.redis: RedisTier | None = None
         self._local = _Counters(max_keys)
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[bool] | None = None
 
-    def attach(self, redis: "RedisTier | None") -> None:
+    def attach(self, redis: RedisTier | None) -> None:
         """Keep the counters in Redis from now on (shared by every process)."""
         self.redis = redis
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from .keys import tag_version_key
 from .tiers.base import CacheTier
-from .tiers.memory_tier import MemoryTier
 
 Versions = dict[str, int | None]  # tag -> current version, None when the counter is missing
 
@@ -28,7 +27,7 @@ def fresh_version() -> int:
 
 def parse_versions(tags: Sequence[str], raws: Sequence[bytes | None]) -> Versions:
     out: Versions = {}
-    for tag, raw in zip(tags, raws):
+    for tag, raw in zip(tags, raws, strict=False):  # a short reply leaves the rest missing: a miss
         try:
             out[tag] = None if raw is None else int(raw)
         except ValueError:
@@ -56,12 +55,12 @@ class TagVersions:
     @property
     def local(self) -> bool:
         """Versions kept in this process: readable without awaiting."""
-        return type(self.store) is MemoryTier
+        return self.store.local
 
     def current_now(self, tenant: str, tags: Sequence[str]) -> Versions:
         """:meth:`current` for a local store, without a round trip through the event loop."""
-        store: MemoryTier = self.store  # type: ignore[assignment]
-        return parse_versions(tags, [store.get_now(k) for k in self.keys(tenant, tags)])
+        get_now = self.store.get_now
+        return parse_versions(tags, [get_now(k) for k in self.keys(tenant, tags)])
 
     async def current(self, tenant: str, tags: Sequence[str]) -> Versions | None:
         """Current versions; ``None`` when the store is unavailable (then nothing is fresh)."""
@@ -82,7 +81,8 @@ class TagVersions:
         if not missing:
             return {t: known[t] for t in tags}  # type: ignore[misc]
         for tag in missing:
-            if await self.store.add(tag_version_key(tenant, tag, self.prefix), str(fresh_version()).encode(), None) is None:
+            key = tag_version_key(tenant, tag, self.prefix)
+            if await self.store.add(key, str(fresh_version()).encode(), None) is None:
                 return None
         again = await self.current(tenant, missing)
         if again is None or any(v is None for v in again.values()):

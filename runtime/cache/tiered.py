@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..ports import CachePolicy
 from .codec import Entry, NotCacheable, decode, decode_local, encode, encode_local
@@ -191,16 +192,18 @@ class TieredCache:
                 await tier.close()
 
     # --- internals --------------------------------------------------------------------------
-    async def _lookup(self, key: str, tenant: str, tags: tuple[str, ...]) -> tuple[dict[str, Any] | None, Versions | None]:
+    async def _lookup(
+        self, key: str, tenant: str, tags: tuple[str, ...]
+    ) -> tuple[dict[str, Any] | None, Versions | None]:
         """Walk the tiers; return the first fresh value and the tag versions seen (if any)."""
         versions: Versions | None = None if tags else {}
         for position, tier in enumerate(self.tiers):
             raw: bytes | None = None
-            if type(tier) is MemoryTier:
+            if tier.local:
                 local = tier.get_now(key)
                 if local is None:
                     continue
-                entry: Entry | None = decode_local(local)
+                entry = decode_local(local)
             else:
                 if versions is None and tier is self.versions.store:  # entry and versions at once
                     raws = await tier.get_many([key, *self.versions.keys(tenant, tags)])
@@ -211,12 +214,13 @@ class TieredCache:
                     raw = await tier.get(key)
                 if raw is None:
                     continue
-                entry = decode(raw)
-                if entry is None:
+                decoded = decode(raw)
+                if decoded is None:
                     continue
-            if entry.expires_at <= time.time():  # type: ignore[union-attr]  # memcached rounds TTLs up
+                entry = decoded
+            if entry.expires_at <= time.time():  # memcached rounds TTLs up
                 continue
-            if entry.tags:  # type: ignore[union-attr]
+            if entry.tags:
                 if versions is None:
                     if self.versions.local:
                         versions = self.versions.current_now(tenant, tags)
@@ -224,11 +228,11 @@ class TieredCache:
                         versions = await self.versions.current(tenant, tags)
                     if versions is None:  # tags cannot be checked: nothing tagged is fresh
                         return None, None
-                if not is_fresh(entry.tags, versions) and not await self._fresh(entry, tenant, versions):  # type: ignore[union-attr]
+                if not is_fresh(entry.tags, versions) and not await self._fresh(entry, tenant, versions):
                     continue
             if position:
-                self._fill(position, key, entry, raw)  # type: ignore[arg-type]
-            return entry.value, versions  # type: ignore[union-attr]
+                self._fill(position, key, entry, raw)
+            return entry.value, versions
         return None, versions
 
     async def _fresh(self, entry: Entry, tenant: str, versions: Versions) -> bool:
@@ -247,7 +251,7 @@ class TieredCache:
         if ttl < 1:
             return
         for tier in self.tiers[:position]:
-            if type(tier) is MemoryTier:
+            if tier.local:
                 tier.set_now(key, encode_local(entry), ttl)
             else:
                 self._spawn(tier.set(key, raw or encode(entry.value, entry.tags, ttl), ttl))
@@ -267,7 +271,7 @@ class TieredCache:
         shared = []
         local: bytes | None = None
         for tier in self.tiers:
-            if type(tier) is MemoryTier:
+            if tier.local:
                 if local is None:  # the JSON round trip first, so every tier returns the same
                     local = encode_local(decode(data))  # type: ignore[arg-type]
                 stored = tier.set_now(key, local, ttl) or stored

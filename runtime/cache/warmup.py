@@ -1,22 +1,25 @@
 """Cache warm-up: run a flow's ``settings.warmup_inputs`` through its cacheable nodes only.
 
 The engine's ``run(flow, inputs, warmup=True)`` skips AI and background nodes, so warming
-never calls a model and never saves a message. ``WarmupScheduler`` repeats it (the seed's cron,
-every 4 minutes by default; an interval of 0 turns it off).
+never calls a model and never saves a message. ``WarmupScheduler`` repeats it, every 4 minutes
+by default: under the default 300 s TTL, so a warmed entry is renewed before it lapses (an
+interval of 0 turns it off; docs/cache.md).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Union
+from typing import Any
 
 log = logging.getLogger("runtime.cache")
 
 EngineFactory = Callable[[Any], Any]  # cache -> object with async run(flow, inputs, warmup=True)
 Progress = Callable[[int, int, str], None]  # (done, total, label)
-FlowsProvider = Callable[[], Union[Iterable[Any], Awaitable[Iterable[Any]]]]
+FlowsProvider = Callable[[], Iterable[Any] | Awaitable[Iterable[Any]]]
 
 
 @dataclass
@@ -29,7 +32,7 @@ class WarmupReport:
 
 def default_engine_factory(cache: Any) -> Any:
     """The engine wired from settings (registry with plugins, services), with this cache."""
-    from ..wiring import build_engine
+    from ..wiring import build_engine  # here: wiring imports this package (its cache factory)
 
     return build_engine(cache=cache, publisher=None)
 
@@ -71,7 +74,7 @@ async def warm_up(
             try:
                 await engine.run(flow, inputs, warmup=True)
                 report.runs += 1
-            except Exception as exc:  # one bad input must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others; each is reported
                 report.failed += 1
                 report.errors.append(f"{label}: {type(exc).__name__}: {exc}")
         if on_progress is not None:
@@ -117,10 +120,8 @@ class WarmupScheduler:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def run_once(self) -> WarmupReport:
         flows = self.flows_provider()

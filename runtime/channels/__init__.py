@@ -5,15 +5,16 @@ in one process sees a run in another. Both keep recent events so a subscriber ca
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ..events import Event
+from ..redis_clients import request_timeouts
 from ..settings import AkisSettings
 from .memory import ChannelHub
 from .names import (
     ChannelError,
     ChannelGap,
     ChannelUnavailable,
+    channel_for,
     channel_name,
     check_channel,
     check_session_id,
@@ -26,39 +27,18 @@ if TYPE_CHECKING:
     from .redis_hub import RedisChannelHub
 
 
-class Hub(Protocol):
-    """What both hubs offer (``publish`` makes them an ``EventPublisher``). ``available`` is
-    False while the cross-process relay is down (runs go on; see the Redis hub)."""
-
-    available: bool
-
-    def publish(self, channel: str, event: Event) -> None: ...
-
-    def subscribe(self, channel: str, after: int | None = None) -> AsyncIterator[Event]: ...
-
-    async def cursor(self, channel: str) -> int: ...
-
-    async def flush(self) -> None: ...
-
-    def lost(self, channel: str, run_id: str) -> int: ...
-
-    def health(self) -> dict[str, object]: ...
-
-    async def aclose(self) -> None: ...
-
-
-def build_hub(settings: AkisSettings | None = None, **options: object) -> "ChannelHub | RedisChannelHub":
+def build_hub(settings: AkisSettings | None = None, **options: Any) -> ChannelHub | RedisChannelHub:
     """Redis when ``settings.redis_url`` is set (with the settings' timeouts and retry delay),
     else in-process; ``options`` go to the hub."""
     settings = settings if settings is not None else AkisSettings()
     if settings.redis_url:
-        from ..redis_clients import request_timeouts
+        # Lazy: redis_hub imports the redis client, which the in-process default does without.
         from .redis_hub import RedisChannelHub
 
         options.setdefault("timeouts", request_timeouts(settings))
         options.setdefault("retry_after_s", settings.redis_retry_after_s)
-        return RedisChannelHub(settings.redis_url, **options)  # type: ignore[arg-type]
-    return ChannelHub(**options)  # type: ignore[arg-type]
+        return RedisChannelHub(settings.redis_url, **options)
+    return ChannelHub(**options)
 
 
 __all__ = [
@@ -66,9 +46,9 @@ __all__ = [
     "ChannelGap",
     "ChannelHub",
     "ChannelUnavailable",
-    "Hub",
     "Transcript",
     "build_hub",
+    "channel_for",
     "channel_name",
     "check_channel",
     "check_session_id",

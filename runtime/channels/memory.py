@@ -13,15 +13,15 @@ import asyncio
 import itertools
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import AsyncIterator
 
 from ..events import Event
 from .names import ChannelError, ChannelGap, check_channel
 
 
 class _Channel:
-    __slots__ = ("events", "next_cursor", "wakeup", "last_used", "subscribers")
+    __slots__ = ("events", "last_used", "next_cursor", "subscribers", "wakeup")
 
     def __init__(self, max_events: int) -> None:
         self.events: deque[Event] = deque(maxlen=max_events)

@@ -1,4 +1,5 @@
-"""Channel names: ``tenant.{tenant_id}.conversation.{session_id}`` (the seed's form).
+"""Channel names: ``tenant.{tenant_id}.conversation.{session_id}``, defined here only (the
+engine, the flow validator and the API take the form and the id patterns from this module).
 
 A name is built only from the tenant and session a run was started with, and both parts are
 validated so that neither can contain the separator: ``session_id="abc.tenant.3"`` cannot
@@ -10,9 +11,12 @@ import re
 
 from ..errors import AkisError
 
-TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-CHANNEL = re.compile(r"^tenant\.([A-Za-z0-9][A-Za-z0-9-]{0,63})\.conversation\.([A-Za-z0-9_-]{1,128})$")
+_TENANT = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
+_SESSION = r"[A-Za-z0-9_-]{1,128}"
+TENANT_ID = re.compile(_TENANT)  # use with fullmatch
+SESSION_ID = re.compile(_SESSION)
+CHANNEL_FORM = "tenant.{tenant_id}.conversation.{session_id}"
+CHANNEL = re.compile(rf"tenant\.({_TENANT})\.conversation\.({_SESSION})")
 
 
 class ChannelError(AkisError):
@@ -63,9 +67,14 @@ def check_session_id(session_id: str) -> str:
     return value
 
 
+def channel_for(tenant_id: str, session_id: str) -> str:
+    """The channel of a tenant and session already checked (the engine checks a run's once)."""
+    return CHANNEL_FORM.format(tenant_id=tenant_id, session_id=session_id)
+
+
 def channel_name(tenant_id: str | int, session_id: str) -> str:
     """The conversation's channel; raises :class:`ChannelError` for an id that is not allowed."""
-    return f"tenant.{check_tenant_id(tenant_id)}.conversation.{check_session_id(session_id)}"
+    return channel_for(check_tenant_id(tenant_id), check_session_id(session_id))
 
 
 def check_channel(channel: str) -> str:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -60,10 +61,10 @@ def encode(event: Event) -> str:
 
 
 def decode(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
-    raw = fields.get(b"e", fields.get("e"))
-    event = Event.from_dict(json.loads(raw))
-    event.extra["cursor"] = _cursor(entry_id)
-    return event
+    """The event of a stream entry, its cursor in ``extra`` (not an Event field: it lands there)."""
+    data = json.loads(fields.get(b"e") or fields.get("e") or "{}")
+    data["cursor"] = _cursor(entry_id)
+    return Event.from_dict(data)
 
 
 class RedisChannelHub:
@@ -147,7 +148,7 @@ class RedisChannelHub:
             except asyncio.CancelledError:
                 breaker.release()  # our caller gave up: that says nothing about Redis
                 raise
-            except Exception as exc:  # noqa: BLE001 - every client error: the relay is down
+            except Exception as exc:
                 if attempt == 0 and isinstance(exc, (RedisConnectionError, OSError)) \
                         and not isinstance(exc, (RedisTimeoutError, TimeoutError)):
                     continue
@@ -310,7 +311,7 @@ class RedisChannelHub:
         """Write what is queued (bounded wait), stop the writer, end subscriptions, disconnect."""
         try:
             await asyncio.wait_for(self.flush(), timeout=2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("closing the Redis channel hub with events still queued")
         self._closed = True
         if self._writer is not None:

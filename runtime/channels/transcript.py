@@ -7,8 +7,8 @@ Redis was down (a ``relay.degraded`` note in the channel): ``lost`` counts them.
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 from ..events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RELAY_DEGRADED, RUN_FINISHED, Event
 
@@ -67,7 +67,9 @@ async def follow_run(events: AsyncIterator[Event], run_id: str | None = None) ->
             return
 
 
-async def collect_run(events: AsyncIterator[Event], run_id: str | None = None, into: Transcript | None = None) -> Transcript:
+async def collect_run(
+    events: AsyncIterator[Event], run_id: str | None = None, into: Transcript | None = None
+) -> Transcript:
     """Read one run into a :class:`Transcript` (``into`` continues one after a reconnect)."""
     transcript = into if into is not None else Transcript(run_id=run_id)
     async for event in follow_run(events, run_id or transcript.run_id):

@@ -5,6 +5,7 @@ bitsets so that "can these two nodes run at the same time?" is a couple of bit o
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from .model import FlowDocument
@@ -23,7 +24,7 @@ class FlowGraph:
     guards: list[frozenset[tuple[int, str]]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, flow: FlowDocument) -> "FlowGraph":
+    def build(cls, flow: FlowDocument) -> FlowGraph:
         """Build from a flow, ignoring edges that name unknown nodes (validation reports them)."""
         ids: list[str] = []
         index: dict[str, int] = {}
@@ -53,8 +54,6 @@ class FlowGraph:
         indegree = [len(p) for p in self.preds]
         ready = [i for i, d in enumerate(indegree) if d == 0]
         order: list[int] = []
-        import heapq
-
         heapq.heapify(ready)
         while ready:
             node = heapq.heappop(ready)
@@ -115,7 +114,7 @@ class FlowGraph:
 
     def exclusive(self, a: int, b: int) -> bool:
         """True when a and b sit on different branches of one condition: never both run."""
-        branches_a = {c: br for c, br in self.guards[a]}
+        branches_a = dict(self.guards[a])
         return any(c in branches_a and branches_a[c] != br for c, br in self.guards[b])
 
     def concurrent(self, a: int, b: int) -> bool:

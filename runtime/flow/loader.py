@@ -2,8 +2,8 @@
 
 Size limits are checked before any parsing, so a huge or deeply nested file is refused in
 linear time with a clear message. Parsing is strict (see ``strict_json``): what is accepted can
-be stored, served and read back unchanged. Older forms (the seed's metadata, ``akis`` missing)
-are migrated on load.
+be stored, served and read back unchanged. Older forms (the original metadata form, ``akis``
+missing) are migrated on load (``migrate``).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import FlowLoadError, Problem
 from .migrate import migrate
@@ -138,9 +139,9 @@ def _check_counts(data: dict[str, Any]) -> None:
         raise FlowLoadError([Problem("size", f"the flow has {len(edges)} edges; the limit is {MAX_EDGES}")])
 
 
-def _problem_from_pydantic(err: dict[str, Any], data: dict[str, Any]) -> Problem:
+def _problem_from_pydantic(err: ErrorDetails, data: dict[str, Any]) -> Problem:
     """Name the node (by id, not list index) and the field a schema error is about."""
-    loc = list(err.get("loc", ()))
+    loc = list(err["loc"])
     node_id = None
     where = ".".join(str(part) for part in loc) or "document"
     if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):

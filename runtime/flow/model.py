@@ -1,15 +1,18 @@
-"""The flow document v1 (design section 2): what export writes and import reads.
+"""The flow document v1: what export writes and import reads.
 
 Dumping uses ``exclude_unset``: what was written (or set by the editor) is what is exported,
-so load -> dump is the identity on anything dumped.
+so load -> dump is the identity on anything dumped. Nodes are read through ``migrate_node``,
+so a retired field never reaches validation in its old place.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FLOW_FORMAT_VERSION = 1
+from .migrate import FLOW_FORMAT_VERSION, migrate_node
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}$"
 
 
@@ -44,6 +47,11 @@ class NodeSpec(_Model):
     on_error: Literal["fail", "continue", "fallback"] = "fail"
     fallback: dict[str, Any] | None = None
     ui: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _current_form(cls, data: Any) -> Any:
+        return migrate_node(data)
 
 
 class EdgeSpec(_Model):
@@ -87,7 +95,7 @@ class FlowDocument(_Model):
     @field_validator("parallel_groups")
     @classmethod
     def _name_groups(cls, groups: list[ParallelGroup]) -> list[ParallelGroup]:
-        """The seed's groups have no ids; give each a stable one so the editor can refer to it."""
+        """Groups of the original form have no ids; give each a stable one so the editor can refer to it."""
         taken = {g.id for g in groups if g.id}
         for position, group in enumerate(groups, start=1):
             if not group.id:
@@ -107,6 +115,4 @@ class FlowDocument(_Model):
         return {"akis": self.akis, **data}
 
     def dump_json(self, indent: int | None = 2) -> str:
-        import json
-
         return json.dumps(self.dump(), indent=indent, ensure_ascii=False)

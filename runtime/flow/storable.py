@@ -10,6 +10,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..cache.keys import CacheKeyError, check_tags
+from ..engine.templating import check_template
 from ..errors import FlowLoadError, Problem
 from ..nodes.registry import NodeRegistry
 from .loader import load_flow, load_flow_text
@@ -57,8 +59,6 @@ def validate_safely(document: FlowDocument, registry: NodeRegistry | None, tenan
 
 def cache_event_problems(document: FlowDocument) -> list[Problem]:
     """``settings.cache_events`` tags must be usable cache tags (checked before anything is stored)."""
-    from ..cache.keys import CacheKeyError, check_tags
-
     problems = []
     for event, tags in document.settings.cache_events.items():
         try:
@@ -71,8 +71,6 @@ def cache_event_problems(document: FlowDocument) -> list[Problem]:
 
 def _crashing_fields(document: FlowDocument) -> list[Problem]:
     """Find the config values whose template check crashes (a template that folds to a huge value)."""
-    from ..engine.templating import check_template
-
     problems = []
     for node in document.nodes:
         for key, value in node.config.items():

@@ -26,7 +26,7 @@ class StrictJsonError(ValueError):
         self.field = field
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict[str, Any]):
     """An object that had a key twice; reported with its place once the whole tree is built."""
 
     duplicate: str = ""

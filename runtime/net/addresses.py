@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Awaitable, Callable, Sequence
 
 _V4_REFUSED = tuple(IPv4Network(n) for n in (
     "0.0.0.0/8",  # "this network"

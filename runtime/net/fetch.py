@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
@@ -139,9 +140,14 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     def pin(self, host: str, addresses: Sequence[str]) -> None:
         self._pins = {host: tuple(addresses)}  # only the current hop's host may be connected to
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Iterable[Any] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's AsyncNetworkBackend signature
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = self._pins.get(host)
         if not addresses:
             raise httpcore.ConnectError(f"refused: {host} was not checked")
@@ -155,8 +161,12 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         assert error is not None
         raise error
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's AsyncNetworkBackend signature
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("refused: unix sockets are not reachable")
 
     async def sleep(self, seconds: float) -> None:
@@ -170,7 +180,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     (``_pool`` is the attribute every ``AsyncHTTPTransport`` method uses).
     """
 
-    def __init__(self, backend: PinnedBackend, ssl_context: "ssl.SSLContext") -> None:
+    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext) -> None:
         super().__init__(verify=ssl_context, trust_env=False)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):  # never fall back unpinned
             raise RuntimeError("this httpx version keeps its connection pool elsewhere: PinnedTransport needs updating")
@@ -179,14 +189,14 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
 
 @cache
-def default_ssl_context() -> "ssl.SSLContext":
+def default_ssl_context() -> ssl.SSLContext:
     """httpx's default verification (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), made once."""
     return httpx.create_ssl_context()
 
 
 async def fetch(method: str, url: str, *, allowed: Iterable[str] = (), headers: dict[str, str] | None = None,
                 json: Any = None, timeout_s: float = 10.0, resolve: Resolver | None = None,
-                verify: "ssl.SSLContext | None" = None, network_backend: httpcore.AsyncNetworkBackend | None = None,
+                verify: ssl.SSLContext | None = None, network_backend: httpcore.AsyncNetworkBackend | None = None,
                 max_redirects: int = MAX_REDIRECTS, max_body_bytes: int = MAX_BODY_BYTES) -> Fetched:
     """Send ``method url`` with SSRF guards (see the module), following redirects by hand.
 
@@ -199,8 +209,10 @@ async def fetch(method: str, url: str, *, allowed: Iterable[str] = (), headers: 
     allowed = tuple(allowed)
     try:
         async with asyncio.timeout(timeout_s):
-            async with httpx.AsyncClient(transport=transport, timeout=timeout_s, trust_env=False,
-                                         follow_redirects=False, headers={"Accept-Encoding": "gzip, deflate"}) as client:
+            async with httpx.AsyncClient(
+                transport=transport, timeout=timeout_s, trust_env=False, follow_redirects=False,
+                headers={"Accept-Encoding": "gzip, deflate"},
+            ) as client:
                 return await _follow(client, backend, method, url, allowed, dict(headers or {}), json, resolve,
                                      max_redirects, max_body_bytes)
     except (TimeoutError, httpx.TimeoutException):
@@ -225,7 +237,7 @@ async def _follow(client: httpx.AsyncClient, backend: PinnedBackend, method: str
                     current = request.url.join(response.headers["location"])
                 except (httpx.InvalidURL, ValueError) as exc:
                     raise RequestRefused(f"refused: a redirect to an invalid URL: {exc}") from None
-                if response.status_code == 303 or response.status_code in (301, 302) and method == "POST":
+                if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
                     method, json = "GET", None
                 if _origin(current) != _origin(request.url):  # credentials stay with the host they were for
                     headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
@@ -284,7 +296,8 @@ class _Inflate:
             out = self._z.decompress(data, at_most)
         except zlib.error as exc:
             if not (self._first and not self._gzip):
-                raise NodeError(f"the response body is not valid {'gzip' if self._gzip else 'deflate'}: {exc}") from None
+                kind = "gzip" if self._gzip else "deflate"
+                raise NodeError(f"the response body is not valid {kind}: {exc}") from None
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its zlib header
             self._first = False
             return self(data, at_most)

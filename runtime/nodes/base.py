@@ -34,10 +34,10 @@ class NodeContext:
     flight keeps one context per running node alive (fewer objects for the collector).
     """
 
-    __slots__ = ("run_id", "flow_id", "tenant_id", "session_id", "node_id", "values", "services", "_extra", "_usage")
+    __slots__ = ("_extra", "_usage", "flow_id", "node_id", "run_id", "services", "session_id", "tenant_id", "values")
 
     def __init__(self, run_id: str, flow_id: str, tenant_id: str, session_id: str, node_id: str,
-                 values: dict[str, Any], services: "Services") -> None:
+                 values: dict[str, Any], services: Services) -> None:
         self.run_id, self.flow_id, self.tenant_id, self.session_id = run_id, flow_id, tenant_id, session_id
         self.node_id, self.values, self.services = node_id, values, services
         self._extra: dict[str, Any] | None = None

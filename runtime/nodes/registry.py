@@ -10,9 +10,9 @@ import importlib.util
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Iterable
 
 from .base import NodeType
 
@@ -76,7 +76,7 @@ class NodeRegistry:
         for ep in entry_points(group=group):
             try:
                 self.add(ep.load())
-            except Exception as exc:  # a broken package must not stop the app
+            except Exception as exc:  # noqa: BLE001 - a broken package must not stop the app; it is reported
                 self._error(f"entry point {ep.name!r}: {exc}")
 
     def load_plugin_folder(self, root: Path) -> None:
@@ -100,7 +100,7 @@ class NodeRegistry:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a tenant's broken plugin must not stop the app; it is reported
             self._error(f"plugin {path}: {type(exc).__name__}: {exc}")
             return
         for value in vars(module).values():
@@ -122,7 +122,7 @@ class NodeRegistry:
 
 
 def builtin_types() -> list[type[NodeType]]:
-    from . import builtins  # noqa: F401  (registers the built-ins)
+    from . import builtins  # noqa: F401  (registers the built-ins; here, as they import this module)
 
     return list(_BUILTINS.values())
 

@@ -19,7 +19,6 @@ from .errors import (
 )
 from .mock import MockProvider
 from .resolver import EnvProviderResolver, FallbackMock, build_resolver
-from .retry import stream_with_retry
 
 __all__ = [
     "BadRequest",
@@ -41,5 +40,4 @@ __all__ = [
     "UnknownModel",
     "UnknownProvider",
     "build_resolver",
-    "stream_with_retry",
 ]

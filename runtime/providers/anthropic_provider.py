@@ -7,10 +7,12 @@ the raw stream lets us close the HTTP response the moment the consumer stops.
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..ports import LLMRequest, Usage
 from .streaming import Part, StreamingProvider
+from .translate import SdkErrors
 
 
 class AnthropicProvider(StreamingProvider):
@@ -31,6 +33,7 @@ class AnthropicProvider(StreamingProvider):
     ) -> None:
         import anthropic  # lazy: the embedded default starts without it
 
+        self.errors = SdkErrors(anthropic.APIStatusError, anthropic.APITimeoutError, anthropic.APIConnectionError)
         self.where = base_url or "api.anthropic.com"
         kwargs: dict[str, Any] = {
             "api_key": api_key,
@@ -80,5 +83,6 @@ def _usage(raw: Any) -> Usage:
     """Input tokens include cached ones (the prompt's real size); output tokens are cumulative."""
     if raw is None:
         return Usage()
-    counted = [getattr(raw, f, None) or 0 for f in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+    fields = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    counted = [getattr(raw, f, None) or 0 for f in fields]
     return Usage(input_tokens=sum(counted), output_tokens=getattr(raw, "output_tokens", None) or 0)

@@ -1,11 +1,35 @@
-"""The offline mock provider: deterministic text at a configurable pace, no network."""
+"""The offline mock provider: deterministic text at a configurable pace, no network.
+
+Its settings are its own (:class:`MockOptions`), given per node as the AI node's
+``provider_options``; they are read also when the mock stands in for a provider without a key.
+"""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from functools import lru_cache
-from typing import AsyncIterator
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from ..ports import LLMRequest, Usage
+
+DEFAULT_DELAY_MS = 300.0
+DEFAULT_TOKENS_PER_SECOND = 40.0
+
+
+@with_config(ConfigDict(extra="forbid"))
+class MockOptions(TypedDict, total=False):
+    """What the mock reads from ``LLMRequest.options``, each optional; any other key is a mistake.
+
+    A TypedDict rather than a model: validated inside pydantic's core with the node's config on
+    every run, and handed to the provider as the plain dict it reads."""
+
+    delay_ms: Annotated[float, Field(ge=0, le=60000, description="Wait before the first chunk (default 300).")]
+    tokens_per_second: Annotated[float, Field(ge=0, le=100000, description="Pace (default 40; 0: no wait).")]
+    chunks: Annotated[int, Field(ge=0, le=100000, description="Exact number of chunks (0: one per word).")]
+    text: str | None  # a fixed answer (else one made from the prompt)
 
 
 def mock_answer(request: LLMRequest) -> str:
@@ -48,16 +72,16 @@ def split_words(text: str) -> list[str]:
 
 
 class MockProvider:
-    """Options (``LLMRequest.options``): ``delay_ms`` before the first chunk (default 300),
-    ``tokens_per_second`` (default 40), ``text`` (fixed answer), ``chunks`` (cut the answer into
-    exactly this many pieces)."""
+    """Options (``LLMRequest.options``, see :class:`MockOptions`): ``delay_ms`` before the first
+    chunk, ``tokens_per_second``, ``text`` (a fixed answer), ``chunks`` (cut the answer into
+    exactly this many pieces). Read as given: the AI node's config has checked them."""
 
     name = "mock"
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
         options = request.options
-        delay_s = float(options.get("delay_ms", 300)) / 1000
-        rate = float(options.get("tokens_per_second", 40))
+        delay_s = float(options.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
+        rate = float(options.get("tokens_per_second", DEFAULT_TOKENS_PER_SECOND))
         interval = 1 / rate if rate > 0 else 0.0
         text = mock_answer(request)
         pieces = _pieces(text, int(options.get("chunks", 0) or 0))

@@ -6,10 +6,12 @@ usage arrives in the last chunk when ``stream_options.include_usage`` is asked f
 """
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..ports import LLMRequest, Usage
 from .streaming import Part, StreamingProvider
+from .translate import SdkErrors
 
 # OpenAI-compatible servers often need no key, but the SDK refuses an empty one.
 NO_KEY = "no-key-needed"
@@ -33,6 +35,7 @@ class OpenAIProvider(StreamingProvider):
     ) -> None:
         import openai  # lazy: the embedded default starts without it
 
+        self.errors = SdkErrors(openai.APIStatusError, openai.APITimeoutError, openai.APIConnectionError)
         self.name = "openai_compatible" if compatible else "openai"
         self.compatible = compatible
         self.include_usage = include_usage

@@ -13,9 +13,11 @@ from typing import Any
 
 from ..ports import LLMProvider
 from ..settings import AkisSettings
+from .anthropic_provider import AnthropicProvider
 from .credentials import Credential, CredentialSource, EnvCredentials, check_name, env_prefix, key_variable
 from .errors import MissingKey, UnknownProvider
 from .mock import MOCK, MockProvider
+from .openai_provider import OpenAIProvider
 
 KINDS = ("anthropic", "openai", "openai_compatible", "mock")
 
@@ -110,12 +112,8 @@ class EnvProviderResolver:
         }
         made: LLMProvider
         if kind == "anthropic":
-            from .anthropic_provider import AnthropicProvider
-
             made = AnthropicProvider(credential.api_key, base_url=credential.base_url, **common)
         else:
-            from .openai_provider import OpenAIProvider
-
             made = OpenAIProvider(
                 credential.api_key, base_url=credential.base_url, compatible=kind == "openai_compatible", **common
             )

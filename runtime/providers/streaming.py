@@ -7,12 +7,13 @@ A subclass says how to open the SDK stream (``_open``) and how to read its event
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..ports import LLMRequest, Usage
 from .errors import StreamDropped
 from .text import WholeText
-from .translate import translate
+from .translate import SdkErrors, translate
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class StreamingProvider:
 
     name: str = "provider"
     where: str = ""  # base URL, shown in error messages (never a key)
+    errors: SdkErrors | None = None  # the SDK's exception types, set where the SDK is imported
 
     async def _open(self, request: LLMRequest) -> Any:
         """Start the request; returns the SDK's async stream (has ``close()``)."""
@@ -60,9 +62,9 @@ class StreamingProvider:
                         )
                     elif kind == "end":
                         finished = True
-            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a typed error
+            except Exception as exc:  # every SDK failure becomes a typed error
                 raise translate(
-                    exc, provider=self.name, model=request.model, partial="".join(parts), where=self.where
+                    exc, self.errors, provider=self.name, model=request.model, partial="".join(parts), where=self.where
                 ) from exc
         finally:
             if upstream is not None:

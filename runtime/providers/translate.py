@@ -1,15 +1,18 @@
-"""Turn whatever an SDK (or its HTTP library) raised into one of our typed provider errors.
+"""Turn whatever an SDK raised into one of our typed provider errors.
 
-Matching is by duck typing (``status_code``, class names along the MRO) rather than by
-importing SDK classes, so it works for the Anthropic and OpenAI SDKs alike, across their httpx
-and httpx2 generations, and keeps this module free of optional imports.
+Matching is by the SDK's own exception types. The provider that imported its SDK to build a
+client hands the SDK's ``APIStatusError``, ``APITimeoutError`` and ``APIConnectionError`` over
+as :class:`SdkErrors`; this module imports no SDK, so the runtime starts (and the offline mock
+runs) without either. Both SDKs wrap their HTTP library's failures in those types, before and
+during a stream; Python's own ``TimeoutError``, ``ConnectionError`` and ``EOFError`` anywhere
+in the cause chain are understood as well.
 """
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from .errors import (
     BadRequest,
@@ -23,12 +26,28 @@ from .errors import (
     UnknownModel,
 )
 
-_TIMEOUT_NAMES = {"APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteTimeout"}
-_TRANSPORT_NAMES = {"APIConnectionError", "TransportError", "RemoteProtocolError", "ReadError", "NetworkError", "ConnectError"}
+
+@dataclass(frozen=True, slots=True)
+class SdkErrors:
+    """One SDK's exception types (the Anthropic and OpenAI SDKs both name them so).
+
+    The SDKs' per-status subclasses (``RateLimitError``, ``NotFoundError``, ...) are all
+    ``status`` errors; the status code decides, which also covers codes without a subclass
+    (408, 529) and an error event inside a 200 stream.
+    """
+
+    status: type[Exception]  # APIStatusError: an HTTP error status, or an error event mid-stream
+    timeout: type[Exception]  # APITimeoutError (itself a connection error, so tested first)
+    connection: type[Exception]  # APIConnectionError: refused, reset, or dropped mid-stream
 
 
-def _names(exc: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(exc).__mro__}
+class _StatusError(Protocol):
+    """What both SDKs' ``APIStatusError`` carries."""
+
+    status_code: int
+    body: object
+    response: Any  # the HTTP library's response: its ``headers``
+    message: str
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -75,67 +94,83 @@ _TYPE_STATUS = {
 }
 
 
-def _error_type(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
+def _error_type(body: object) -> str:
     error = body.get("error", body) if isinstance(body, dict) else None
     kind = error.get("type") if isinstance(error, dict) else None
     return kind if isinstance(kind, str) else ""
 
 
-def _message_from_body(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
+def _message(error: _StatusError) -> str:
+    body = error.body
     if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    message = getattr(exc, "message", None)
-    return message if isinstance(message, str) else str(exc)
+        detail = body.get("error", body)
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            return detail["message"]
+    return error.message if isinstance(error.message, str) else str(error)
 
 
-def translate(exc: BaseException, *, provider: str, model: str, partial: str = "", where: str = "") -> ProviderError:
-    """The typed error for ``exc``; ``partial`` is the text already received."""
+def translate(
+    exc: BaseException,
+    sdk: SdkErrors | None = None,
+    *,
+    provider: str,
+    model: str,
+    partial: str = "",
+    where: str = "",
+) -> ProviderError:
+    """The typed error for ``exc`` raised by ``sdk``; ``partial`` is the text already received."""
     if isinstance(exc, ProviderError):
         return exc
     target = f" at {where}" if where else ""
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        if status < 400:  # an error event inside a successful stream
-            status = _TYPE_STATUS.get(_error_type(exc), 500)
-        detail = _message_from_body(exc)
-        headers = getattr(getattr(exc, "response", None), "headers", None)
-        common: dict[str, Any] = {"provider": provider, "partial": partial, "status": status}
-        if status in (401, 403):
-            return KeyRejected(
-                f"{provider}: the API key was refused ({status}): {detail}. Check the credential's key.", **common
-            )
-        if status == 404:
-            return UnknownModel(
-                f"{provider}: model {model!r} was not found{target} (404): {detail}. "
-                "Check the model name in the node's config.",
-                **common,
-            )
-        if status == 429:
-            wait = retry_after_seconds(headers)
-            hint = f"; the provider asks to wait {wait:.1f} s" if wait is not None else ""
-            return RateLimited(f"{provider}: rate limited (429){hint}: {detail}", retry_after=wait, **common)
-        if status >= 500:
-            return ServerError(f"{provider}: server error ({status}){target}: {detail}", **common)
-        if status == 408:
-            return ProviderTimeout(f"{provider}: the provider timed out the request (408)", **common)
-        return BadRequest(f"{provider}: request refused ({status}): {detail}", **common)
+    if sdk is not None and isinstance(exc, sdk.status):
+        return _from_status(cast(_StatusError, exc), provider=provider, model=model, partial=partial, target=target)
     chain = _chain(exc)
-    names = set().union(*(_names(e) for e in chain))
-    if names & _TIMEOUT_NAMES or any(isinstance(e, (asyncio.TimeoutError, TimeoutError)) for e in chain):
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError,) if sdk is None else (sdk.timeout, TimeoutError)
+    if any(isinstance(e, timeouts) for e in chain):
         when = "mid-answer" if partial else "before the first token"
         return ProviderTimeout(
             f"{provider}: no data from {model!r}{target} within the read timeout ({when})",
             provider=provider,
             partial=partial,
         )
-    if names & _TRANSPORT_NAMES or any(isinstance(e, (ConnectionError, EOFError)) for e in chain):
+    transport: tuple[type[BaseException], ...] = (ConnectionError, EOFError)
+    if sdk is not None:
+        transport = (sdk.connection, *transport)
+    if any(isinstance(e, transport) for e in chain):
         if partial:
             return StreamDropped(
-                f"{provider}: the connection dropped mid-answer after {len(partial)} characters", provider=provider, partial=partial
+                f"{provider}: the connection dropped mid-answer after {len(partial)} characters",
+                provider=provider,
+                partial=partial,
             )
         return ProviderUnreachable(f"{provider}: could not reach the provider{target}: {exc}", provider=provider)
-    return ProviderError(f"{provider}: unexpected error: {type(exc).__name__}: {exc}", provider=provider, partial=partial)
+    return ProviderError(
+        f"{provider}: unexpected error: {type(exc).__name__}: {exc}", provider=provider, partial=partial
+    )
+
+
+def _from_status(error: _StatusError, *, provider: str, model: str, partial: str, target: str) -> ProviderError:
+    status = error.status_code
+    if status < 400:  # an error event inside a successful stream
+        status = _TYPE_STATUS.get(_error_type(error.body), 500)
+    detail = _message(error)
+    common: dict[str, Any] = {"provider": provider, "partial": partial, "status": status}
+    if status in (401, 403):
+        return KeyRejected(
+            f"{provider}: the API key was refused ({status}): {detail}. Check the credential's key.", **common
+        )
+    if status == 404:
+        return UnknownModel(
+            f"{provider}: model {model!r} was not found{target} (404): {detail}. "
+            "Check the model name in the node's config.",
+            **common,
+        )
+    if status == 429:
+        wait = retry_after_seconds(error.response.headers)
+        hint = f"; the provider asks to wait {wait:.1f} s" if wait is not None else ""
+        return RateLimited(f"{provider}: rate limited (429){hint}: {detail}", retry_after=wait, **common)
+    if status >= 500:
+        return ServerError(f"{provider}: server error ({status}){target}: {detail}", **common)
+    if status == 408:
+        return ProviderTimeout(f"{provider}: the provider timed out the request (408)", **common)
+    return BadRequest(f"{provider}: request refused ({status}): {detail}", **common)

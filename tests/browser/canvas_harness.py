@@ -1,7 +1,7 @@
 """A page with only the canvas, a palette strip and an event log (browser tests and bench/).
 
-Run: ``python tests/browser/canvas_harness.py --port 8765``, then open ``/`` (the seed's demo
-flow), ``/?n=300`` (n nodes in a grid), ``/?dark=1`` (``2``: the page is dark and the canvas
+Run: ``python tests/browser/canvas_harness.py --port 8765``, then open ``/`` (the demo
+scenario's flow), ``/?n=300`` (n nodes in a grid), ``/?dark=1`` (``2``: the page is dark and the canvas
 follows it), ``/?problems=1`` (validation problems drawn) or ``/?reject=1`` (an editor that takes
 back every drawn edge and move). It behaves like a minimal editor: a palette drop adds a node, a
 delete request removes what was asked, so tests see whole gestures end to end. Every event the
@@ -19,18 +19,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from nicegui import app, ui  # noqa: E402
+from nicegui import app, ui
 
-from editor.canvas import FlowCanvas  # noqa: E402
-from editor.canvas.flow_canvas import CanvasEventArguments  # noqa: E402
+from editor.canvas import FlowCanvas
+from editor.canvas.flow_canvas import CanvasEventArguments
 
 EVENTS: list[dict[str, Any]] = []
 CURRENT: dict[str, FlowCanvas] = {}
-PALETTE = [("product_search", "data", "search"), ("template", "logic", "description"), ("http_request", "integration", "http")]
+PALETTE = [
+    ("product_search", "data", "search"),
+    ("template", "logic", "description"),
+    ("http_request", "integration", "http"),
+]
 
 
 def seed_flow() -> tuple[list[dict], list[dict], list[dict]]:
-    """The seed's chatbot: input -> three lookups in parallel -> context -> AI -> save, output."""
+    """The demo scenario's chatbot: input -> three lookups in parallel -> context -> AI -> save, output."""
     spec = [
         ("node_1", "user_input", "User message", "input", 0, 160, [], {"has_input": False}),
         ("node_2", "category_detection", "Detect category", "logic", 320, 0, ["group:lookups"], {}),
@@ -63,8 +67,15 @@ def grid_flow(n: int) -> tuple[list[dict], list[dict], list[dict]]:
     nodes, edges = [], []
     for i in range(n):
         col, row = divmod(i, rows)
-        nodes.append({"id": f"n{i}", "type": "delay", "label": f"Step {i}", "position": {"x": col * 300, "y": row * 130},
-                      "data": {"category": cats[col % len(cats)], "badges": ["cached"] if i % 7 == 0 else []}})
+        nodes.append(
+            {
+                "id": f"n{i}",
+                "type": "delay",
+                "label": f"Step {i}",
+                "position": {"x": col * 300, "y": row * 130},
+                "data": {"category": cats[col % len(cats)], "badges": ["cached"] if i % 7 == 0 else []},
+            }
+        )
         if col > 0:
             edges.append({"source": f"n{i - rows}", "target": f"n{i}"})
     groups = [{"id": "g1", "label": "Group 1", "nodes": ["n1", "n2"], "join_at": None}] if n > 2 * rows else []
@@ -96,7 +107,9 @@ def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0, reject:
                 with item:
                     ui.icon(icon).classes("mr-1")
                     ui.label(type_).classes("inline")
-                item.on("dragstart", js_handler=f"(e) => e.dataTransfer.setData('application/akis-node-type', '{type_}')")
+                item.on(
+                    "dragstart", js_handler=f"(e) => e.dataTransfer.setData('application/akis-node-type', '{type_}')"
+                )
         if dark == 2:  # the page is dark and the canvas follows it
             ui.dark_mode(True)
         canvas = FlowCanvas(nodes, edges, grps if groups else [], dark=None if dark == 2 else bool(dark))
@@ -110,9 +123,12 @@ def index(n: int = 0, dark: int = 0, groups: int = 1, problems: int = 0, reject:
                     "dense no-caps data-testid=status-running")
                 ui.button("done", on_click=lambda: canvas.update_node(first, status="done", duration_ms=812)).props(
                     "dense no-caps data-testid=status-done")
-                ui.button("failed", on_click=lambda: canvas.update_node(first, status="failed", error="HTTP 503")).props(
-                    "dense no-caps data-testid=status-failed")
-                ui.button("group 3", on_click=lambda: group_three(canvas)).props("dense no-caps data-testid=group-three")
+                ui.button(
+                    "failed", on_click=lambda: canvas.update_node(first, status="failed", error="HTTP 503")
+                ).props("dense no-caps data-testid=status-failed")
+                ui.button("group 3", on_click=lambda: group_three(canvas)).props(
+                    "dense no-caps data-testid=group-three"
+                )
                 ui.button("fit", on_click=canvas.fit_view).props("dense no-caps data-testid=fit")
                 ui.button("rename", on_click=lambda: canvas.set_nodes(
                     [{**n, "label": "Renamed"} if i == 1 else n for i, n in enumerate(canvas.nodes)])).props(
@@ -160,7 +176,9 @@ def delete(canvas: FlowCanvas, args: dict) -> None:
     edges_gone = set(args.get("edges", []))
     canvas.set_graph(
         nodes=[n for n in canvas.nodes if n["id"] not in gone],
-        edges=[e for e in canvas.edges if e["id"] not in edges_gone and e["source"] not in gone and e["target"] not in gone],
+        edges=[
+            e for e in canvas.edges if e["id"] not in edges_gone and e["source"] not in gone and e["target"] not in gone
+        ],
     )
 
 

@@ -1,4 +1,5 @@
-"""Browser-test helpers: the canvas harness app as a subprocess, and headless Debian Chromium.
+"""Browser-test helpers: the canvas harness, the editor and the run-pane app as subprocesses,
+and headless Debian Chromium.
 
 The browser is launched lazily per module (only after ``chromium_path`` has checked it exists),
 so a missing browser skips locally and fails under CI=true, like every other service.
@@ -16,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.processes import free_port, stop_process
+
+from .editor_app import ARTIFACTS as EDITOR_ARTIFACTS
+from .editor_app import EditorApp
+from .run_pane_server import RunPaneServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("canvas_harness.py")
@@ -136,3 +142,42 @@ def recorded_page(browser: Any, request: pytest.FixtureRequest, folder: Path, **
 def page(chromium_path: str, _browser_holder: _Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page; a screenshot of it is saved under artifacts/canvas/ after the test."""
     yield from recorded_page(_browser_holder.get(chromium_path), request, ARTIFACTS)
+
+
+# --- the editor (the test_editor_* and run-pane editor modules) -------------------------------
+@pytest.fixture(scope="module")
+def editor_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorApp]:
+    """The editor as a subprocess per module; an error in its log fails the module."""
+    app = EditorApp(tmp_path_factory.mktemp("akis-editor"))
+    try:
+        app.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield app
+    app.stop()
+    errors = [line for line in app.log_text().splitlines()
+              if ("Traceback" in line or " ERROR " in f" {line} ") and not _slow_but_finished(line)]
+    assert not errors, f"the app logged errors:\n{app.log_text()[-4000:]}"
+
+
+def _slow_but_finished(line: str) -> bool:
+    """NiceGUI's shutdown waits 2 s for cancelled tasks, then names those still running. With no
+    name listed, every task did finish, just late (a loaded machine): not an app error. A task
+    that really hangs is named, and fails the test."""
+    _, found, names = line.partition("Could not cancel ")
+    return bool(found) and "tasks within timeout:" in names and not names.split("tasks within timeout:", 1)[1].strip()
+
+
+@pytest.fixture
+def editor_page(chromium_path: str, _browser_holder: _Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context (own cookies, so own drafts); a screenshot is saved after the test."""
+    yield from recorded_page(_browser_holder.get(chromium_path), request, EDITOR_ARTIFACTS, accept_downloads=True)
+
+
+# --- the run pane and dashboard app -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPaneServer]:
+    app = RunPaneServer(tmp_path_factory.mktemp("run_pane_app"))
+    app.start()
+    yield app
+    app.stop()

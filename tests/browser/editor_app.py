@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
 from tests.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,26 +37,27 @@ def flows() -> dict[str, dict[str, Any]]:
     import json
 
     demo = json.loads((ROOT / "examples" / "pallet_assistant.json").read_text(encoding="utf-8"))
-    demo["nodes"][5]["config"].update(provider="mock", mock_delay_ms=150, mock_tokens_per_second=25)
+    demo["nodes"][5]["config"].update(provider="mock", provider_options={"delay_ms": 150, "tokens_per_second": 25})
     seed = json.loads((ROOT / "examples" / "seed_scenario.json").read_text(encoding="utf-8"))
     slow = json.loads(json.dumps(demo))
     slow["flow_id"] = "slow-assistant"
-    slow["nodes"][5]["config"].update(mock_delay_ms=100, mock_tokens_per_second=4,
-                                      mock_text=" ".join(f"word{i}" for i in range(200)))
+    slow["nodes"][5]["config"]["provider_options"] = {
+        "delay_ms": 100, "tokens_per_second": 4, "text": " ".join(f"word{i}" for i in range(200))
+    }
     broken = json.loads(json.dumps(demo))
     broken["flow_id"] = "broken"
     broken["nodes"] = [n for n in broken["nodes"] if n["type"] != "output"]
     broken["edges"] = [e for e in broken["edges"] if e["target"] != "node_8"]
     quick = json.loads(json.dumps(demo))
-    quick["nodes"][5]["config"].update(mock_delay_ms=30, mock_tokens_per_second=150)
+    quick["nodes"][5]["config"]["provider_options"] = {"delay_ms": 30, "tokens_per_second": 150}
     keyless = json.loads(json.dumps(quick))  # names a real provider; with no key the mock answers
     keyless["nodes"][5]["config"]["provider"] = "anthropic"
     seed_fast = json.loads(json.dumps(seed))
     for node in seed_fast["nodes"]:
         if node["type"] == "delay":
             node["config"]["ms"] = node["config"]["ms"] / 5
-    return {"demo": demo, "quick": quick, "keyless": keyless, "seed": seed, "seed_fast": seed_fast, "slow": slow, "broken": broken,
-            "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow()}
+    return {"demo": demo, "quick": quick, "keyless": keyless, "seed": seed, "seed_fast": seed_fast, "slow": slow,
+            "broken": broken, "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow()}
 
 
 def failing_flow() -> dict[str, Any]:
@@ -85,8 +86,9 @@ def chat_flow() -> dict[str, Any]:
             {"id": "ctx", "type": "template", "label": "Context",
              "config": {"template": "Turn {{ history | length // 2 + 1 }}: {{ user_message }}"}},
             {"id": "ai", "type": "ai_response", "label": "Answer",
-             "config": {"provider": "mock", "include_history": True, "mock_delay_ms": 10,
-                        "mock_tokens_per_second": 300, "mock_text": "Noted, and I remember what you said."}},
+             "config": {"provider": "mock", "include_history": True,
+                        "provider_options": {"delay_ms": 10, "tokens_per_second": 300,
+                                             "text": "Noted, and I remember what you said."}}},
             {"id": "save", "type": "save_message", "label": "Save"},
             {"id": "out", "type": "output", "label": "Output",
              "config": {"fields": {"answer": "{{ answer }}", "seen": "{{ history | length }}"}}},
@@ -112,7 +114,7 @@ def crafted_flow() -> dict[str, Any]:
              "config": {"template": "{{ category }}: {{ products | length }} products, {{ history | length }} turns"},
              "ui": {"x": 780, "y": 120}},
             {"id": "ai", "type": "ai_response", "label": "Answer",
-             "config": {"provider": "mock", "mock_delay_ms": 20, "mock_tokens_per_second": 400},
+             "config": {"provider": "mock", "provider_options": {"delay_ms": 20, "tokens_per_second": 400}},
              "ui": {"x": 1040, "y": 120}},
             {"id": "out", "type": "output", "label": "Output", "ui": {"x": 1300, "y": 120}},
         ],
@@ -128,7 +130,7 @@ CRAFTED_TYPES = {"in": "user_input", "cat": "category_detection", "search": "pro
 
 def seed_crafted_history(database: Any, count: int = 12) -> None:
     """``count`` earlier runs of the crafted flow; their messages repeat (6 distinct of 12)."""
-    now = datetime.now(timezone.utc) - timedelta(minutes=30)
+    now = datetime.now(UTC) - timedelta(minutes=30)
     rows = []
     for i in range(count):
         run_id = f"seeded-{i}"
@@ -143,7 +145,7 @@ def seed_crafted_history(database: Any, count: int = 12) -> None:
 def seed_dashboard_metrics(database: Any, tenant: str = "1", count: int = 20, *, flow: str = "shop",
                            at: datetime | None = None, prefix: str = "r") -> None:
     """``count`` runs of a three-node flow; every fifth failed; the AI node reports tokens."""
-    start = (at or datetime.now(timezone.utc)) - timedelta(minutes=20)
+    start = (at or datetime.now(UTC)) - timedelta(minutes=20)
     rows = []
     for i in range(count):
         run_id = f"{prefix}{tenant}-{flow}-{i}"

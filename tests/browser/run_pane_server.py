@@ -7,18 +7,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage.db import Database
-
 from tests.processes import free_port, stop_process
 
-from .conftest import ROOT
-
+ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).with_name("run_pane_app.py")
 ARTIFACTS = ROOT / "artifacts" / "run_pane"
 
@@ -64,14 +61,6 @@ class RunPaneServer:
         if self._database is None:
             self._database = Database(f"sqlite:///{self.data / 'akis.db'}")
         return self._database
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPaneServer]:
-    app = RunPaneServer(tmp_path_factory.mktemp("run_pane_app"))
-    app.start()
-    yield app
-    app.stop()
 
 
 def shot(page: Any, name: str, selector: str | None = None) -> Path:

@@ -45,18 +45,18 @@ class Page:
         self.user.find(marker=marker).click()
         await asyncio.sleep(0)
 
-    async def until(self, condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def until(self, condition: Any, limit_s: float = 10.0, what: str = "condition") -> None:
+        deadline = asyncio.get_running_loop().time() + limit_s
         while not condition():
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"timed out waiting for {what}; status: {self.pane.status.text!r}")
             await asyncio.sleep(0.02)
 
-    async def run_to_end(self, timeout: float = 10.0) -> None:
+    async def run_to_end(self, limit_s: float = 10.0) -> None:
         before = self.pane.live
         await self.click("run-button")
-        await self.until(lambda: self.pane.live is not before, timeout, "the run to start")
-        await self.until(lambda: self.pane.idle.is_set(), timeout, "the run to end")
+        await self.until(lambda: self.pane.live is not before, limit_s, "the run to start")
+        await self.until(lambda: self.pane.idle.is_set(), limit_s, "the run to end")
 
 
 @asynccontextmanager

@@ -37,7 +37,10 @@ def test_demo_flow_renders_every_node_and_reports_ready(page: Any, harness: Harn
     # the condition node has one labelled source handle per branch
     assert page.locator(f'{NODE.format("node_6")} .vue-flow__handle.source').count() == 2
     assert page.locator(f'{NODE.format("node_6")} .akis-branch').all_inner_texts() == ["yes", "no"]
-    assert page.locator(".akis-minimap rect:not(.akis-minimap__view)").count() == 9 and page.locator(".vue-flow__controls").count() == 1
+    assert (
+        page.locator(".akis-minimap rect:not(.akis-minimap__view)").count() == 9
+        and page.locator(".vue-flow__controls").count() == 1
+    )
     assert harness.get("/state")["ready"] is True
 
 
@@ -182,7 +185,7 @@ def test_shift_click_selects_many_and_shortcuts_are_reported(page: Any, harness:
     page.locator(NODE.format("node_2")).click()
     page.locator(NODE.format("node_3")).click(modifiers=["Shift"])
     harness.wait_event("selection_change", lambda a: a["nodes"] == ["node_2", "node_3"])
-    for keys, action in [("Control+z", "undo"), ("Control+Shift+z", "redo"), ("Control+y", "redo"),
+    for keys, _action in [("Control+z", "undo"), ("Control+Shift+z", "redo"), ("Control+y", "redo"),
                          ("Control+c", "copy"), ("Control+v", "paste"), ("Control+a", "select_all"),
                          ("Control+s", "save")]:
         page.keyboard.press(keys)

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from .run_pane_app import seed_dashboard_metrics
-from .run_pane_server import RunPaneServer, server, shot  # noqa: F401  (fixture)
+from .run_pane_server import RunPaneServer, shot
 
 pytestmark = pytest.mark.browser
 CHARTS = ("by_type", "by_node", "durations", "runs", "cache_types", "first_chunk", "tokens")

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from .editor_app import ARTIFACTS, EditorApp
-from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
 from .gestures import center, drag
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,7 @@ import pytest
 from runtime import load_flow, validate_flow
 
 from .editor_app import EXAMPLE, EditorApp
-from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
-from .test_editor_browser import NODE, drag, center, open_flow, save, shot
+from .test_editor_browser import NODE, center, drag, open_flow, save, shot
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from .editor_app import ARTIFACTS, EditorApp
-from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
 from .test_editor_browser import NODE, open_flow
 
 pytestmark = pytest.mark.browser

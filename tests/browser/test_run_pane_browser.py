@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .run_pane_app import seed_crafted_history
-from .run_pane_server import RunPaneServer, server, shot  # noqa: F401  (fixture)
+from .run_pane_server import RunPaneServer, shot
 
 pytestmark = pytest.mark.browser
 
@@ -16,7 +16,8 @@ NODES = ["node_1", "node_2", "node_3", "node_4", "node_5", "node_6", "node_7", "
 SAMPLE = """() => ({
   answer: (document.querySelector('[data-testid=answer-node_6]') || {}).textContent || '',
   status: (document.querySelector('[data-testid=run-status]') || {}).textContent || '',
-  nodes: Object.fromEntries([...document.querySelectorAll('[data-node-id]')].map(n => [n.dataset.nodeId, n.dataset.status])),
+  nodes: Object.fromEntries([...document.querySelectorAll('[data-node-id]')]
+    .map(n => [n.dataset.nodeId, n.dataset.status])),
 })"""
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from .editor_app import EXAMPLE, EditorApp
-from .editor_fixtures import editor_app, editor_page  # noqa: F401  (fixtures)
 from .run_pane_app import crafted_flow, seed_crafted_history
 from .run_pane_server import shot
 
@@ -25,13 +24,14 @@ def open_run_tab(page: Any, app: EditorApp, flow_id: str) -> None:
 
 def test_run_the_demo_flow_from_the_editor(editor_page: Any, editor_app: EditorApp):
     demo = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    demo["nodes"][5]["config"].update(provider="mock", mock_delay_ms=100, mock_tokens_per_second=60)
+    demo["nodes"][5]["config"].update(provider="mock", provider_options={"delay_ms": 100, "tokens_per_second": 60})
     editor_app.put_flow("run-pane-demo", demo)
     page = editor_page
     open_run_tab(page, editor_app, "run-pane-demo")
     page.get_by_test_id("run-button").click()
-    page.wait_for_function("(document.querySelector('[data-testid=run-status]') || {}).textContent?.startsWith('Succeeded')",
-                           timeout=20000)
+    page.wait_for_function(
+        "(document.querySelector('[data-testid=run-status]') || {}).textContent?.startsWith('Succeeded')", timeout=20000
+    )
     answer = page.get_by_test_id("answer-node_6").inner_text()
     assert answer.startswith("Thanks for your message!")
     page.wait_for_function("document.querySelector('[data-node-id=node_7]')?.dataset.status === 'done'", timeout=10000)

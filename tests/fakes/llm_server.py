@@ -107,7 +107,7 @@ class FakeLLMServer:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> "FakeLLMServer":
+    async def start(self) -> FakeLLMServer:
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -123,7 +123,7 @@ class FakeLLMServer:
             await self._server.wait_closed()
             self._server = None
 
-    async def __aenter__(self) -> "FakeLLMServer":
+    async def __aenter__(self) -> FakeLLMServer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -225,7 +225,7 @@ class FakeLLMServer:
 def _sse(event: str | None, data: Any) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
-    return f"{head}data: {text}\n\n".encode("utf-8")
+    return f"{head}data: {text}\n\n".encode()
 
 
 def _usage(rec: Recorded) -> tuple[int, int]:
@@ -242,7 +242,13 @@ def _anthropic_events(rec: Recorded) -> list[tuple[str, bytes]]:
     }
     out: list[tuple[str, bytes]] = [
         ("meta", _sse("message_start", {"type": "message_start", "message": message})),
-        ("meta", _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+        (
+            "meta",
+            _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+        ),
         ("meta", _sse("ping", {"type": "ping"})),
     ]
     for text in rec.reply.chunks:
@@ -256,7 +262,17 @@ def _anthropic_events(rec: Recorded) -> list[tuple[str, bytes]]:
         return out
     out += [
         ("meta", _sse("content_block_stop", {"type": "content_block_stop", "index": 0})),
-        ("meta", _sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": tokens_out}})),
+        (
+            "meta",
+            _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": tokens_out},
+                },
+            ),
+        ),
         ("meta", _sse("message_stop", {"type": "message_stop"})),
     ]
     return out
@@ -267,7 +283,9 @@ def _openai_events(rec: Recorded) -> list[tuple[str, bytes]]:
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse(None, {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
+        return _sse(
+            None, {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        )
 
     out: list[tuple[str, bytes]] = [("meta", chunk({"role": "assistant", "content": ""}))]
     out += [("delta", chunk({"content": text})) for text in rec.reply.chunks]
@@ -288,7 +306,9 @@ def _error_body(api: str, code: int, message: str) -> dict[str, Any]:
     kind = kinds.get(code, "api_error")
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
-    return {"error": {"message": message, "type": kind, "param": None, "code": "model_not_found" if code == 404 else None}}
+    return {
+        "error": {"message": message, "type": kind, "param": None, "code": "model_not_found" if code == 404 else None}
+    }
 
 
 # --- HTTP plumbing -----------------------------------------------------------------------------
@@ -334,7 +354,7 @@ async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event) -> None:
 async def _sleep_unless(gone: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(gone.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return
     raise _ClientGone
 

@@ -21,8 +21,9 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -137,8 +138,8 @@ def lookup_flow() -> dict[str, Any]:
         "nodes": [
             {"id": "in", "type": "user_input"},
             {"id": "search", "type": "product_search", "config": {"query": "{{ user_message }}", "limit": 2}},
-            {"id": "ai", "type": "ai_response", "config": {"provider": "mock", "mock_text": ANSWER,
-                                                            "mock_chunks": CHUNKS}},
+            {"id": "ai", "type": "ai_response", "config": {"provider": "mock",
+                                                            "provider_options": {"text": ANSWER, "chunks": CHUNKS}}},
             {"id": "out", "type": "output"},
         ],
         "edges": [{"source": "in", "target": "search"}, {"source": "search", "target": "ai"},
@@ -209,7 +210,9 @@ async def test_runs_go_on_and_the_relay_recovers(fault: str, own_redis: OwnRedis
         assert all(complete(r) and not r["degraded"] for r in healthy)
         baseline = max(r["elapsed"] for r in healthy)
         channel = channel_name(TENANT, "before")
-        listener = asyncio.ensure_future(collect_run(elsewhere.subscribe(channel, after=await elsewhere.cursor(channel))))
+        listener = asyncio.ensure_future(
+            collect_run(elsewhere.subscribe(channel, after=await elsewhere.cursor(channel)))
+        )
         await runs.engine.run(runs.flow, {"user_message": "x"}, tenant_id=TENANT, session_id="before")
         assert (await asyncio.wait_for(listener, 10)).text() == ANSWER  # the relay works
 
@@ -257,7 +260,6 @@ async def test_background_jobs_fail_fast_while_redis_is_paused(own_redis: OwnRed
     """The arq queue has socket timeouts too: a job that cannot be queued fails within one
     bounded call, the run that made it returns at once, and the queue works again after."""
     from storage.jobs import ArqRunner
-
     from tests.integration.channels.flows import parallel_join_flow
     from tests.integration.storage.jobs_helpers import RedisNames, save_job
 
@@ -366,8 +368,12 @@ async def json_run(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def sse_run(client: httpx.AsyncClient) -> dict[str, Any]:
     started = time.monotonic()
-    async with client.stream("POST", "/api/flows/outage/runs", headers={"Accept": "text/event-stream"},
-                             json={"inputs": {"user_message": "hi"}, "session_id": "s-" + uuid.uuid4().hex[:12]}) as resp:
+    async with client.stream(
+        "POST",
+        "/api/flows/outage/runs",
+        headers={"Accept": "text/event-stream"},
+        json={"inputs": {"user_message": "hi"}, "session_id": "s-" + uuid.uuid4().hex[:12]},
+    ) as resp:
         assert resp.status_code == 200
         events = [e async for e in sse_events(resp)]
     chunks = [e.data for e in events if e.event == "message.chunk"]

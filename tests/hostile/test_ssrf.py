@@ -19,10 +19,11 @@ import ssl
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpcore
@@ -57,7 +58,7 @@ class LoopbackOnly(httpcore.AsyncNetworkBackend):
         self.inner = httpcore.AnyIOBackend()
         self.connects: list[str] = []
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,  # noqa: ASYNC109 - httpcore's backend signature
                           socket_options: Any = None) -> httpcore.AsyncNetworkStream:
         self.connects.append(host)
         if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
@@ -71,15 +72,15 @@ class LoopbackOnly(httpcore.AsyncNetworkBackend):
 
 # --- a loopback server that records what reaches it -------------------------------------------
 class Handler(BaseHTTPRequestHandler):
-    server: "Server"
+    server: Server
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -265,7 +266,7 @@ async def test_rebinding_connects_to_the_checked_address_not_a_second_answer(ser
 async def test_a_loopback_first_answer_is_refused_before_any_connection(server: Server):
     resolver = StubResolver(rebind_test=[["127.0.0.1"], [PUBLIC]])
     network = LoopbackOnly()
-    with pytest.raises(RequestRefused, match="resolves to 127.0.0.1"):
+    with pytest.raises(RequestRefused, match=r"resolves to 127\.0\.0\.1"):
         await fetch("GET", f"http://rebind.test:{server.port}/json", resolve=resolver, network_backend=network)
     assert resolver.calls == ["rebind.test"] and network.connects == [] and server.requests == []
 
@@ -351,7 +352,7 @@ async def test_a_redirect_to_a_private_address_is_refused_at_any_hop(server: Ser
     hops = ["127.0.0.1", "hop1.test", "hop2.test"][:at_hop]
     resolver = StubResolver(hop1_test=[["127.0.0.1"]], hop2_test=[["127.0.0.1"]], inner_test=[answer])
     url = chain(server.port, *hops, last=f"http://inner.test:{server.port}/json")
-    with pytest.raises(RequestRefused, match="refused: inner.test resolves to"):
+    with pytest.raises(RequestRefused, match=r"refused: inner\.test resolves to"):
         await fetch("GET", url, allowed=["127.0.0.1", "hop1.test", "hop2.test"], resolve=resolver,
                     network_backend=LoopbackOnly())
     assert server.paths == ["/redirect"] * at_hop  # the hops before, and nothing at the private one
@@ -467,10 +468,16 @@ def _certificates(tmp: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]
 
     def make(subject: str, issuer: x509.Name | None, key: Any, signer: Any, ca: bool) -> x509.Certificate:
         subject_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-        builder = (x509.CertificateBuilder().subject_name(subject_name).issuer_name(issuer or subject_name)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject_name)
+            .issuer_name(issuer or subject_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if not ca:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
         return builder.sign(signer, hashes.SHA256())
@@ -509,7 +516,7 @@ async def test_tls_is_verified_against_the_name_not_the_pinned_address(tls_serve
     assert got.status == 200 and json.loads(got.body)["host"] == f"api.test:{httpd.port}"
     assert names == ["api.test"]  # SNI: the name
     # the same server and address under another name: the certificate does not match, refused
-    with pytest.raises(NodeError, match="CERTIFICATE_VERIFY_FAILED|hostname"):
+    with pytest.raises(NodeError, match=r"CERTIFICATE_VERIFY_FAILED|hostname"):
         await fetch("GET", f"https://wrong.test:{httpd.port}/json", allowed=["wrong.test"], resolve=resolver,
                     verify=client_context, network_backend=LoopbackOnly())
     assert names == ["api.test", "wrong.test"] and httpd.paths == ["/json"]

@@ -28,8 +28,8 @@ class EditorUI:
         await self.user.open(path)
         await asyncio.sleep(0.05)
 
-    async def until(self, condition: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def until(self, condition: Callable[[], Any], what: str, limit_s: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + limit_s
         while not condition():
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")

@@ -18,7 +18,7 @@ from nicegui import __version__ as nicegui_version
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
-from editor.canvas import EVENTS, CATEGORY_COLORS, CanvasDataError, CanvasEventArguments, FlowCanvas, edge_id
+from editor.canvas import CATEGORY_COLORS, EVENTS, CanvasDataError, CanvasEventArguments, FlowCanvas, edge_id
 from editor.canvas.model import normalize_edge, normalize_group, normalize_node
 
 NODES = [

@@ -5,7 +5,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from editor.pages.dashboard import DashboardView
 from runtime.ports import CachePolicy
 from tests.browser.run_pane_app import make_context, seed_dashboard_metrics
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def seed(context: Any, tenant: str = "1", count: int = 20, **options: Any) -> None:
@@ -27,7 +27,9 @@ def seed(context: Any, tenant: str = "1", count: int = 20, **options: Any) -> No
 
 
 @asynccontextmanager
-async def dashboard_page(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[tuple[User, DashboardView, Any]]:
+async def dashboard_page(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[tuple[User, DashboardView, Any]]:
     context = make_context(tmp_path)
     holder: list[DashboardView] = []
 
@@ -76,7 +78,9 @@ async def test_every_chart_shows_the_seeded_metrics(tmp_path: Path, caplog: pyte
         rates = figure(view, "cache_types")["data"][0]
         assert rates["x"] == ["product_search"] and rates["y"] == [50.0]
         table = figure(view, "cache_keys")["data"][0]
-        assert table["type"] == "table" and table["cells"]["values"][1] == [2, 1] and table["cells"]["values"][2] == [1, 0]
+        assert (
+            table["type"] == "table" and table["cells"]["values"][1] == [2, 1] and table["cells"]["values"][2] == [1, 0]
+        )
         runs_chart = figure(view, "runs")["data"]
         per_bucket = view.data.run_bucket_s / 60  # the chart shows runs per minute in wider buckets
         assert (sum(runs_chart[0]["y"]) + sum(runs_chart[1]["y"])) * per_bucket == pytest.approx(20, abs=0.05)
@@ -136,7 +140,7 @@ async def test_it_refreshes_itself_while_runs_happen(tmp_path: Path, caplog: pyt
 
 
 async def test_empty_range_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture):
-    async with dashboard_page(tmp_path, caplog) as (user, view, context):
+    async with dashboard_page(tmp_path, caplog) as (user, view, _context):
         await view.refresh()
         for name in ("by_type", "durations", "runs", "first_chunk", "tokens"):
             notes = figure(view, name)["layout"].get("annotations", [])

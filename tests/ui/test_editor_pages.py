@@ -221,6 +221,18 @@ async def test_form_kinds_follow_the_schema(editor_user: EditorUI) -> None:
     assert isinstance(editor_user.one("field-fields"), ui.input_chips)
 
 
+async def test_provider_options_are_shown_for_the_mock_only(editor_user: EditorUI) -> None:
+    await editor_user.open(f"/flows/{DEMO}")
+    await select(editor_user, "node_6")  # anthropic, with the settings the mock uses when it stands in
+    assert not editor_user.has("field-provider_options")
+    provider = editor_user.one("field-provider")
+    provider.set_value("mock")
+    options = editor_user.one("field-provider_options")
+    assert json.loads(options.value) == {"delay_ms": 200, "tokens_per_second": 30}
+    provider.set_value("openai")
+    assert not editor_user.has("field-provider_options")
+
+
 async def test_cache_editor_for_the_type_for_one_node_and_never_for_ai(editor_user: EditorUI) -> None:
     await editor_user.open(f"/flows/{DEMO}")
     await select(editor_user, "node_3")

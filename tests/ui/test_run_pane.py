@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -133,7 +133,10 @@ async def test_chat_mode_keeps_the_history_and_the_flow_reads_it(tmp_path: Path,
         assert page.pane.live.output["seen"] == 2, "conversation_history read the first turn"
         await page.until(lambda: page.pane.chat.count == 4, what="the second turn")
         stored = page.context.database.call(messages.history, "1", session)
-        assert [(m.role, m.content) for m in stored][::2] == [("user", "I need a pallet jack"), ("user", "For 2 tonnes")]
+        assert [(m.role, m.content) for m in stored][::2] == [
+            ("user", "I need a pallet jack"),
+            ("user", "For 2 tonnes"),
+        ]
         page.pane.new_session()
         assert page.pane.session() != session
         await page.until(lambda: page.pane.chat.count == 0, what="the new, empty session")
@@ -158,7 +161,7 @@ async def test_compare_runs_both_ways_and_shows_the_time_saved(tmp_path: Path, c
 
 async def test_history_lists_runs_and_opens_a_stored_one(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     async with pane_page(tmp_path, caplog, "quick") as page:
-        started = datetime.now(timezone.utc) - timedelta(minutes=3)
+        started = datetime.now(UTC) - timedelta(minutes=3)
         page.context.database.call(runs.record_run, "1", "old-run", "pallet-assistant", status="failed",
                                    started_at=started, duration_ms=900.0, error="node 'node_3' failed: boom",
                                    inputs={"user_message": "an older question"})

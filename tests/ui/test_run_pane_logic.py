@@ -3,15 +3,24 @@ the compare variants, and every chart being a figure plotly.js accepts."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
 
 from editor.charts import (
-    TimelineBar, cache_keys_figure, cache_types_figure, compare_figure, durations_figure, first_chunk_figure,
-    observed_critical_path, percentiles_figure, runs_figure, timeline_figure, tokens_figure,
+    TimelineBar,
+    cache_keys_figure,
+    cache_types_figure,
+    compare_figure,
+    durations_figure,
+    first_chunk_figure,
+    observed_critical_path,
+    percentiles_figure,
+    runs_figure,
+    timeline_figure,
+    tokens_figure,
 )
 from editor.run_pane.compare import variant
 from editor.run_pane.live import LiveRun, predecessors
@@ -63,7 +72,7 @@ async def test_events_become_one_small_patch_per_node_and_answers_grow():
     live = LiveRun.for_flow(document, Engine().registry, "1")
     assert set(live.answers) == {"node_6"} and live.background == {"node_7"}
     assert {p["status"] for _, p in live.start_patches()} == {"waiting"}
-    document.node("node_6").config.update(mock_delay_ms=0, mock_tokens_per_second=0, mock_chunks=5)
+    document.node("node_6").config["provider_options"].update(delay_ms=0, tokens_per_second=0, chunks=5)
     for node, ms in (("node_2", 8), ("node_3", 1), ("node_4", 1)):
         document.node(node).config["ms"] = ms
     patches = []
@@ -115,7 +124,7 @@ def test_compare_variants_turn_caches_off_and_set_the_mode():
 
 
 def test_every_chart_is_a_figure_plotly_accepts():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bars = [bar("a", 0, 10), bar("b", 10, 100, "cached"), bar("c", 10, 30, "failed")]
     figures = [
         timeline_figure(bars, critical=["a", "b"], first_chunk_ms=40, result_ms=110, title="Timeline"),

@@ -9,6 +9,7 @@ import pytest
 from tests.browser.run_pane_app import PAGES, seed_crafted_history
 from tests.browser.run_pane_user import pane_page
 
+
 async def test_suggestions_appear_after_a_run_and_apply_changes_the_flow(tmp_path: Path,
                                                                          caplog: pytest.LogCaptureFixture):
     async with pane_page(tmp_path, caplog, "crafted") as page:

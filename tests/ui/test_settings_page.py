@@ -9,7 +9,6 @@ from nicegui.testing.user_simulation import user_simulation
 from pydantic import SecretStr
 
 from editor.pages.settings import describe, redact_url
-from runtime.settings import AkisSettings
 from tests.browser.run_pane_app import make_context
 
 CANARY = "sk-canary-do-not-show-9f3b"

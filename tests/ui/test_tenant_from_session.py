@@ -46,8 +46,8 @@ class Signed:
         assert self.user.client is not None
         return [e for e in self.user.client.elements.values() if isinstance(e, kind)]
 
-    async def until(self, condition: Any, what: str, timeout: float = 5.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def until(self, condition: Any, what: str, limit_s: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + limit_s
         while not condition():
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
@@ -155,5 +155,5 @@ async def test_a_page_whose_session_is_revoked_is_emptied(signed_in: Signed):
     (view,) = page.of_type(DashboardView)
     assert page.context.database.call(sessions_repo.revoke_session, MINE, "alice", page.session_id)
     # another process revoked it: this page sees it within the session check's interval and cache
-    await page.until(lambda: view.is_deleted, "the page to be emptied", timeout=5.0)
+    await page.until(lambda: view.is_deleted, "the page to be emptied", limit_s=5.0)
     assert page.elements("dash-tenant") == []

@@ -183,8 +183,9 @@ def test_a_non_streaming_answer_on_the_critical_path_is_told_to_stream():
 
 
 def test_template_names_are_the_top_level_variables():
-    assert template_names({"a": "{{ user_message | upper }}", "b": ["{% for p in products %}{{ p.name }}{% endfor %}"]}) \
-        == {"user_message", "products"}
+    assert template_names(
+        {"a": "{{ user_message | upper }}", "b": ["{% for p in products %}{{ p.name }}{% endfor %}"]}
+    ) == {"user_message", "products"}
     assert template_names("no template") == set() and template_names("{{ broken") == {"nodes"}
 
 

@@ -9,20 +9,27 @@ awaitable), and may raise anything on failure.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from ..breaker import CircuitBreaker
 from ..deadline import DeadlineExceeded, Deadlines
-from ..slots import Slots
 
 T = TypeVar("T")
 
 
 class CacheTier:
-    """One storage tier. ``shared`` tiers are seen by every process (Redis, Memcached)."""
+    """One storage tier. ``shared`` tiers are seen by every process (Redis, Memcached).
+
+    A ``local`` tier lives in this process and cannot be down: it answers through the
+    synchronous :meth:`get_now` and :meth:`set_now` (no await, no guard) and holds entries in
+    the in-process form (:func:`~runtime.cache.codec.encode_local`) rather than JSON.
+    """
 
     name: str = "tier"
     shared: bool = True
+    local: bool = False
 
     def __init__(
         self,
@@ -34,7 +41,7 @@ class CacheTier:
     ) -> None:
         self.timeout_s = timeout_s
         self.deadlines = Deadlines(timeout_s)
-        self.slots = Slots(max_concurrency)  # at most this many calls (connections) at once
+        self.slots = asyncio.Semaphore(max_concurrency)  # at most this many calls (connections) at once
         self.breaker = CircuitBreaker(self.name, retry_after_s, on_outage, describe or self.name)
 
     # --- public API: bounded, guarded, never raises because the server is down --------------
@@ -67,35 +74,27 @@ class CacheTier:
 
     async def close(self) -> None:
         self.deadlines.close()
-        try:
+        with contextlib.suppress(Exception):  # closing a dead connection is not worth a traceback
             await self._close()
-        except Exception:  # closing a dead connection is not worth a traceback
-            pass
 
     async def _guard(self, primitive: Callable[..., Awaitable[T]], args: tuple[Any, ...], default: T) -> T:
-        """Breaker, then a slot, then the call under a deadline. The common path (healthy
+        """Breaker, then a slot and the call, both under one deadline. The common path (healthy
         tier, free slot) is a handful of attribute tests: it is part of every cache hit."""
         breaker = self.breaker
         if breaker.is_open and not breaker.allow():
             return default
-        deadlines, slots = self.deadlines, self.slots
+        deadlines = self.deadlines
         task = deadlines.enter()
         try:
-            if slots.free > 0:
-                slots.free -= 1
-            else:
-                await slots.wait()
-            try:
+            async with self.slots:
                 result = await primitive(*args)
-            finally:
-                slots.release()
         except asyncio.CancelledError:
             if deadlines.expired(task):
                 breaker.failure(DeadlineExceeded(f"no answer within {self.timeout_s} s"))
                 return default
             breaker.release()  # the caller gave up; that says nothing about the tier
             raise
-        except Exception as exc:  # every client error: the tier is bypassed for a while
+        except Exception as exc:  # noqa: BLE001 - any client error: the tier is bypassed for a while
             deadlines.expired(task)  # the client may have turned our deadline into its error
             breaker.failure(exc)
             return default
@@ -108,23 +107,30 @@ class CacheTier:
             breaker.success()
         return result
 
-    # --- primitives ---------------------------------------------------------------------------
-    async def _get(self, key: str) -> bytes | None:
+    # --- a local tier's synchronous core ---------------------------------------------------------
+    def get_now(self, key: str) -> bytes | None:
+        raise NotImplementedError(f"the {self.name} tier is not local")
+
+    def set_now(self, key: str, data: bytes, ttl: int | None) -> bool:
+        raise NotImplementedError(f"the {self.name} tier is not local")
+
+    # --- primitives: an ``async def`` or a method handing back the client's own awaitable ------
+    def _get(self, key: str) -> Awaitable[bytes | None]:
         raise NotImplementedError
 
-    async def _get_many(self, keys: list[str]) -> list[bytes | None]:
+    def _get_many(self, keys: list[str]) -> Awaitable[list[bytes | None]]:
         raise NotImplementedError
 
-    async def _set(self, key: str, data: bytes, ttl: int) -> bool:
+    def _set(self, key: str, data: bytes, ttl: int) -> Awaitable[bool]:
         raise NotImplementedError
 
-    async def _add(self, key: str, data: bytes, ttl: int | None) -> bool:
+    def _add(self, key: str, data: bytes, ttl: int | None) -> Awaitable[bool]:
         raise NotImplementedError
 
-    async def _delete(self, key: str) -> bool:
+    def _delete(self, key: str) -> Awaitable[bool]:
         raise NotImplementedError
 
-    async def _incr(self, key: str) -> int | None:
+    def _incr(self, key: str) -> Awaitable[int | None]:
         raise NotImplementedError
 
     async def _close(self) -> None:

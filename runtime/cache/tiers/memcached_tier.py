@@ -7,9 +7,10 @@ thread for at most one timeout while the breaker bypasses it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from .base import CacheTier
 
@@ -34,7 +35,7 @@ class MemcachedTier(CacheTier):
         threads: int = 8,
     ) -> None:
         super().__init__(timeout_s, retry_after_s, on_outage, describe=f"memcached ({address})")
-        from pymemcache.client.base import PooledClient
+        from pymemcache.client.base import PooledClient  # lazy: needed only with a Memcached tier
 
         self.address = address
         self.client: Any = PooledClient(
@@ -64,7 +65,7 @@ class MemcachedTier(CacheTier):
         return await self._run(self._set_sync, key, data, max(1, int(ttl)))
 
     def _set_sync(self, key: str, data: bytes, ttl: int) -> bool:
-        from pymemcache.exceptions import MemcacheServerError
+        from pymemcache.exceptions import MemcacheServerError  # lazy, as above
 
         try:
             return bool(self.client.set(key, data, expire=ttl, noreply=False))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 from .base import CacheTier
 
@@ -15,6 +15,7 @@ from .base import CacheTier
 class MemoryTier(CacheTier):
     name = "memory"
     shared = False
+    local = True
 
     def __init__(self, max_entries: int | None = 10_000, max_bytes: int | None = 64 * 1024 * 1024) -> None:
         super().__init__(describe="memory (in-process)")

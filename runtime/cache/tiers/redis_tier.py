@@ -6,11 +6,11 @@ counters (hashes) and the cross-process single-flight locks.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from ...redis_clients import RedisTimeouts, redis_client, request_timeouts, safe_url
 from .base import CacheTier
-
 
 _safe_url = safe_url  # the name this module used to define
 

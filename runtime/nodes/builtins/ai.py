@@ -1,16 +1,17 @@
-"""ai_response: streams the model's answer word by word. Never cached, never run in parallel
-with another node of its run (it depends on the whole context): the seed's rules 1 and 3."""
+"""ai_response: streams the model's answer word by word. Never cached: an answer belongs to
+one conversation and must not be replayed in another. Never run in parallel with another node
+of its run: it reads the whole context the others build (docs/cache.md, docs/providers.md)."""
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from ...ports import LLMRequest, Usage
+from ...providers.mock import MockOptions
 from ..base import NodeConfig, NodeContext, NodeType
 from ..registry import node_type
-
-DEFAULT_CHANNEL = "tenant.{tenant_id}.conversation.{session_id}"
 
 
 class AiResponseConfig(NodeConfig):
@@ -30,11 +31,14 @@ class AiResponseConfig(NodeConfig):
     max_tokens: int = Field(1024, ge=1, le=64000)
     include_history: bool = Field(False, description="Send earlier turns (needs conversation_history).")
     stream: bool = True
-    stream_channel: str = Field(DEFAULT_CHANNEL, description="Where chunks are published (fixed form).")
-    mock_delay_ms: float = Field(300, ge=0, le=60000, description="Mock provider: wait before the first chunk.")
-    mock_tokens_per_second: float = Field(40, ge=0, le=100000, description="Mock provider: pace.")
-    mock_chunks: int = Field(0, ge=0, le=100000, description="Mock provider: exact number of chunks (0: one per word).")
-    mock_text: str | None = Field(None, description="Mock provider: fixed answer.")
+    # Checked against the mock's own MockOptions, but described as a plain object: the mock's
+    # knobs are not part of this node's schema, and the inspector shows them for the mock only.
+    provider_options: Annotated[MockOptions, WithJsonSchema({"type": "object"})] = Field(
+        default_factory=lambda: MockOptions(),
+        description="The provider's own settings. Only the offline mock reads any: delay_ms, tokens_per_second, "
+        "chunks, text (docs/providers.md), also when it stands in for a provider without a key.",
+        json_schema_extra={"shown_when": {"provider": ["mock"]}},
+    )
 
 
 @node_type
@@ -66,12 +70,7 @@ class AiResponse(NodeType):
             system=config.system_prompt or None,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
-            options={
-                "delay_ms": config.mock_delay_ms,
-                "tokens_per_second": config.mock_tokens_per_second,
-                "chunks": config.mock_chunks,
-                "text": config.mock_text,
-            },
+            options=dict(config.provider_options),
         )
         stream = provider.stream(request)
         return stream if config.stream else _whole(stream)

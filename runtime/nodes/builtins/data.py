@@ -56,7 +56,7 @@ class CategoryDetection(NodeType):
         return {"category": best}
 
     async def _ask_llm(self, config: CategoryDetectionConfig, ctx: NodeContext) -> str:
-        choices = list(config.rules) + [config.default_category]
+        choices = [*config.rules, config.default_category]
         provider = ctx.services.providers.resolve(config.provider, config.credential, ctx.tenant_id)
         request = LLMRequest(
             model=config.model,

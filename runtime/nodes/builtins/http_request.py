@@ -6,7 +6,8 @@ body is read as a stream that stops at 2 MiB. The guards live in ``runtime.net``
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -55,7 +56,7 @@ class HttpRequest(NodeType):
         return {config.output_key: _result(fetched)}
 
 
-def _result(fetched: "Fetched") -> dict[str, Any]:
+def _result(fetched: Fetched) -> dict[str, Any]:
     result: dict[str, Any] = {"status": fetched.status}
     if "json" in fetched.headers.get("content-type", ""):
         try:
@@ -70,9 +71,9 @@ def _result(fetched: "Fetched") -> dict[str, Any]:
     return result
 
 
-async def check_url(url: str, allowed: Iterable[str], resolve: "Resolver | None" = None) -> "Target":
+async def check_url(url: str, allowed: Iterable[str], resolve: Resolver | None = None) -> Target:
     """Refuse a URL whose host is, or resolves to, an address that must not be reached; return
     the checked addresses (``runtime.net.fetch.check_url``)."""
-    from ...net.fetch import check_url as check
+    from ...net.fetch import check_url as check  # lazy: imports httpx, as in run()
 
     return await check(url, allowed, resolve)

@@ -9,12 +9,15 @@ from ...ports import ChatMessage
 from ..base import NodeConfig, NodeContext, NodeType
 from ..registry import node_type
 
+# A default that is a template: rendered for each run, then validated as ``int | None``.
+_TURN_FROM_CONTEXT: Any = "{{ turn | default(none) }}"
+
 
 class SaveMessageConfig(NodeConfig):
     user_message: str = Field("{{ user_message }}")
     answer: str = Field("{{ answer | default('') }}")
     turn: int | None = Field(
-        "{{ turn | default(none) }}", description="Turn number; default: the next free one in the session."
+        _TURN_FROM_CONTEXT, description="Turn number; default: the next free one in the session."
     )
 
 

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
+
 from tests.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,13 +48,12 @@ class AppServer:
     def log_path(self) -> Path:
         return self.workdir / "server.log"
 
-    def start(self, timeout_s: float = 60.0) -> "AppServer":
+    def start(self, timeout_s: float = 60.0) -> AppServer:
         self.port = self.port or free_port()
         env = server_env({"AKIS_HOST": self.host, "AKIS_PORT": str(self.port), **self.env})
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=self.workdir, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=self.workdir, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -82,8 +83,8 @@ def chat_flow(flow_id: str = "chat", *, chunks: int = 20, text: str | None = Non
         "nodes": [
             {"id": "in", "type": "user_input"},
             {"id": "ai", "type": "ai_response", "config": {
-                "provider": "mock", "mock_delay_ms": delay_ms, "mock_tokens_per_second": tokens_per_second,
-                "mock_chunks": chunks, "mock_text": answer}},
+                "provider": "mock", "provider_options": {
+                    "delay_ms": delay_ms, "tokens_per_second": tokens_per_second, "chunks": chunks, "text": answer}}},
             {"id": "out", "type": "output"},
         ],
         "edges": [{"source": "in", "target": "ai"}, {"source": "ai", "target": "out"}],

@@ -80,7 +80,7 @@ def route_table(api: Api) -> list[dict]:
     env = server_env({"AKIS_DATABASE_URL": api.database_url})
     out = subprocess.run([sys.executable, "-c", ROUTE_DUMP], cwd=api.server.workdir, env=env,
                          capture_output=True, text=True, timeout=120)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("ROUTES=")), None)
+    line = next((row for row in out.stdout.splitlines() if row.startswith("ROUTES=")), None)
     assert line, out.stderr[-2000:]
     return json.loads(line[len("ROUTES="):])
 
@@ -162,7 +162,9 @@ async def test_login_sets_a_safe_cookie_and_logout_clears_it(api: Api) -> None:
 
 
 async def test_a_forged_session_cookie_is_refused(api: Api) -> None:
-    async with httpx.AsyncClient(base_url=api.url, timeout=30, cookies={"akis_session": "eyJ0IjoiMiJ9.forged.sig"}) as c:
+    async with httpx.AsyncClient(
+        base_url=api.url, timeout=30, cookies={"akis_session": "eyJ0IjoiMiJ9.forged.sig"}
+    ) as c:
         assert (await c.get("/api/flows")).status_code == 401
 
 
@@ -173,7 +175,9 @@ async def test_tenant_in_a_body_is_refused(api: Api) -> None:
         await client.post("/api/flows", json=chat_flow("tenant-body"))
         run = await client.post("/api/flows/tenant-body/runs", json={"inputs": {"user_message": "x"}, "tenant_id": "2"})
         assert run.status_code == 422
-        sneaky = await client.post("/api/flows/tenant-body/runs", json={"inputs": {"user_message": "x", "tenant_id": "2"}})
+        sneaky = await client.post(
+            "/api/flows/tenant-body/runs", json={"inputs": {"user_message": "x", "tenant_id": "2"}}
+        )
         assert sneaky.status_code == 422
         event = await client.post("/api/events", json={"event": "product.updated", "tenant_id": "2"})
         assert event.status_code == 422
@@ -189,7 +193,9 @@ async def test_body_size_limit(api: Api) -> None:
             for _ in range(8):
                 yield b"x" * (1024 * 1024)
 
-        streamed = await client.post("/api/flows/chat/runs", content=chunks(), headers={"content-type": "application/json"})
+        streamed = await client.post(
+            "/api/flows/chat/runs", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert streamed.status_code == 413
 
 
@@ -250,7 +256,8 @@ async def test_cors_is_off_unless_configured(api: Api) -> None:
 
 async def test_deleting_a_user_ends_their_sessions(api: Api) -> None:
     from storage.db import Database
-    from storage.repos.users import create_user, delete_user
+    from storage.repos.users import create_user
+    from tests.integration.storage.rows import delete_user
 
     database = Database(api.database_url)
     database.call(create_user, TENANT_A, "temp", PASSWORD)

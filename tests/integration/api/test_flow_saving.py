@@ -16,7 +16,10 @@ JSON = {"content-type": "application/json"}
 
 def documented_error(response: httpx.Response) -> dict[str, Any]:
     """An API error: JSON ``{"detail": ...}`` (plus ``problems`` for a flow), no traceback."""
-    assert response.headers.get("content-type", "").startswith("application/json"), (response.status_code, response.text[:200])
+    assert response.headers.get("content-type", "").startswith("application/json"), (
+        response.status_code,
+        response.text[:200],
+    )
     body = response.json()
     assert isinstance(body, dict) and "detail" in body, body
     assert isinstance(body["detail"], (str, list)) and "Traceback" not in response.text
@@ -90,7 +93,9 @@ async def test_duplicate_keys_are_refused_naming_the_key(api: Api, body: str, ke
     ("1e999", "too large for a float"), ("9" * 5000, "5000 digits"), ('"a\\u0000b"', "NUL"),
 ])
 async def test_values_that_cannot_be_kept_are_refused_naming_node_and_field(api: Api, value: str, words: str) -> None:
-    text = json.dumps(trivial_flow("odd-value")).replace('"output_key": "answer"', f'"output_key": "answer", "x": {value}')
+    text = json.dumps(trivial_flow("odd-value")).replace(
+        '"output_key": "answer"', f'"output_key": "answer", "x": {value}'
+    )
     async with api.client(api.token_a) as a:
         error = await refused_and_not_stored(a, "odd-value", text)
         [problem] = error["problems"]
@@ -107,7 +112,9 @@ async def test_every_api_error_is_the_documented_json(api: Api) -> None:
             "405": await a.patch("/api/flows"),
             "409": await a.post("/api/flows", json=trivial_flow("json-errors")),
             "413": await a.post("/api/flows", content=b"{" + b" " * (7 * 1024 * 1024) + b"}", headers=JSON),
-            "415": await a.post("/api/flows", content=json.dumps(trivial_flow("x")), headers={"content-type": "text/plain"}),
+            "415": await a.post(
+                "/api/flows", content=json.dumps(trivial_flow("x")), headers={"content-type": "text/plain"}
+            ),
             "422 not json": await a.post("/api/flows", content=b"{not json", headers=JSON),
             "422 not utf-8": await a.post("/api/flows", content=b'{"flow_id": "\xff"}', headers=JSON),
             "422 query": await a.get("/api/flows/json-errors/export?version=0"),
@@ -151,7 +158,9 @@ async def test_rows_stored_before_the_checks_answer_json_not_500(api: Api) -> No
     since = len(api.server.log())
     async with api.client(api.token_a) as a:
         listing = await a.get("/api/flows")
-        assert listing.status_code == 200 and {"old-surrogate", "old-shapeless", "old-bomb"} <= {f["flow_id"] for f in listing.json()}
+        assert listing.status_code == 200 and {"old-surrogate", "old-shapeless", "old-bomb"} <= {
+            f["flow_id"] for f in listing.json()
+        }
         for flow_id in ("old-surrogate", "old-shapeless"):
             for path in (f"/api/flows/{flow_id}", f"/api/flows/{flow_id}/export"):
                 response = await a.get(path)

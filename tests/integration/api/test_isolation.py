@@ -127,4 +127,6 @@ async def test_a_tenants_cache_event_mapping_never_applies_to_another_tenant(api
         assert injected in (await five.post("/api/events", json={"event": "product.updated"})).json()["tags_cleared"]
         # deleting tenant 5's flow removes its mapping
         assert (await five.delete(f"/api/flows/five-{suffix}")).status_code == 204
-        assert injected not in (await five.post("/api/events", json={"event": "product.updated"})).json()["tags_cleared"]
+        assert (
+            injected not in (await five.post("/api/events", json={"event": "product.updated"})).json()["tags_cleared"]
+        )

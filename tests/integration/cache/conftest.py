@@ -4,7 +4,8 @@ test share a key prefix of their own, so two of them behave like two processes."
 from __future__ import annotations
 
 import uuid
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 

@@ -16,5 +16,5 @@ def pallet_flow() -> Any:
     data = json.loads(PALLET.read_text(encoding="utf-8"))
     for node in data["nodes"]:
         if node["type"] == "ai_response":
-            node["config"].update(mock_delay_ms=0, mock_tokens_per_second=0, mock_chunks=3)
+            node["config"]["provider_options"] = {"delay_ms": 0, "tokens_per_second": 0, "chunks": 3}
     return load_flow(data)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -55,7 +56,9 @@ async def _fill(prefix: str) -> None:
 async def _hits(prefix: str, tenant: str) -> dict[str, str]:
     cache = build_cache(settings_for("memory,redis", prefix))
     try:
-        result = await Engine(cache=cache).run(pallet_flow(), {"user_message": "Transpalet arıyorum", "tenant_id": tenant})
+        result = await Engine(cache=cache).run(
+            pallet_flow(), {"user_message": "Transpalet arıyorum", "tenant_id": tenant}
+        )
         return {node: timing.cache for node, timing in result.nodes.items()}
     finally:
         await cache.close()

@@ -9,7 +9,8 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,9 @@ def own_redis() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     binary = shutil.which("redis-server")
     require(binary is not None, "redis-server binary")
     port = free_port()
-    process = start_server([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port)  # type: ignore[list-item]
+    process = start_server(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port
+    )  # type: ignore[list-item]
     yield process, f"redis://127.0.0.1:{port}/0"
     stop_server(process)
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 

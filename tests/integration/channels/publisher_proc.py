@@ -23,7 +23,9 @@ async def main(args: argparse.Namespace) -> int:
             sys.stdin.readline()  # the test says when its subscriber is ready (or not: late-join cases)
         flow = parallel_join_flow(ANSWER * args.repeat, tokens_per_second=args.tokens_per_second)
         engine = Engine(publisher=hub)
-        result = await engine.run(flow, {"user_message": "Transpalet arıyorum", "tenant_id": args.tenant, "session_id": args.session})
+        result = await engine.run(
+            flow, {"user_message": "Transpalet arıyorum", "tenant_id": args.tenant, "session_id": args.session}
+        )
         await result.wait_background()
     finally:
         await hub.aclose()  # writes everything still queued

@@ -34,7 +34,13 @@ def test_bad_tenant_ids_are_refused(tenant: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["tenant.2.conversation.abc.tenant.3", "tenant.*.conversation.abc", "tenant.2.conversation.", "foo", "tenant.2.chat.x"],
+    [
+        "tenant.2.conversation.abc.tenant.3",
+        "tenant.*.conversation.abc",
+        "tenant.2.conversation.",
+        "foo",
+        "tenant.2.chat.x",
+    ],
 )
 def test_malformed_channel_names_are_refused(name: str) -> None:
     with pytest.raises(ChannelError):

@@ -3,7 +3,8 @@ gaps reported, isolation between channels, clean shutdown."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 

@@ -66,13 +66,15 @@ async def test_two_streaming_nodes_in_sequence(hub: Any) -> None:
 
 async def test_two_tenants_two_sessions_at_once_never_cross(hub: Any) -> None:
     conversations = [("2", "abc123"), ("2", "xyz789"), ("5", "abc123"), ("5", "xyz789")]
-    texts = {conv: f"Tenant {conv[0]} session {conv[1]}: özel cevap 🔒 {i}. " * 3 for i, conv in enumerate(conversations)}
+    texts = {
+        conv: f"Tenant {conv[0]} session {conv[1]}: özel cevap 🔒 {i}. " * 3 for i, conv in enumerate(conversations)
+    }
     outcomes = await asyncio.gather(
         *(run_and_listen(hub, parallel_join_flow(texts[conv], tokens_per_second=2000), *conv) for conv in conversations)
     )
     run_ids = {result.run_id for _, result in outcomes}
     assert len(run_ids) == 4
-    for conv, (transcript, result) in zip(conversations, outcomes):
+    for conv, (transcript, result) in zip(conversations, outcomes, strict=True):
         assert result.status == "succeeded", result.error
         assert {e.run_id for e in transcript.events} == {result.run_id}  # only its own run's events
         assert transcript.events[0].tenant_id == conv[0] and transcript.events[0].session_id == conv[1]

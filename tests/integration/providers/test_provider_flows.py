@@ -22,7 +22,12 @@ def flow(provider: str, model: str = "model-x", config: dict[str, Any] | None = 
         "flow_id": "provider-flow",
         "nodes": [
             {"id": "in", "type": "user_input"},
-            {"id": "ai", "type": "ai_response", "config": {"provider": provider, "model": model, **(config or {})}, **node},
+            {
+                "id": "ai",
+                "type": "ai_response",
+                "config": {"provider": provider, "model": model, **(config or {})},
+                **node,
+            },
             {"id": "out", "type": "output"},
         ],
         "edges": [{"source": "in", "target": "ai"}, {"source": "ai", "target": "out"}],
@@ -67,7 +72,9 @@ async def test_ai_response_streams_through_the_sdk_and_records_usage(provider: s
 
 async def test_without_keys_the_flow_runs_on_the_mock_and_says_so() -> None:
     engine = engine_for(None)
-    result = await engine.run(flow("anthropic", config={"mock_delay_ms": 0}), {"user_message": "hi", "session_id": "s1"})
+    result = await engine.run(
+        flow("anthropic", config={"provider_options": {"delay_ms": 0}}), {"user_message": "hi", "session_id": "s1"}
+    )
     assert result.status == "succeeded" and result.answer
     assert result.notices == ("no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic",)
 
@@ -83,7 +90,9 @@ async def test_rate_limit_is_retried_by_the_node_policy(provider: str, llm_serve
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-async def test_dropped_stream_fails_the_node_and_keeps_the_partial_text(provider: str, llm_server: FakeLLMServer) -> None:
+async def test_dropped_stream_fails_the_node_and_keeps_the_partial_text(
+    provider: str, llm_server: FakeLLMServer
+) -> None:
     llm_server.script(drop(2, ["Half ", "an ", "answer"]), normal(["never used"]))
     document = flow(provider, retry={"attempts": 3, "backoff_s": 0.01})
     events = await run_events(engine_for(llm_server), document)
@@ -110,7 +119,11 @@ async def test_category_detection_llm_mode_uses_the_same_providers(provider: str
         "flow_id": "categorise",
         "nodes": [
             {"id": "in", "type": "user_input"},
-            {"id": "cat", "type": "category_detection", "config": {"mode": "llm", "provider": provider, "model": "model-x"}},
+            {
+                "id": "cat",
+                "type": "category_detection",
+                "config": {"mode": "llm", "provider": provider, "model": "model-x"},
+            },
             {"id": "out", "type": "output", "config": {"fields": {"category": "{{ category }}"}}},
         ],
         "edges": [{"source": "in", "target": "cat"}, {"source": "cat", "target": "out"}],

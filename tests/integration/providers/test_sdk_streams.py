@@ -16,7 +16,6 @@ from runtime.providers import (
     ServerError,
     StreamDropped,
     UnknownModel,
-    stream_with_retry,
 )
 from runtime.providers.anthropic_provider import AnthropicProvider
 from runtime.providers.openai_provider import OpenAIProvider
@@ -110,30 +109,6 @@ async def test_stall_before_the_first_byte(kind: str, llm_server: FakeLLMServer)
     with pytest.raises(ProviderTimeout) as caught:
         await collect(make(kind, llm_server, read_timeout_s=0.3))
     assert caught.value.partial == "" and "before the first token" in str(caught.value)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-async def test_429_then_success_within_the_retry_policy(kind: str, llm_server: FakeLLMServer) -> None:
-    llm_server.script(status(429, "slow down", retry_after=0.05), normal(["ok"]))
-    provider = make(kind, llm_server)
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await asyncio.sleep(seconds)
-
-    retried: list[Exception] = []
-    items = [
-        item
-        async for item in stream_with_retry(
-            lambda: provider.stream(request()), attempts=2, backoff_s=0.01, sleep=sleep,
-            on_retry=lambda error, delay: retried.append(error),
-        )
-    ]
-    assert items[0] == "ok" and isinstance(items[-1], Usage)
-    assert len(llm_server.requests) == 2  # one per policy attempt: the SDK itself did not retry
-    assert isinstance(retried[0], RateLimited) and retried[0].retry_after == 0.05
-    assert waits == [0.05]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -71,7 +71,10 @@ async def test_events_map_to_tags_by_default_and_per_tenant_flow() -> None:
     events = CacheEvents(cache)
     assert events.defaults == DEFAULT_EVENTS
     flow = FlowDocument.model_validate(
-        {"flow_id": "f", "settings": {"cache_events": {"product.updated": ["products", "prices"], "stock.changed": ["stock"]}}}
+        {
+            "flow_id": "f",
+            "settings": {"cache_events": {"product.updated": ["products", "prices"], "stock.changed": ["stock"]}},
+        }
     )
     events.add_flows("2", [flow])
     assert events.tags_for("2", "product.updated") == ["products", "prices"]

@@ -11,7 +11,6 @@ from runtime.cache.breaker import CircuitBreaker
 from runtime.cache.codec import COMPRESS_ABOVE, NotCacheable, decode, decode_local, encode, encode_local
 from runtime.cache.deadline import Deadlines
 from runtime.cache.flight import SingleFlight
-from runtime.cache.slots import Slots
 from runtime.cache.tiers.base import CacheTier
 from runtime.cache.tiers.memory_tier import MemoryTier
 
@@ -65,7 +64,9 @@ async def test_memory_tier_ttl_add_incr_delete(monkeypatch: pytest.MonkeyPatch) 
     assert await tier.delete("n") and not await tier.delete("n")
 
 
-def test_breaker_logs_once_per_outage_and_probes(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_breaker_logs_once_per_outage_and_probes(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = [0.0]
     monkeypatch.setattr("runtime.cache.breaker.time.monotonic", lambda: now[0])
     outages: list[str] = []
@@ -123,19 +124,33 @@ async def test_deadlines_watchdog_stops_when_idle() -> None:
     assert deadlines._watchdog is None
 
 
-async def test_slots_hand_over_and_survive_cancelled_waiters() -> None:
-    slots = Slots(1)
-    slots.free -= 1
-    first = asyncio.ensure_future(slots.wait())
-    second = asyncio.ensure_future(slots.wait())
-    await asyncio.sleep(0)
-    slots.release()  # handed to first
-    first.cancel()  # ... which is cancelled before it resumes: the slot must go on to second
-    await asyncio.sleep(0)
-    await asyncio.wait_for(second, 1)
-    assert first.cancelled()
-    slots.release()
-    assert slots.free == 1
+class GatedTier(CacheTier):
+    name = "gated"
+
+    def __init__(self) -> None:
+        super().__init__(timeout_s=5, max_concurrency=1)
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def _get(self, key: str) -> bytes | None:
+        self.calls += 1
+        await self.gate.wait()
+        return key.encode()
+
+
+async def test_calls_wait_for_a_slot_and_a_cancelled_waiter_passes_it_on() -> None:
+    tier = GatedTier()
+    first = asyncio.ensure_future(tier.get("a"))
+    second = asyncio.ensure_future(tier.get("b"))
+    third = asyncio.ensure_future(tier.get("c"))
+    await asyncio.sleep(0.01)
+    assert tier.calls == 1  # one slot: the others wait for it
+    tier.gate.set()
+    second.cancel()  # woken with the slot but cancelled before it resumes: the slot goes on to third
+    assert await asyncio.wait_for(first, 1) == b"a" and await asyncio.wait_for(third, 1) == b"c"
+    assert second.cancelled() and not tier.breaker.is_open
+    assert await tier.get("d") == b"d"  # and no slot was lost
+    await tier.close()
 
 
 async def test_single_flight_shares_results_and_errors() -> None:

@@ -8,7 +8,9 @@ def node(node_id: str, type_: str, **config: Any) -> dict[str, Any]:
     return {"id": node_id, "type": type_, "config": config}
 
 
-def flow(nodes: list[dict[str, Any]], edges: list[tuple[str, str]] | list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def flow(
+    nodes: list[dict[str, Any]], edges: list[tuple[str, str]] | list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     edge_list = [e if isinstance(e, dict) else {"source": e[0], "target": e[1]} for e in edges]
     return {"akis": 1, "flow_id": "test", "nodes": nodes, "edges": edge_list, **extra}
 

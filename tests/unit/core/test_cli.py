@@ -123,7 +123,10 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "not-json": (b"{not json", "not valid JSON"),
     "not-an-object": (b"[1, 2, 3]", "must be a JSON object"),
     "too-deep": (b'{"akis": 1, "flow_id": "a", "ui": ' + b"[" * 40 + b"]" * 40 + b"}", "nests deeper"),
-    "template-bomb": (json.dumps(_trivial()).replace("echo {{ user_message }}", "{{ (9**5000)|string }}").encode(), "'t'"),
+    "template-bomb": (
+        json.dumps(_trivial()).replace("echo {{ user_message }}", "{{ (9**5000)|string }}").encode(),
+        "'t'",
+    ),
 }
 
 

@@ -3,17 +3,19 @@ cancellation, templates, events."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime import Engine, Event, FlowValidationError, load_flow
 from runtime.engine.engine import InputError
-from runtime.services import MemoryConversationStore, Services
 from runtime.nodes.base import NodeConfig, NodeContext, NodeType
 from runtime.nodes.registry import NodeRegistry, builtin_types
+from runtime.services import MemoryConversationStore, Services
 
 from .flows import diamond, flow, node
 
@@ -42,7 +44,7 @@ async def test_sequential_runs_one_node_at_a_time():
     result = await Engine().run(diamond(delay_ms=20, settings={"execution": "sequential"}), {"user_message": "hi"})
     assert result.output == {"joined": "123"}
     spans = sorted((t.start_ms, t.start_ms + t.duration_ms) for t in result.nodes.values())
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.01
 
 
@@ -60,7 +62,7 @@ def branching(choice: str) -> dict[str, Any]:
         [node("in", "user_input"),
          node("if", "condition", cases=[{"when": "{{ user_message == 'left' }}", "branch": "left"}], default="right"),
          node("l1", "delay", ms=1, output={"l": 1}), node("l2", "delay", ms=1, output={"l2": 1}),
-         node("r1", "delay", ms=1, output={"r": 1}),
+         node("r1", "delay", ms=1, output={"r": 2}),
          node("join", "template", template="{{ l | default('') }}{{ r | default('') }}", output_key="side"),
          node("out", "output", fields={"side": "{{ side }}"})],
         [("in", "if"), {"source": "if", "target": "l1", "branch": "left"}, ("l1", "l2"),
@@ -77,14 +79,14 @@ async def test_condition_skips_the_branch_not_taken_and_join_fires_once(choice: 
     assert ran <= set(started) and not (skipped & set(started))
     assert started.count("join") == 1
     assert events[-1].event == "run.finished" and events[-1].status == "succeeded"
-    assert events[-1].output == {"side": "1" if choice == "left" else "1"}
+    assert events[-1].output == {"side": "1" if choice == "left" else "2"}
 
 
 async def test_ai_response_never_runs_alongside_another_node():
     data = flow(
         [node("in", "user_input"),
          node("slow", "delay", ms=60, output={"slow": 1}),
-         node("ai", "ai_response", mock_delay_ms=5, mock_tokens_per_second=500, mock_text="one two three"),
+         node("ai", "ai_response", provider_options={"delay_ms": 5, "tokens_per_second": 500, "text": "one two three"}),
          node("out", "output")],
         [("in", "slow"), ("in", "ai"), ("slow", "out"), ("ai", "out")],
     )
@@ -147,8 +149,10 @@ def registry_with(*extra: type[NodeType]) -> NodeRegistry:
 
 
 def single(node_spec: dict[str, Any]) -> dict[str, Any]:
-    return flow([node("in", "user_input"), node_spec, node("out", "output", fields={"v": "{{ flaky | default('none') }}"})],
-                [("in", node_spec["id"]), (node_spec["id"], "out")])
+    return flow(
+        [node("in", "user_input"), node_spec, node("out", "output", fields={"v": "{{ flaky | default('none') }}"})],
+        [("in", node_spec["id"]), (node_spec["id"], "out")],
+    )
 
 
 async def test_retry_succeeds_within_attempts():
@@ -225,7 +229,7 @@ def test_user_text_is_never_rendered_as_a_template(text: str):
 async def test_sandbox_refuses_unsafe_templates():
     data = single(node("f", "template", template="{{ ''.__class__.__mro__ }}", output_key="flaky"))
     result = await Engine().run(data, {"user_message": "x"})
-    assert result.status == "failed" and "sandbox" in result.error or "unsafe" in (result.error or "")
+    assert (result.status == "failed" and "sandbox" in result.error) or "unsafe" in (result.error or "")
 
 
 async def test_undefined_template_value_names_node_and_field():

@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import pytest
+from pydantic import Field
 
 from runtime import Engine
 from runtime.nodes.base import NodeConfig, NodeContext, NodeType
@@ -20,7 +21,7 @@ class Mix(NodeType):
     type_id = "mix"
 
     class Config(NodeConfig):
-        preds: list[str] = []
+        preds: list[str] = Field(default_factory=list)
         fail: bool = False
         ms: float = 0
 

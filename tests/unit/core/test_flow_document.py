@@ -59,6 +59,40 @@ def test_seed_metadata_form_loads_as_is():
     assert load_flow(doc.dump()).dump() == doc.dump()
 
 
+def test_retired_ai_response_fields_are_read_in_their_new_place():
+    old = {
+        "akis": 1,
+        "flow_id": "old",
+        "nodes": [{"id": "ai", "type": "ai_response", "config": {
+            "provider": "anthropic", "mock_delay_ms": 0, "mock_tokens_per_second": 0, "mock_chunks": 2,
+            "mock_text": "two words", "stream_channel": "tenant.{tenant_id}.conversation.{session_id}"}}],
+    }
+    doc = load_flow(old)
+    assert doc.nodes[0].config == {
+        "provider": "anthropic",
+        "provider_options": {"delay_ms": 0, "tokens_per_second": 0, "chunks": 2, "text": "two words"},
+    }
+    assert FlowDocument.model_validate(old).dump() == doc.dump()  # read from storage alike
+    assert load_flow(doc.dump()).dump() == doc.dump()
+
+
+def test_a_retired_field_that_disagrees_with_its_new_place_is_kept_and_reported():
+    from runtime import validate_flow
+
+    old = {
+        "akis": 1,
+        "flow_id": "old",
+        "nodes": [{"id": "in", "type": "user_input"},
+                  {"id": "ai", "type": "ai_response", "config": {"mock_text": "a", "provider_options": {"text": "b"}}},
+                  {"id": "out", "type": "output"}],
+        "edges": [{"source": "in", "target": "ai"}, {"source": "ai", "target": "out"}],
+    }
+    doc = load_flow(old)
+    assert doc.nodes[1].config == {"mock_text": "a", "provider_options": {"text": "b"}}
+    (problem,) = validate_flow(doc)
+    assert problem.field == "config.mock_text" and "provider_options.text" in problem.message
+
+
 def test_json_schema_is_generated_and_describes_nodes():
     schema = FlowDocument.model_json_schema()
     assert "nodes" in schema["properties"]

@@ -1,7 +1,6 @@
 """SSRF guards of the http_request node; a loopback server stands in for an allowed API."""
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -34,7 +33,7 @@ async def test_check_url_refuses(url: str):
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/redirect-inside":
             self.send_response(302)
             self.send_header("Location", "http://10.0.0.1/secret")

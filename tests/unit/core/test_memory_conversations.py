@@ -116,8 +116,16 @@ async def test_a_long_lived_engine_stops_growing():
     engine = Engine(registry=registry, services=services, metrics=NoMetrics(),
                     background=InProcessBackgroundRunner(partial(execute_job, registry=registry, services=services),
                                                          remember=100))
-    plan = load_flow(flow([node("in", "user_input"), node("out", "output", fields={"answer": "ok {{ user_message }}"}),
-                           node("save", "save_message", answer="ok {{ user_message }}")], [("in", "out"), ("out", "save")]))
+    plan = load_flow(
+        flow(
+            [
+                node("in", "user_input"),
+                node("out", "output", fields={"answer": "ok {{ user_message }}"}),
+                node("save", "save_message", answer="ok {{ user_message }}"),
+            ],
+            [("in", "out"), ("out", "save")],
+        )
+    )
 
     async def runs(start: int, count: int) -> None:
         results = await asyncio.gather(*(engine.run(plan, {"user_message": f"hello {i}", "session_id": f"s{i}"})

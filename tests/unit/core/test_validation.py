@@ -97,7 +97,7 @@ def test_join_at_not_reached_from_every_member():
 
 def test_ai_response_inside_a_parallel_group():
     data = diamond()
-    data["nodes"].append(node("ai", "ai_response", mock_delay_ms=0))
+    data["nodes"].append(node("ai", "ai_response", provider_options={"delay_ms": 0}))
     data["edges"] += [{"source": "in", "target": "ai"}, {"source": "ai", "target": "join"}]
     data["parallel_groups"] = [{"id": "g", "nodes": ["a", "ai"]}]
     found = [p for p in problems_of(data) if p.code == "group_ai"]
@@ -131,13 +131,20 @@ def test_concurrent_nodes_writing_the_same_key():
 
 def test_same_key_on_exclusive_condition_branches_is_fine():
     data = flow(
-        [node("in", "user_input"),
-         node("if", "condition", cases=[{"when": "{{ user_message == 'x' }}", "branch": "yes"}], default="no"),
-         node("y", "template", template="yes", output_key="reply"),
-         node("n", "template", template="no", output_key="reply"),
-         node("out", "output", fields={"reply": "{{ reply }}"})],
-        [("in", "if"), {"source": "if", "target": "y", "branch": "yes"}, {"source": "if", "target": "n", "branch": "no"},
-         ("y", "out"), ("n", "out")],
+        [
+            node("in", "user_input"),
+            node("if", "condition", cases=[{"when": "{{ user_message == 'x' }}", "branch": "yes"}], default="no"),
+            node("y", "template", template="yes", output_key="reply"),
+            node("n", "template", template="no", output_key="reply"),
+            node("out", "output", fields={"reply": "{{ reply }}"}),
+        ],
+        [
+            ("in", "if"),
+            {"source": "if", "target": "y", "branch": "yes"},
+            {"source": "if", "target": "n", "branch": "no"},
+            ("y", "out"),
+            ("n", "out"),
+        ],
     )
     assert problems_of(data) == []
 
@@ -163,12 +170,24 @@ def test_background_node_must_be_a_leaf():
     assert found and found[0].node_id == "save"
 
 
-def test_stream_channel_must_be_the_canonical_form():
+def test_a_stream_channel_other_than_the_fixed_form_is_a_problem_not_ignored():
     data = diamond()
     data["nodes"].append(node("ai", "ai_response", stream_channel="tenant.9.conversation.other"))
     data["edges"] += [{"source": "join", "target": "ai"}, {"source": "ai", "target": "out"}]
-    found = [p for p in problems_of(data) if p.code == "channel"]
-    assert found and found[0].node_id == "ai"
+    found = [p for p in problems_of(data) if p.field == "config.stream_channel"]
+    assert len(found) == 1 and found[0].code == "channel" and found[0].node_id == "ai"
+    assert "was ever honoured" in found[0].message and "Remove the field" in found[0].message
+
+
+def test_the_mock_provider_checks_its_own_options():
+    data = diamond()
+    data["nodes"].append(node("ai", "ai_response", provider_options={"delay_ms": -1, "chunks": 2}))
+    data["edges"] += [{"source": "join", "target": "ai"}, {"source": "ai", "target": "out"}]
+    (found,) = [p for p in problems_of(data) if p.field == "config.provider_options.delay_ms"]
+    assert "greater than or equal to 0" in found.message
+    data["nodes"][-1]["config"]["provider_options"] = {"delay": 5}
+    (found,) = [p for p in problems_of(data) if p.field == "config.provider_options.delay"]
+    assert "Extra inputs are not permitted" in found.message
 
 
 def test_every_problem_is_collected_at_once():
@@ -182,8 +201,9 @@ def test_every_problem_is_collected_at_once():
 
 @pytest.mark.parametrize("tenant, ok", [("2", True), ("5", False), (None, False)])
 def test_tenant_plugin_types_are_visible_to_their_tenant_only(tenant: str | None, ok: bool):
-    from runtime.nodes.registry import default_registry
     from pathlib import Path
+
+    from runtime.nodes.registry import default_registry
 
     registry = default_registry(plugins_dir=Path("plugins"))
     data = diamond()

@@ -64,7 +64,9 @@ async def test_no_key_falls_back_to_mock_and_says_so() -> None:
     assert isinstance(chosen, FallbackMock) and chosen.name == "mock" and chosen.fallback_for == "anthropic"
     assert notices == ["no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic"]
     assert chosen.notice == notices[0]
-    request = LLMRequest(model="claude-x", messages=[{"role": "user", "content": "hi"}], options={"delay_ms": 0, "tokens_per_second": 0})
+    request = LLMRequest(
+        model="claude-x", messages=[{"role": "user", "content": "hi"}], options={"delay_ms": 0, "tokens_per_second": 0}
+    )
     items = [item async for item in chosen.stream(request)]
     assert isinstance(items[-1], Usage) and "".join(i for i in items if isinstance(i, str))
 
@@ -79,7 +81,8 @@ def test_notice_is_recorded_once_and_named_per_provider() -> None:
     assert notices == [
         "no ANTHROPIC_API_KEY: using the offline mock provider instead of anthropic",
         "no OPENAI_API_KEY: using the offline mock provider instead of openai",
-        "no OPENAI_COMPATIBLE_BASE_URL or OPENAI_BASE_URL: using the offline mock provider instead of openai_compatible",
+        "no OPENAI_COMPATIBLE_BASE_URL or OPENAI_BASE_URL: "
+        "using the offline mock provider instead of openai_compatible",
     ]
 
 
@@ -125,6 +128,7 @@ async def test_real_providers_are_built_once_per_key() -> None:
 def test_importing_the_package_loads_no_sdk() -> None:
     import subprocess
 
-    code = "import runtime.providers, runtime.channels, sys; print('anthropic' in sys.modules, 'openai' in sys.modules, 'redis' in sys.modules)"
+    code = ("import runtime.providers, runtime.channels, sys; "
+            "print('anthropic' in sys.modules, 'openai' in sys.modules, 'redis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False False False"
