@@ -128,7 +128,9 @@ async def test_500_is_a_retryable_server_error(kind: str, llm_server: FakeLLMSer
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_connection_dropped_after_some_chunks_keeps_the_partial_text(kind: str, llm_server: FakeLLMServer) -> None:
+async def test_connection_dropped_after_some_chunks_keeps_the_partial_text(
+    kind: str, llm_server: FakeLLMServer,
+) -> None:
     llm_server.script(drop(3, ["One", " two", " three", " four", " five"]))
     seen: list[str] = []
     with pytest.raises(StreamDropped) as caught:
