@@ -3,8 +3,8 @@ that can be cancelled). It owns no state about a run beyond the compiled-plan ca
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
@@ -20,6 +20,7 @@ from ..nodes.registry import NodeRegistry, default_registry
 from ..ports import BackgroundOutcome, BackgroundRunner, EventPublisher, MetricRow, MetricsSink, NodeCache
 from ..services import Services
 from .background import InProcessBackgroundRunner, execute_job
+from .eager import run_eagerly
 from .metrics import MemoryMetricsSink
 from .plan import Plan, PlannedNode, compile_plan
 from .run import Listener, Run, RunResult
@@ -142,7 +143,7 @@ class Engine:
         tenant = _tenant(tenant_id, values)
         session = _session(session_id, values)
         plan = self.plan(document, tenant)
-        run_id = run_id or _new_run_id()
+        run_id = run_id or uuid.uuid4().hex
         values.update(tenant_id=tenant, session_id=session, run_id=run_id)
         listener = on_event
         if self.publisher is not None:
@@ -162,14 +163,16 @@ class Engine:
 
     # -- internals ----------------------------------------------------------------------------
     def _queue_background(self, run: Run, result: RunResult) -> None:
-        """After a run succeeded: a task per background node, in plan order. Each renders and
-        submits its job on its first step, so the result is not kept waiting for it."""
+        """After a run succeeded: its background nodes, in plan order, each stepped at once and
+        carried on by a task only if it waits (an in-memory save never does)."""
         if run.deferred:
             for node in run.plan.background_by_order:
                 if run.deferred >> node.order & 1:
-                    result.background.append(run.loop.create_task(self._background(run, node)))
+                    # bench/bench_throughput.py: -3% without this (a task per background node)
+                    result.background.append(run_eagerly(run.loop, self._background(run, node)))
 
     async def _background(self, run: Run, node: PlannedNode) -> BackgroundOutcome:
+        """Render the node's job against the run's values, submit it, report its outcome."""
         try:
             outcome = await self.background.submit(run.background_job(node))
         except Exception as exc:  # noqa: BLE001 - a config that does not render, a queue that is down
@@ -183,14 +186,6 @@ class Engine:
         if not run.warmup:
             self.metrics.record(MetricRow(run.tenant_id, run.plan.flow_id, run.run_id, outcome.node_id, node.type_id,
                                           outcome.duration_ms, "off", outcome.status))
-
-
-def _new_run_id() -> str:
-    """``uuid.uuid4().hex`` without building a UUID object: 16 random bytes, version 4, RFC 4122 variant."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
-    return raw.hex()
 
 
 def _failed(node: PlannedNode, exc: Exception) -> BackgroundOutcome:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AkisError, NodeError
-from .clock import NodeTiming, timings_of
+from .clock import NodeTiming, in_start_order
 
 
 @dataclass(slots=True)
@@ -15,7 +15,7 @@ class RunResult:
     status: str  # succeeded | failed | cancelled
     output: dict[str, Any]
     node_ids: list[str] = field(repr=False)  # the plan's ids, by node index
-    node_cells: tuple[Any, ...] = field(repr=False)  # the run's clock, frozen
+    node_timings: list[NodeTiming | None] = field(repr=False)  # by node index, None: never started
     total_ms: float
     first_chunk_ms: float | None = None
     last_chunk_ms: float | None = None
@@ -29,7 +29,7 @@ class RunResult:
     @property
     def nodes(self) -> dict[str, NodeTiming]:
         """Each node's timing, in start order (made when asked for)."""
-        return timings_of(self.node_ids, self.node_cells)
+        return in_start_order(self.node_ids, self.node_timings)
 
     async def wait_background(self) -> None:
         if self.background:

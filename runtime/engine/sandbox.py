@@ -36,9 +36,10 @@ import threading
 import time
 import types
 from collections import abc
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import update_wrapper
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame

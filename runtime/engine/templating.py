@@ -24,8 +24,9 @@ import re
 import threading
 import time
 from collections import ChainMap, OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import Template, TemplateError, Undefined, UndefinedError
 from jinja2.environment import TemplateExpression
@@ -49,8 +50,10 @@ _PLAIN_NAME = re.compile(
     r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
     r"(?:\|\s*default\(\s*(?:(?P<default>''|\"\"|none|None|0|\[\])|(?P<other>[A-Za-z_][A-Za-z0-9_]*))\s*\))?\s*$"
 )
-_LITERALS = {"''": "", '""': "", "none": None, "None": None, "0": 0, "[]": []}
-_RESERVED = {"true", "false", "none", "True", "False", "None", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+_LITERALS: dict[str, Any] = {"''": "", '""': "", "none": None, "None": None, "0": 0, "[]": []}
+_RESERVED = {
+    "true", "false", "none", "True", "False", "None", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
+}
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
 
 Renderer = Callable[[dict[str, Any]], Any]
@@ -245,7 +248,7 @@ def _guard(call: Callable[[], Any], where: str) -> Any:
         raise NodeError(f"{where}: refused by the template sandbox: the template nests too deeply") from None
     except MemoryError:
         raise NodeError(f"{where}: refused by the template sandbox: out of memory") from None
-    except Exception as exc:  # an expression that raises (1/0, bad attribute on a value)
+    except Exception as exc:  # noqa: BLE001 - an expression that raises (1/0, bad attribute on a value)
         raise NodeError(f"{where}: template failed: {type(exc).__name__}: {_short(exc)}") from None
     finally:
         if own:
