@@ -33,6 +33,12 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test,bench]'
 
-# 4. Every test (unit, integration against real servers, UI, browser, benchmark smoke runs).
+# 4. The gates: lint (rules in pyproject.toml) and types (mypy over runtime, storage, editor, app.py).
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== mypy"
+.venv/bin/mypy
+
+# 5. Every test (unit, integration against real servers, UI, browser, benchmark smoke runs).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
