@@ -130,8 +130,8 @@ class Inspector:
         label = ui.input("Label", value=node.label or "",
                          on_change=lambda e: self._write(self.draft.set_label, node_id, e.value or ""))
         label.props("outlined dense data-testid=node-label").classes("w-full").on("blur", lambda _: self.draft.seal())
-        # NiceGUI takes a tab's name as the value (its docs say so; the annotation omits str)
-        tabs = ui.tabs(value=self.tab, on_change=lambda e: setattr(self, "tab", e.value))  # type: ignore[arg-type]
+        tabs = ui.tabs(value=self.tab,  # type: ignore[arg-type]  # NiceGUI takes a tab's name; its annotation omits str
+                       on_change=lambda e: setattr(self, "tab", e.value))
         with tabs.props("dense no-caps align=left").classes("w-full"):
             ui.tab("config", "Config").props("data-testid=tab-config")
             ui.tab("cache", "Cache").props("data-testid=tab-cache")

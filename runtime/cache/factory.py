@@ -67,12 +67,14 @@ def build_cache(
 
     tiers: list[CacheTier] = []
     for name in names:
+        tier: CacheTier | None
         if name == "memory":
-            tiers.append(MemoryTier(memory_entries, memory_bytes))
-        elif name == "redis":
-            tiers.append(redis_tier)  # type: ignore[arg-type]
+            tier = MemoryTier(memory_entries, memory_bytes)
         else:
-            tiers.append(memcached_tier)  # type: ignore[arg-type]
+            tier = redis_tier if name == "redis" else memcached_tier
+        if tier is None:  # not reached: redis and memcached were checked to have their settings above
+            raise CacheConfigError(f"AKIS_CACHE_TIERS includes {name} but it is not configured")
+        tiers.append(tier)
 
     shared = redis_tier or memcached_tier
     recorder.attach(redis_tier)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..ports import CachePolicy
 from .codec import Entry, NotCacheable, decode, decode_local, encode, encode_local
@@ -56,7 +56,7 @@ class TieredCache:
         self.lock_wait_s = lock_wait_s
         self.lock_poll_s = lock_poll_s
         self._extra = list(extra)  # tiers used only for versions/stats/locks, closed with us
-        self._flight: SingleFlight[tuple[dict[str, Any] | None, bool]] = SingleFlight()
+        self._flight: SingleFlight[tuple[dict[str, Any], bool]] = SingleFlight()
         self._good_tags: set[tuple[str, ...]] = {()}
         self._background: set[asyncio.Task[Any]] = set()
         self._uncacheable_warned: set[str] = set()
@@ -105,11 +105,11 @@ class TieredCache:
         )
         hit = hit or not leader
         self.recorder.record(tenant, node_type, key, hit)
-        return value, hit  # type: ignore[return-value]
+        return value, hit
 
     async def _resolve(
         self, key: str, tenant: str, tags: tuple[str, ...], ttl: int, compute: Compute
-    ) -> tuple[dict[str, Any] | None, bool]:
+    ) -> tuple[dict[str, Any], bool]:
         """The miss path, one caller per key: look again (another caller may have just stored
         it), take the cross-process lock, compute, store."""
         value, versions = await self._lookup(key, tenant, tags)
@@ -125,8 +125,8 @@ class TieredCache:
             value = await compute()
             await self._store(key, value, ttl, write_versions)
         finally:
-            if locked:
-                await self.lock_tier.delete(lock_key(key, self.prefix))  # type: ignore[union-attr]
+            if locked and self.lock_tier is not None:  # locked: there is a lock tier
+                await self.lock_tier.delete(lock_key(key, self.prefix))
         return value, False
 
     # --- public node-level API --------------------------------------------------------------
@@ -273,7 +273,8 @@ class TieredCache:
         for tier in self.tiers:
             if tier.local:
                 if local is None:  # the JSON round trip first, so every tier returns the same
-                    local = encode_local(decode(data))  # type: ignore[arg-type]
+                    # data was encoded just above, so it decodes
+                    local = encode_local(cast(Entry, decode(data)))
                 stored = tier.set_now(key, local, ttl) or stored
             else:
                 shared.append(tier.set(key, data, ttl))

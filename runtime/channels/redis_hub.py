@@ -292,8 +292,10 @@ class RedisChannelHub:
         while not self._closed:
             try:
                 streams = {key: f"{position}-0"}
+                # B023: the lambda is called and awaited before the loop goes round: these are its streams
                 reply = await self._call(
-                    lambda: self._client.xread(streams, count=_BATCH, block=self.block_ms), block_s  # noqa: B023
+                    lambda: self._client.xread(streams, count=_BATCH, block=self.block_ms),  # noqa: B023 - see above
+                    block_s,
                 )
             except ChannelUnavailable:
                 if self._closed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -25,7 +25,17 @@ def run_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T],
                 name: str | None = None) -> asyncio.Future[T]:
     """Like a task for ``coro``, but stepped here first: a coroutine that finishes without
     suspending gives an already completed future (no task, no turn of the loop)."""
-    return _step(loop, coro, keep_result=True, name=name)  # type: ignore[return-value]
+    return _step(loop, coro, keep_result=True, name=name)
+
+
+@overload
+def _step(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], *, keep_result: Literal[True],
+          name: str | None = None) -> asyncio.Future[Any]: ...
+
+
+@overload
+def _step(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], *, keep_result: Literal[False],
+          name: str | None = None) -> asyncio.Future[Any] | None: ...
 
 
 def _step(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], *, keep_result: bool,

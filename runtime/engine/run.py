@@ -23,6 +23,7 @@ from ..events import (
     NODE_STARTED,
     RUN_FINISHED,
     RUN_STARTED,
+    CacheOutcome,
     Event,
 )
 from ..nodes.base import NodeContext
@@ -68,7 +69,7 @@ class Run:
         values["nodes"] = self.results
         self.clock = NodeClock(plan.ids)
         self.ready: list[int] = []  # a heap of plan orders (ints: nothing for the collector)
-        self.running: dict[int, asyncio.Task[None]] = {}
+        self.running: dict[int, asyncio.Future[None]] = {}  # a task, or a future an eager step left
         self.exclusive_running = False
         self.pumping = False
         self.settled = 0
@@ -144,7 +145,11 @@ class Run:
 
     def background_job(self, node: PlannedNode) -> BackgroundJob:
         """A deferred background node as a job, its config rendered against this run's values."""
-        config = node.render(self.values) if node.render is not None else node.config.model_dump(mode="json")  # type: ignore[union-attr]
+        if node.render is not None:
+            config = node.render(self.values)
+        else:
+            assert node.config is not None  # plan.py: a config without templates is validated once
+            config = node.config.model_dump(mode="json")
         return BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
                              node.id, node.type_id, config)
 
@@ -176,7 +181,7 @@ class Run:
                     self._start_inline(node)
                 elif worker is not None and claimed is None:
                     claimed = node
-                    self.running[node.index] = worker  # type: ignore[assignment]
+                    self.running[node.index] = worker
                 else:
                     self.running[node.index] = self.loop.create_task(self._node_task(node, True))
         finally:
@@ -189,7 +194,7 @@ class Run:
         # bench/bench_throughput.py: -2.5% without this (a task per inline node; callgrind)
         carrying_on = step_eagerly(self.loop, self._node_task(node))
         if carrying_on is not None:
-            self.running[node.index] = carrying_on  # type: ignore[assignment]
+            self.running[node.index] = carrying_on
 
     def _can_start(self, node: PlannedNode) -> bool:
         if self.exclusive_running:
@@ -246,7 +251,9 @@ class Run:
                 self.listener(Event(NODE_STARTED, self.run_id, start, index, node.id, node.type_id))
             ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                               self.values, self.services)
-            status, cache, result = "succeeded", "off", None
+            status = "succeeded"
+            cache: CacheOutcome = "off"
+            result: dict[str, Any]  # set by every way out of the try that does not raise
             try:
                 config = node.make_config(self.values)
                 if node.cache is not None and self.cache is not None:
@@ -266,20 +273,21 @@ class Run:
             except Exception as exc:  # noqa: BLE001 - the node's on_error decides what a failure does
                 status, result = self._failed(node, start, cache, ctx, exc)
             if status == "succeeded" or status == "fallback":
-                self.results[node.id] = result  # type: ignore[assignment]
+                self.results[node.id] = result
                 if node.merge:
-                    self.values.update(result)  # type: ignore[arg-type]
+                    self.values.update(result)
                 end = self._record(node, start, status, cache, ctx, None)
                 index = self.index
                 self.index = index + 1
                 if self.listener is not None:
                     self.listener(Event(NODE_FINISHED, self.run_id, end, index, node.id, node.type_id, None, None,
-                                        end - start, cache, status))  # type: ignore[arg-type]
+                                        end - start, cache, status))
             next_node = self._settle(node.index, status, result, worker)
 
-    def _failed(self, node: PlannedNode, start: float, cache: str, ctx: NodeContext,
-                exc: Exception) -> tuple[str, dict[str, Any] | None]:
-        """The node raised: apply its ``on_error`` and return (status, result) to settle with."""
+    def _failed(self, node: PlannedNode, start: float, cache: CacheOutcome, ctx: NodeContext,
+                exc: Exception) -> tuple[str, dict[str, Any]]:
+        """The node raised: apply its ``on_error`` and return (status, result) to settle with
+        (an empty result for a failed node: it has none, and it picks no branch)."""
         message = describe_error(exc, node)
         if node.spec.on_error == "fallback":
             return "fallback", dict(node.spec.fallback or {})
@@ -290,11 +298,11 @@ class Run:
         if status == "failed":
             if self.fatal is None:
                 self.fatal = _Fatal(node.id, f"node {node.id!r} ({node.type_id}) failed: {message}")
-            return status, None
+            return status, {}
         self.results[node.id] = {}
         return status, {}
 
-    def _record(self, node: PlannedNode, start: float, status: str, cache: str, ctx: NodeContext,
+    def _record(self, node: PlannedNode, start: float, status: str, cache: CacheOutcome, ctx: NodeContext,
                 error: str | None) -> float:
         """Fill the node's timing and metrics row; returns the end time (ms) for its event."""
         end = (time.perf_counter() - self.t0) * 1000.0
@@ -306,7 +314,7 @@ class Run:
         if self.metrics is not None and not self.warmup:
             self.metrics.record(MetricRow(
                 self.tenant_id, self.plan.flow_id, self.run_id, node.id, node.type_id, end - start,
-                cache, status,  # type: ignore[arg-type]
+                cache, status,
                 usage.get("tokens_in", 0) if usage else 0, usage.get("tokens_out", 0) if usage else 0,
             ))
         return end

@@ -24,12 +24,13 @@ import re
 import threading
 import time
 from collections import ChainMap, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Template, TemplateError, Undefined, UndefinedError
 from jinja2.environment import TemplateExpression
+from jinja2.runtime import Context
 from jinja2.sandbox import SecurityError
 
 from ..errors import NodeError
@@ -75,8 +76,8 @@ def compile_config(config: Any, where: str = "config", timeout_s: float | None =
                    limits: TemplateLimits = DEFAULT_LIMITS) -> Renderer:
     """A node's config compiled into a function of the context values. The fields rendered by
     Jinja share one budget: the sandbox's time limit, or ``timeout_s`` (the node's) if shorter."""
-    render = compile_value(config, where)
-    if not getattr(render, "uses_jinja", False):
+    render, uses_jinja = _compile(config, where)
+    if not uses_jinja:
         return render  # plain lookups only: nothing to bound
     seconds, why = limits.render_s, "the template time limit"
     if timeout_s and timeout_s < seconds:
@@ -94,32 +95,35 @@ def compile_config(config: Any, where: str = "config", timeout_s: float | None =
 
 def compile_value(value: Any, where: str) -> Renderer:
     """Compile a config value (recursively) into a function of the context values."""
+    return _compile(value, where)[0]
+
+
+def _compile(value: Any, where: str) -> tuple[Renderer, bool]:
+    """:func:`compile_value`, and whether any part of the value renders with Jinja (then a
+    render needs a budget; plain lookups do not)."""
     if isinstance(value, dict):
-        parts = {k: compile_value(v, f"{where}.{k}") for k, v in value.items()}
-        return _marked(lambda ctx: {k: render(ctx) for k, render in parts.items()}, parts.values())
+        compiled = {k: _compile(v, f"{where}.{k}") for k, v in value.items()}
+        parts = {k: render for k, (render, _) in compiled.items()}
+        uses_jinja = any(jinja for _, jinja in compiled.values())
+        return (lambda ctx: {k: render(ctx) for k, render in parts.items()}), uses_jinja
     if isinstance(value, list):
-        items = [compile_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return _marked(lambda ctx: [render(ctx) for render in items], items)
+        compiled_items = [_compile(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [render for render, _ in compiled_items]
+        return (lambda ctx: [render(ctx) for render in items]), any(jinja for _, jinja in compiled_items)
     if not is_template(value):
-        return lambda ctx: value
+        return (lambda ctx: value), False
     return _compile_string(value, where)
 
 
-def _marked(render: Renderer, parts: Any) -> Renderer:
-    if any(getattr(part, "uses_jinja", False) for part in parts):
-        render.uses_jinja = True  # type: ignore[attr-defined]
-    return render
-
-
 def _compile_string_slow(text: str, where: str) -> Renderer:
-    return _compile_string(text, where, fast=False)
+    return _compile_string(text, where, fast=False)[0]
 
 
-def _compile_string(text: str, where: str, fast: bool = True) -> Renderer:
+def _compile_string(text: str, where: str, fast: bool = True) -> tuple[Renderer, bool]:
     single = _SINGLE_EXPRESSION.match(text)
     plain = _PLAIN_NAME.match(single.group("expr")) if single and fast else None
     if plain and plain.group("name") not in _RESERVED and plain.group("other") not in _RESERVED:
-        return _compile_lookup(plain.group("name"), plain.group("default"), plain.group("other"), text, where)
+        return _compile_lookup(plain.group("name"), plain.group("default"), plain.group("other"), text, where), False
     if single:
         expression = _compiled_expression(single.group("expr"), text, where)
 
@@ -131,16 +135,20 @@ def _compile_string(text: str, where: str, fast: bool = True) -> Renderer:
 
             return _guard(evaluate, where)
 
-        render_expression.uses_jinja = True  # type: ignore[attr-defined]
-        return render_expression
+        return render_expression, True
     template = _compiled_template(text, where)
     limit = DEFAULT_LIMITS.output_chars
+    # Template.new_context is annotated for a dict but only reads the mapping it shares (shared=True):
+    # a ChainMap of ctx over the globals gives it the lookups without copying either per render.
+    # Bound once here, so the cast costs nothing per render.
+    new_context = cast(Callable[[Mapping[str, Any], bool], Context], template.new_context)
+    globals_ = template.globals
 
     def render_template(ctx: dict[str, Any]) -> str:
         # Template.render would copy the context and the globals on every call; a ChainMap
         # over both gives the same lookups without the copies.
         def render() -> str:
-            context = template.new_context(ChainMap(ctx, template.globals), shared=True)  # type: ignore[arg-type]
+            context = new_context(ChainMap(ctx, globals_), True)
             text = "".join(template.root_render_func(context))  # the budget bounds what the parts hold
             if len(text) > limit:
                 raise TemplateLimitError(f"the template writes {len(text):,} characters; the limit is {limit:,}")
@@ -148,8 +156,7 @@ def _compile_string(text: str, where: str, fast: bool = True) -> Renderer:
 
         return _guard(render, where)
 
-    render_template.uses_jinja = True  # type: ignore[attr-defined]
-    return render_template
+    return render_template, True
 
 
 def _compile_lookup(name: str, default: str | None, other: str | None, text: str, where: str) -> Renderer:
@@ -209,7 +216,7 @@ def _compiled_template(text: str, where: str) -> Template:
 def _compiled_expression(expr: str, text: str, where: str) -> TemplateExpression:
     try:
         return _expression_of(expr)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure to compile is the template's problem
         raise NodeError(f"{where}: {_compile_error(exc)}") from None
 
 
@@ -310,7 +317,7 @@ class TemplateCheck:
                     "not checked)")
         try:
             template = _expression_of(single.group("expr"))._template if single else _template_of(text)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every failure to compile is the template's problem
             return _compile_error(exc)
         with _VERDICTS_LOCK:  # validation also runs in worker threads (the API's saves)
             if text in _VERDICTS:

@@ -5,7 +5,7 @@ Loading and validating never run node code: only the node types' declarations ar
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
@@ -125,12 +125,17 @@ def _check_edges(flow: FlowDocument, types: dict[str, NodeType], problems: list[
                     "branch", f"edge {edge.source} -> {edge.target}: only a condition node has branches", edge=pair))
             else:
                 source = next(n for n in flow.nodes if n.id == edge.source)
-                branches = source_type.branches(source.config)  # type: ignore[attr-defined]
+                # the "condition" type declares its branches (nodes/builtins/logic.py)
+                branches = cast(_Branching, source_type).branches(source.config)
                 if edge.branch not in branches:
                     problems.append(Problem(
                         "branch",
                         f"edge {edge.source} -> {edge.target}: branch {edge.branch!r} is not one of {branches}",
                         edge=pair))
+
+
+class _Branching(Protocol):
+    def branches(self, config: dict[str, Any]) -> list[str]: ...
 
 
 def _check_groups(

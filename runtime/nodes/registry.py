@@ -122,7 +122,7 @@ class NodeRegistry:
 
 
 def builtin_types() -> list[type[NodeType]]:
-    from . import builtins  # noqa: F401  (registers the built-ins; here, as they import this module)
+    from . import builtins  # noqa: F401 - registers the built-ins; imported here, as they import this module
 
     return list(_BUILTINS.values())
 

@@ -87,5 +87,5 @@ async def _close_quietly(upstream: Any) -> None:
     """Close the SDK stream; a failure to close must not hide the real outcome."""
     try:
         await upstream.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - whatever closing raises, the stream's own outcome stands
         log.debug("closing the upstream stream failed: %s", exc)

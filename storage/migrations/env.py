@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from storage.db import make_engine
 
 config = context.config

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from ...net.addresses import blocked, refusal  # noqa: F401  (re-exported: the checks used here)
+from ...net.addresses import blocked, refusal  # noqa: F401 - re-exported: the checks used here
 from ..base import NodeConfig, NodeContext, NodeType
 from ..registry import node_type
 
