@@ -7,7 +7,7 @@ containing ``{{ 7*7 }}`` comes back literally. A string that is exactly one expr
 Templates come from tenants, so neither compiling nor rendering one may hold the event loop:
 compiling folds nothing (it only parses, and a template's size is capped before it is parsed),
 and a render runs under a :class:`~.sandbox.Budget` (time, loop turns, calls, sizes; see
-``sandbox.py``). One node's config is rendered under one budget, its time the sandbox's limit
+``sandbox/``). One node's config is rendered under one budget, its time the sandbox's limit
 (``TemplateLimits.render_s``) or the node's ``timeout_s`` if that is shorter. Whatever a render
 raises comes back as a :class:`NodeError` naming the field.
 
