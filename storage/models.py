@@ -93,6 +93,7 @@ class Run(SQLModel, table=True):
     timings: dict[str, Any] = _json()  # node_id -> duration_ms
     tokens_in: int = 0
     tokens_out: int = 0
+    trace_id: str | None = Field(default=None, max_length=32)  # OpenTelemetry trace id (32 hex); None untraced
 
 
 # --- node metrics ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from .repos.runs import record_run
 from .types import utcnow
 
 log = logging.getLogger(__name__)
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+NO_TRACE = "0" * 32  # OpenTelemetry's invalid trace id: an unsampled or absent trace
 
 
 @dataclass
@@ -28,6 +31,7 @@ class _Pending:
     started_at: datetime | None = None
     first_chunk_ms: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    trace_id: str | None = None
 
 
 class RunRecorder:
@@ -51,12 +55,14 @@ class RunRecorder:
             pending = self._runs[event.run_id] = _Pending(inputs=dict(self.default_inputs))
         if event.event == RUN_STARTED:
             pending.started_at = utcnow() - timedelta(milliseconds=event.t_ms)
+            pending.trace_id = trace_id_of(event) or pending.trace_id
         elif event.event == MESSAGE_CHUNK and pending.first_chunk_ms is None:
             pending.first_chunk_ms = event.t_ms
         elif event.event in (NODE_FINISHED, NODE_FAILED) and event.node_id and event.duration_ms is not None:
             pending.timings[event.node_id] = event.duration_ms
         elif event.event == RUN_FINISHED:
             self._runs.pop(event.run_id, None)
+            pending.trace_id = trace_id_of(event) or pending.trace_id
             self._write(event, pending)
 
     __call__ = observe
@@ -73,6 +79,7 @@ class RunRecorder:
             "error": event.error, "started_at": pending.started_at, "duration_ms": event.duration_ms,
             "first_chunk_ms": pending.first_chunk_ms, "timings": pending.timings,
             "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
+            "trace_id": pending.trace_id,
         }
         args = (event.tenant_id or "", event.run_id, event.flow_id or "")
         try:
@@ -92,3 +99,12 @@ class RunRecorder:
             log.warning("recording run failed: %s", task.exception())
         elif task.result():
             self.recorded += 1
+
+
+def trace_id_of(event: Event) -> str | None:
+    """The run's trace id from ``run.started``/``run.finished`` (``extra["trace_id"]``), or None
+    when tracing is off. Anything but 32 lowercase hex digits is not a trace id a link can use."""
+    value = event.extra.get("trace_id")
+    if isinstance(value, str) and TRACE_ID.fullmatch(value) and value != NO_TRACE:
+        return value
+    return None

@@ -21,8 +21,10 @@ from ..models import NodeMetric, Run
 from ..types import utcnow
 from ._common import tenant_key
 from .dashboard_stats import Distribution, distributions, postgres
+from .runs import slowest_runs
 
 DEFAULT_RANGE = timedelta(hours=24)
+SLOWEST = 10
 HIT = case((col(NodeMetric.cache) == "hit", 1), else_=0)
 MISS = case((col(NodeMetric.cache) == "miss", 1), else_=0)
 METRIC_COLUMNS = {"flow_id": col(NodeMetric.flow_id), "node_id": col(NodeMetric.node_id),
@@ -101,6 +103,7 @@ class DashboardData:
     first_chunk_p50: float | None
     first_chunk_p95: float | None
     tokens: list[tuple[datetime, int, int]]
+    slowest: list[Run]  # the slowest runs in the range (at most SLOWEST), slowest first
 
 
 # --- filters and time buckets ----------------------------------------------------------------
@@ -322,6 +325,7 @@ def dashboard_data(session: Session, f: Filters) -> DashboardData:
         runs=runs_over_time(session, f, run_bucket), run_bucket_s=run_bucket, totals=run_totals(session, f),
         first_chunk_width=width, first_chunk=histogram, first_chunk_p50=p50, first_chunk_p95=p95,
         tokens=tokens_over_time(session, f, bucket),
+        slowest=slowest_runs(session, f.tenant_id, *f.window(), flow_id=f.flow_id, limit=SLOWEST),
     )
 
 

@@ -29,6 +29,7 @@ def record_run(
     timings: dict[str, float] | None = None,
     tokens_in: int = 0,
     tokens_out: int = 0,
+    trace_id: str | None = None,
 ) -> bool:
     """Store a finished run in one write; False when this run id was already recorded."""
     finished = utcnow()
@@ -39,6 +40,7 @@ def record_run(
         "output": jsonable(output) if output is not None else None, "error": error, "started_at": started,
         "finished_at": finished, "duration_ms": duration_ms, "first_chunk_ms": first_chunk_ms,
         "timings": jsonable(timings or {}), "tokens_in": tokens_in, "tokens_out": tokens_out,
+        "trace_id": trace_id or None,
     }))
 
 
@@ -55,3 +57,17 @@ def list_runs(
     if flow_id is not None:
         query = query.where(Run.flow_id == str(flow_id))
     return list(session.exec(query.order_by(col(Run.started_at).desc()).limit(limit)))
+
+
+def slowest_runs(session: Session, tenant_id: str, since: datetime, until: datetime | None = None,
+                 flow_id: str | None = None, limit: int = 10) -> list[Run]:
+    """The tenant's slowest finished runs started in [since, until), slowest first; at most
+    ``limit`` (1 to 100) rows, so the dashboard's table stays small whatever the range holds."""
+    limit = max(1, min(int(limit), 100))
+    query = select(Run).where(Run.tenant_id == tenant_key(tenant_id), col(Run.started_at) >= since,
+                              col(Run.duration_ms).is_not(None))
+    if until is not None:
+        query = query.where(col(Run.started_at) < until)
+    if flow_id is not None:
+        query = query.where(Run.flow_id == str(flow_id))
+    return list(session.exec(query.order_by(col(Run.duration_ms).desc(), col(Run.started_at).desc()).limit(limit)))

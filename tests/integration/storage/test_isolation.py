@@ -29,6 +29,7 @@ from storage.repos import (
     users,
 )
 from storage.repos.dashboard import Filters
+from storage.types import utcnow
 
 A, B = "2", "5"
 BOX = SecretBox(["isolation"])
@@ -44,7 +45,7 @@ def populate(db: Any) -> dict[str, Any]:
         runs.record_run(s, A, "run-a", "support", status="succeeded", session_id="abc123",
                         inputs={"user_message": "hi"})
         runs.record_run(s, A, "run-a2", "support", status="succeeded", first_chunk_ms=100.0,
-                        inputs={"user_message": "hi"}, duration_ms=200.0)
+                        inputs={"user_message": "hi"}, duration_ms=200.0, trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
         runs.record_run(s, A, "run-a3", "support", status="failed", inputs={"user_message": "hi"})
         metrics.add_metric_rows(s, [MetricRow(A, "support", "run-a", "n1", "product_search", 600.0, "hit", "succeeded",
                                               tokens_in=10, tokens_out=20),
@@ -83,6 +84,10 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "runs.get_run": lambda s, d: runs.get_run(s, B, "run-a") is None,
     "runs.list_runs": lambda s, d: runs.list_runs(s, B) == [] and runs.list_runs(s, B, "support") == [],
     "runs.record_run": lambda s, d: runs.record_run(s, B, "run-a", "support", status="failed") is False,
+    "runs.slowest_runs": lambda s, d: (
+        runs.slowest_runs(s, B, utcnow() - timedelta(days=1)) == []
+        and runs.slowest_runs(s, B, utcnow() - timedelta(days=1), flow_id="support") == []
+    ),
     "metrics.summary": lambda s, d: [x.key for x in metrics.summary(s, B)] == ["template"],
     "metrics.run_metrics": lambda s, d: metrics.run_metrics(s, B, "run-a") == [],
     "messages.history": lambda s, d: messages.history(s, B, "abc123", 10) == [],
@@ -146,6 +151,7 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "dashboard.dashboard_data": lambda s, d: (
         [r.key for r in dashboard.dashboard_data(s, Filters(B)).by_type] == ["template"]
         and dashboard.dashboard_data(s, Filters(B)).totals.runs == 0
+        and dashboard.dashboard_data(s, Filters(B)).slowest == []
     ),
     "sessions.create_session": lambda s, d: b_alice_session(s),
     "sessions.lookup_session": lambda s, d: (

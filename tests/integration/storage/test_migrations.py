@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 
 from storage.db import Database, init_db
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
-from storage.repos import flows, messages, sessions, users
+from storage.repos import flows, messages, runs, sessions, users
 
 from .rows import count_metrics, delete_user
 
@@ -19,7 +19,12 @@ TABLES_0001 = {"tenants", "flows", "flow_versions", "runs", "tenant_flow_metrics
 TABLES_0002 = {"credentials", "api_tokens", "users"}
 TABLES_0003 = {"editor_sessions"}
 ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003
-HEAD = "0003"
+HEAD = "0004"
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def columns(database: Database, table: str) -> set[str]:
+    return {c["name"] for c in sa.inspect(database.engine).get_columns(table)}
 
 
 def tables(database: Database) -> set[str]:
@@ -86,6 +91,30 @@ def test_0002_with_users_upgrades_to_sessions_that_go_with_their_user(database_u
             assert connection.execute(sa.text("SELECT count(*) FROM editor_sessions")).scalar() == 0
         downgrade(database, "0002")
         assert tables(database) == TABLES_0001 | TABLES_0002
+    finally:
+        database.dispose()
+
+
+def test_0003_with_runs_upgrades_to_a_nullable_trace_id(database_url):
+    """0003 -> 0004 keeps the runs (trace id None) and stores a new run's; down again drops the column."""
+    database = Database(database_url)
+    try:
+        upgrade(database, "0003")
+        with database.engine.begin() as connection:  # as 0003 wrote a run: no trace_id column
+            connection.execute(sa.text(
+                "INSERT INTO runs (id, tenant_id, flow_id, session_id, status, inputs, timings, started_at, "
+                "tokens_in, tokens_out) VALUES ('old-run', '2', 'support', '', 'succeeded', '{}', '{}', "
+                "CURRENT_TIMESTAMP, 0, 0)"))
+        assert "trace_id" not in columns(database, "runs")
+        upgrade(database)
+        assert current_revision(database) == HEAD and "trace_id" in columns(database, "runs")
+        assert database.call(runs.get_run, "2", "old-run").trace_id is None
+        database.call(runs.record_run, "2", "new-run", "support", status="succeeded", trace_id=TRACE)
+        assert database.call(runs.get_run, "2", "new-run").trace_id == TRACE
+        downgrade(database, "0003")
+        assert "trace_id" not in columns(database, "runs") and tables(database) == ALL_TABLES
+        with database.engine.connect() as connection:  # the rows survive SQLite's table copy
+            assert connection.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 2
     finally:
         database.dispose()
 
