@@ -1,11 +1,13 @@
 """Starting the web app: context, pages, API routes and lifecycle, then ``ui.run``."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from nicegui import app, ui
 
+from runtime import tracing
 from runtime.logs import configure_logging
 from runtime.settings import AkisSettings
 from storage.errors import StorageError
@@ -25,11 +27,19 @@ def setup(settings: AkisSettings) -> AkisContext:
     register_api(context)
     app.on_startup(context.startup)
     app.on_shutdown(context.shutdown)
+    app.on_shutdown(_flush_traces)
     return context
+
+
+async def _flush_traces() -> None:
+    """Export the spans still buffered (bounded by the exporter's own timeout)."""
+    await asyncio.to_thread(tracing.shutdown)
 
 
 def run_server(settings: AkisSettings) -> None:
     configure_logging(settings)  # text as before, or JSON lines (AKIS_LOG_FORMAT=json)
+    if tracing.configure("akis"):  # only the standard OTEL_* variables turn traces on
+        log.info("traces: OTLP/HTTP export on (OTEL_* variables)")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
     try:
         context = setup(settings)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from . import tracing
 from .settings import AkisSettings
 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -54,13 +55,12 @@ def current_run() -> tuple[str, str] | None:
 
 class RunContextFilter(logging.Filter):
     """Adds ``run_id``, ``tenant_id``, ``trace_id`` and ``span_id`` to every record (None when
-    unknown; trace and span stay None until tracing exists)."""
+    unknown; trace and span are the current span's, None while tracing is off)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         ids = _RUN.get()
         record.run_id, record.tenant_id = ids if ids is not None else (None, None)
-        record.trace_id = None
-        record.span_id = None
+        record.trace_id, record.span_id = tracing.log_ids()
         return True
 
 

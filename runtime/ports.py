@@ -146,6 +146,7 @@ class BackgroundJob:
     node_id: str
     node_type: str
     config: dict[str, Any]
+    traceparent: str = ""  # the run's span (W3C), so the job's span continues its trace
 
 
 @dataclass(slots=True)

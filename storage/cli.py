@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from runtime import FlowLoadError, load_flow, validate_flow
+from runtime import FlowLoadError, load_flow, tracing, validate_flow
 from runtime.logs import configure_logging
 from runtime.redis_clients import job_timeouts
 from runtime.settings import get_settings
@@ -338,7 +338,12 @@ def worker_command(
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
         warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, timeouts=job_timeouts(settings),
     )
-    run_worker(options, executor_factory, warmup_factory)
+    if tracing.configure("akis-worker"):  # only the standard OTEL_* variables turn traces on
+        typer.echo("traces: OTLP/HTTP export on (OTEL_* variables)", err=True)
+    try:
+        run_worker(options, executor_factory, warmup_factory)
+    finally:
+        tracing.shutdown()  # export what is still buffered
 
 
 def _provided(name: str) -> Any:

@@ -85,7 +85,8 @@ def register_api(context: AkisContext, app: App = nicegui_app) -> None:
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "traceparent",
+                                          "tracestate"],
                            expose_headers=["X-Akis-Run-Id", "X-Akis-Channel"])
     app.add_middleware(BodyLimit)
 

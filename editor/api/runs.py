@@ -11,6 +11,9 @@ once (or within one bounded call that opens its breaker), the run streams to its
 always, and says so: a ``relay.degraded`` SSE frame, ``X-Akis-Relay: degraded``, and
 ``"relay": "degraded"`` in the JSON result. Such a run's events are also kept in this process,
 so ``GET /api/runs/{run_id}/events`` still resumes it.
+
+A W3C ``traceparent`` (and ``tracestate``) on the request makes the run's span a child of the
+caller's, so the run joins its trace (tracing on only).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from fastapi.responses import StreamingResponse
 
 from editor.services.active_runs import ActiveRun
 from editor.services.runs import Hub, StartedRun
+from runtime import tracing
 from runtime.channels import ChannelError, ChannelHub, ChannelUnavailable
 from runtime.channels.names import DEGRADED
 from runtime.events import RUN_FINISHED, Event
@@ -64,7 +68,8 @@ async def run_flow(flow_id: str, body: RunRequest, request: Request, context: Co
     queue: asyncio.Queue[Event | object] | None = asyncio.Queue() if streaming else None
     started = await context.runs.start_stored(principal.tenant_id, flow_id, body.inputs, session_id=body.session_id,
                                               version=body.version,
-                                              listener=queue.put_nowait if queue is not None else None)
+                                              listener=queue.put_nowait if queue is not None else None,
+                                              trace_parent=tracing.incoming(request.headers))
     if queue is None:
         return await _result(context.runs.relay_state, started, flow_id)
     started.handle.add_done_callback(lambda: queue.put_nowait(_ENDED))

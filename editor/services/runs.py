@@ -84,19 +84,22 @@ class RunService:
 
     async def start_stored(self, tenant: str, flow_id: str, inputs: Mapping[str, object], *,
                            session_id: str | None = None, version: int | None = None,
-                           listener: Listener | None = None) -> StartedRun:
+                           listener: Listener | None = None,
+                           trace_parent: Mapping[str, str] | None = None) -> StartedRun:
         """Run a stored version (the current one by default); :class:`FlowProblems` when it has any."""
         stored = await self.flows.read(tenant, flow_id, version)
         if stored.problems:
             raise FlowProblems(f"the flow has {len(stored.problems)} problem(s) and cannot run", list(stored.problems))
         return await self.start(tenant, stored.document, inputs, session_id=session_id, version=stored.version,
-                                listener=listener)
+                                listener=listener, trace_parent=trace_parent)
 
     async def start(self, tenant: str, document: FlowDocument, inputs: Mapping[str, object], *,
                     session_id: str | None = None, version: int | None = None,
-                    listener: Listener | None = None) -> StartedRun:
+                    listener: Listener | None = None,
+                    trace_parent: Mapping[str, str] | None = None) -> StartedRun:
         """Start ``document`` (a stored version, or the editor's draft with the version it was
-        loaded from). ``session_id`` may also come in ``inputs``; both must agree."""
+        loaded from). ``session_id`` may also come in ``inputs``; both must agree.
+        ``trace_parent``: the caller's W3C trace headers, which the run's span continues."""
         run_inputs = dict(inputs)
         given = run_inputs.pop("session_id", None)
         if session_id and given is not None and str(given) != session_id:
@@ -126,7 +129,7 @@ class RunService:
         ids = set_run(run_id, tenant)
         try:
             handle = self.engine.start(document, run_inputs, tenant_id=tenant, session_id=session, run_id=run_id,
-                                       on_event=on_event)
+                                       on_event=on_event, trace_parent=trace_parent)
         except (FlowValidationError, FlowLoadError) as exc:
             raise FlowProblems(f"the flow has {len(exc.problems)} problem(s) and cannot run", list(exc.problems)) \
                 from None

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from cachetools import LRUCache
 
+from .. import tracing
 from ..nodes.base import NodeContext
 from ..nodes.registry import NodeRegistry
 from ..ports import BackgroundJob, BackgroundOutcome
@@ -29,7 +30,21 @@ async def execute_job(job: BackgroundJob, registry: NodeRegistry, services: Serv
         raise LookupError(f"background node {job.node_id!r}: unknown node type {job.node_type!r}")
     config = node_type.Config.model_validate(job.config)
     ctx = NodeContext(job.run_id, job.flow_id, job.tenant_id, job.session_id, job.node_id, {}, services)
-    await node_type.run(config, ctx)
+    if not tracing.enabled:
+        await node_type.run(config, ctx)
+        return
+    # not made current: an in-process job may be stepped in its run's context (see eager.py)
+    span = tracing.start(f"akis.background {job.node_type}", tracing.extract(
+        {"traceparent": job.traceparent} if job.traceparent else None), {
+        "akis.node.id": job.node_id, "akis.node.type": job.node_type, "akis.tenant.id": job.tenant_id,
+        "akis.run.id": job.run_id})
+    try:
+        await node_type.run(config, ctx)
+    except Exception as exc:
+        tracing.record(span, exc)
+        tracing.end(span, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    tracing.end(span, "succeeded")
 
 
 class InProcessBackgroundRunner:

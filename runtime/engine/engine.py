@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -127,16 +127,20 @@ class Engine:
 
     def start(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
               tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
-              on_event: Listener | None = None, warmup: bool = False) -> RunHandle:
-        """Validate, compile (cached) and start a run on the current event loop."""
+              on_event: Listener | None = None, warmup: bool = False,
+              trace_parent: Mapping[str, str] | None = None) -> RunHandle:
+        """Validate, compile (cached) and start a run on the current event loop. ``trace_parent``:
+        the caller's W3C headers (``traceparent``, ``tracestate``); the run's span joins that
+        trace (tracing on only; without them it is a child of the current span, if any)."""
         run = self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, run_id=run_id,
-                            on_event=on_event, warmup=warmup)
+                            on_event=on_event, warmup=warmup, trace_parent=trace_parent)
         task = asyncio.get_running_loop().create_task(run.execute(), name=f"akis-run-{run.run_id}")
         return RunHandle(run, task)
 
     def _prepare(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
                  tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
-                 on_event: Listener | None = None, warmup: bool = False) -> Run:
+                 on_event: Listener | None = None, warmup: bool = False,
+                 trace_parent: Mapping[str, str] | None = None) -> Run:
         """Validate, compile (cached) and set up a run; nothing runs yet."""
         document = load_flow(flow)
         values = dict(inputs or {})
@@ -151,7 +155,7 @@ class Engine:
             listener = published if listener is None else FanOut(listener, published)
         return Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
                    cache=self.cache, metrics=self.metrics, listener=listener, warmup=warmup,
-                   on_succeeded=self._after_success)
+                   on_succeeded=self._after_success, trace_parent=dict(trace_parent) if trace_parent else None)
 
     def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
         """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""

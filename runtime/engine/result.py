@@ -25,6 +25,7 @@ class RunResult:
     usage: dict[str, int] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     background: list[asyncio.Future[Any]] = field(default_factory=list)
+    trace_id: str = ""  # 32 lowercase hex digits while tracing is on
 
     @property
     def nodes(self) -> dict[str, NodeTiming]:

@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import tracing
 from ..errors import NodeError
 from ..events import (
     MESSAGE_CHUNK,
+    NO_EXTRA,
     NODE_FAILED,
     NODE_FINISHED,
     NODE_SKIPPED,
@@ -29,6 +31,7 @@ from ..events import (
 from ..nodes.base import NodeContext
 from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache, Usage
 from ..services import Services
+from . import spans
 from .clock import NodeClock, NodeTiming
 from .eager import step_eagerly
 from .plan import Plan, PlannedNode
@@ -49,8 +52,8 @@ class Run:
     __slots__ = (  # no per-run __dict__: one object less for the collector per run in flight
         "cache", "clock", "counts", "deferred", "done", "exclusive_running", "fatal", "first_chunk_ms", "index",
         "last_chunk_ms", "listener", "loop", "metrics", "on_succeeded", "plan", "pumping", "ready", "results",
-        "run_id", "running", "services", "session_id", "settled", "t0", "tenant_id", "texts", "usage", "values",
-        "warmup",
+        "run_id", "running", "services", "session_id", "settled", "t0", "tenant_id", "texts", "trace", "trace_ctx",
+        "trace_parent", "trace_token", "usage", "values", "warmup",
     )
 
     def __init__(
@@ -58,6 +61,7 @@ class Run:
         services: Services, cache: NodeCache | None, metrics: MetricsSink | None,
         listener: Listener | None, warmup: bool = False,
         on_succeeded: Callable[[Run, RunResult], None] | None = None,
+        trace_parent: dict[str, str] | None = None,
     ) -> None:
         self.plan, self.values, self.run_id = plan, values, run_id
         self.tenant_id, self.session_id = tenant_id, session_id
@@ -83,6 +87,10 @@ class Run:
         self.last_chunk_ms: float | None = None
         self.texts: dict[str, list[str]] = {}  # streamed chunks per node
         self.usage: dict[str, int] = {}
+        self.trace_parent = trace_parent  # W3C headers of the caller's span (tracing on only)
+        self.trace: Any = None  # the run's span, while tracing is on
+        self.trace_ctx: Any = None  # the context with the run's span: the parent of its node spans
+        self.trace_token: Any = None  # undoes making the run's span current (spans.end_run)
 
     # -- events -------------------------------------------------------------------------------
     def now_ms(self) -> float:
@@ -96,8 +104,11 @@ class Run:
 
     # -- the run ------------------------------------------------------------------------------
     async def execute(self) -> RunResult:
+        if tracing.enabled:  # the one check per run when tracing is off
+            spans.start_run(self)
         self.emit(Event(RUN_STARTED, self.run_id, 0.0, flow_id=self.plan.flow_id,
-                        tenant_id=self.tenant_id, session_id=self.session_id))
+                        tenant_id=self.tenant_id, session_id=self.session_id,
+                        extra=NO_EXTRA if self.trace is None else {"trace_id": tracing.trace_id(self.trace)}))
         for root in self.plan.roots:
             self._make_ready(root)
         self._pump()
@@ -131,9 +142,15 @@ class Run:
             failed_node=failed_node, answer=self._last_answer(), usage=dict(self.usage),
             notices=tuple(self.services.notices),
         )
+        extra = NO_EXTRA
+        if self.trace is not None:
+            result.trace_id = tracing.trace_id(self.trace)
+            extra = {"trace_id": result.trace_id}
+            spans.end_run(self, status, error, failed_node)
         self.emit(Event(RUN_FINISHED, self.run_id, total, duration_ms=total, status=status, error=error,
                         node_id=failed_node, output=output, usage=result.usage or None,
-                        flow_id=self.plan.flow_id, tenant_id=self.tenant_id, session_id=self.session_id))
+                        flow_id=self.plan.flow_id, tenant_id=self.tenant_id, session_id=self.session_id,
+                        extra=extra))
         return result
 
     async def _cancel_running(self) -> None:
@@ -150,8 +167,9 @@ class Run:
         else:
             assert node.config is not None  # plan.py: a config without templates is validated once
             config = node.config.model_dump(mode="json")
+        parent = tracing.traceparent(self.trace_ctx) if self.trace is not None else ""
         return BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
-                             node.id, node.type_id, config)
+                             node.id, node.type_id, config, parent)
 
     # -- scheduling ---------------------------------------------------------------------------
     def _make_ready(self, i: int) -> None:
@@ -191,6 +209,9 @@ class Run:
     def _start_inline(self, node: PlannedNode) -> None:
         """Step the node here; it settles before returning unless it suspends, and then a task
         carries on from where it stopped."""
+        if self.trace is not None:  # traced: a task, so the node's span is current in its own context only
+            self.running[node.index] = self.loop.create_task(self._node_task(node))
+            return
         # bench/bench_throughput.py: -2.5% without this (a task per inline node; callgrind)
         carrying_on = step_eagerly(self.loop, self._node_task(node))
         if carrying_on is not None:
@@ -251,6 +272,10 @@ class Run:
                 self.listener(Event(NODE_STARTED, self.run_id, start, index, node.id, node.type_id))
             ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                               self.values, self.services)
+            span: Any = None
+            error: str | None = None
+            if self.trace is not None:
+                span = spans.start_node(self, node)
             status = "succeeded"
             cache: CacheOutcome = "off"
             result: dict[str, Any]  # set by every way out of the try that does not raise
@@ -269,9 +294,14 @@ class Run:
                         result = as_result(result, node)  # a dict subclass passes, anything else fails
             except asyncio.CancelledError:
                 self.clock.ended(node.index, self.now_ms() - start, "cancelled", cache)
+                if span is not None:
+                    spans.end_node(span, "cancelled", cache, "cancelled")
                 raise
             except Exception as exc:  # noqa: BLE001 - the node's on_error decides what a failure does
                 status, result = self._failed(node, start, cache, ctx, exc)
+                if span is not None:
+                    tracing.record(span.span, exc)
+                    error = describe_error(exc, node)
             if status == "succeeded" or status == "fallback":
                 self.results[node.id] = result
                 if node.merge:
@@ -282,6 +312,8 @@ class Run:
                 if self.listener is not None:
                     self.listener(Event(NODE_FINISHED, self.run_id, end, index, node.id, node.type_id, None, None,
                                         end - start, cache, status))
+            if span is not None:
+                spans.end_node(span, status, cache, error)
             next_node = self._settle(node.index, status, result, worker)
 
     def _failed(self, node: PlannedNode, start: float, cache: CacheOutcome, ctx: NodeContext,
@@ -338,6 +370,8 @@ class Run:
         retry = node.spec.retry
         attempts = retry.attempts if retry else 1
         for attempt in range(1, attempts + 1):
+            if self.trace is not None:
+                tracing.set_attribute("akis.node.attempt", attempt)
             sent = self.texts.get(node.id)
             chunks_before = len(sent) if sent else 0
             try:

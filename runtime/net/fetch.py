@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 import httpx
 
+from .. import tracing
 from ..errors import NodeError
 from .addresses import Resolver, refusal, system_resolver
 
@@ -213,7 +214,9 @@ async def fetch(method: str, url: str, *, allowed: Iterable[str] = (), headers: 
                 transport=transport, timeout=timeout_s, trust_env=False, follow_redirects=False,
                 headers={"Accept-Encoding": "gzip, deflate"},
             ) as client:
-                return await _follow(client, backend, method, url, allowed, dict(headers or {}), json, resolve,
+                sent = dict(headers or {})
+                tracing.inject(sent)  # the running node's span, when tracing is on
+                return await _follow(client, backend, method, url, allowed, sent, json, resolve,
                                      max_redirects, max_body_bytes)
     except (TimeoutError, httpx.TimeoutException):
         raise NodeError(f"timed out after {timeout_s:g} s") from None

@@ -48,7 +48,7 @@ class AnthropicProvider(StreamingProvider):
         # Recent SDKs dropped ``temperature`` from the Messages API; send it only where it exists.
         self._takes_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
 
-    async def _open(self, request: LLMRequest) -> Any:
+    async def _open(self, request: LLMRequest, headers: dict[str, str] | None = None) -> Any:
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -59,6 +59,8 @@ class AnthropicProvider(StreamingProvider):
             params["system"] = request.system
         if request.temperature is not None and self._takes_temperature:
             params["temperature"] = request.temperature
+        if headers:
+            params["extra_headers"] = headers  # the model span's traceparent
         return await self.client.messages.create(**params)
 
     async def _parse(self, upstream: Any) -> AsyncIterator[Part]:

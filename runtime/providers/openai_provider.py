@@ -51,7 +51,7 @@ class OpenAIProvider(StreamingProvider):
             kwargs["http_client"] = http_client
         self.client = openai.AsyncOpenAI(**kwargs)
 
-    async def _open(self, request: LLMRequest) -> Any:
+    async def _open(self, request: LLMRequest, headers: dict[str, str] | None = None) -> Any:
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
@@ -62,6 +62,8 @@ class OpenAIProvider(StreamingProvider):
             params["temperature"] = request.temperature
         if self.include_usage:
             params["stream_options"] = {"include_usage": True}
+        if headers:
+            params["extra_headers"] = headers  # the model span's traceparent
         return await self.client.chat.completions.create(**params)
 
     async def _parse(self, upstream: Any) -> AsyncIterator[Part]:

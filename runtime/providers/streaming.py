@@ -10,8 +10,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .. import tracing
 from ..ports import LLMRequest, Usage
 from .errors import StreamDropped
+from .genai import ModelSpan
 from .text import WholeText
 from .translate import SdkErrors, translate
 
@@ -27,8 +29,9 @@ class StreamingProvider:
     where: str = ""  # base URL, shown in error messages (never a key)
     errors: SdkErrors | None = None  # the SDK's exception types, set where the SDK is imported
 
-    async def _open(self, request: LLMRequest) -> Any:
-        """Start the request; returns the SDK's async stream (has ``close()``)."""
+    async def _open(self, request: LLMRequest, headers: dict[str, str] | None = None) -> Any:
+        """Start the request (``headers``: extra HTTP headers, the trace's ``traceparent``);
+        returns the SDK's async stream (has ``close()``)."""
         raise NotImplementedError
 
     def _parse(self, upstream: Any) -> AsyncIterator[Part]:
@@ -46,13 +49,24 @@ class StreamingProvider:
         usage = Usage()
         finished = False
         upstream: Any = None
+        span = ModelSpan(self.name, self.where, request) if tracing.enabled else None
+        failure: BaseException | None = None
         try:
             try:
-                upstream = await self._open(request)
+                if span is None:
+                    upstream = await self._open(request)
+                else:
+                    token = tracing.attach(span.context)
+                    try:
+                        upstream = await self._open(request, span.headers)
+                    finally:
+                        tracing.detach(token)
                 async for kind, value in self._parse(upstream):
                     if kind == "text":
                         text = joiner.feed(value)
                         if text:
+                            if span is not None:
+                                span.first_chunk()
                             parts.append(text)
                             yield text
                     elif kind == "usage":
@@ -63,12 +77,15 @@ class StreamingProvider:
                     elif kind == "end":
                         finished = True
             except Exception as exc:  # every SDK failure becomes a typed error
-                raise translate(
+                failure = translate(
                     exc, self.errors, provider=self.name, model=request.model, partial="".join(parts), where=self.where
-                ) from exc
+                )
+                raise failure from exc
         finally:
             if upstream is not None:
                 await _close_quietly(upstream)
+            if span is not None:
+                span.finish(usage, failure)
         tail = joiner.flush()
         if tail:
             parts.append(tail)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runtime import tracing
 from runtime.logs import run_context
 from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.redis_clients import RedisTimeouts, arq_client, job_timeouts, wait_for_redis
@@ -67,7 +68,14 @@ async def run_background_job(ctx: dict[str, Any], job_data: dict[str, Any]) -> d
     Every line logged meanwhile carries the job's run and tenant ids (JSON logs)."""
     job = job_from_dict(job_data)
     with run_context(job.run_id, job.tenant_id):
-        return await _run_job(ctx, job)
+        if not (tracing.enabled and job.traceparent):
+            return await _run_job(ctx, job)
+        # the run's trace, current for this job's task: its span and its log lines continue it
+        token = tracing.attach(tracing.extract({"traceparent": job.traceparent}))
+        try:
+            return await _run_job(ctx, job)
+        finally:
+            tracing.detach(token)
 
 
 async def _run_job(ctx: dict[str, Any], job: BackgroundJob) -> dict[str, Any]:

@@ -1,0 +1,119 @@
+"""Traces in the runtime: the run's span joins the caller's trace, a span per node, the trace id
+in the events and the result, the log lines' ids; off, nothing; without OpenTelemetry, runs."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from runtime import Engine, tracing
+from runtime.logs import RunContextFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+FLOW = {
+    "akis": 1, "flow_id": "traced",
+    "nodes": [{"id": "in", "type": "user_input"},
+              {"id": "ai", "type": "ai_response", "config": {"provider": "mock", "provider_options": {"chunks": 3}}},
+              {"id": "out", "type": "output"}],
+    "edges": [{"source": "in", "target": "ai"}, {"source": "ai", "target": "out"}],
+}
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert tracing.enable(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.disable()
+
+
+async def test_a_run_continues_the_callers_trace(spans: InMemorySpanExporter) -> None:
+    events = []
+    handle = Engine().start(FLOW, {"user_message": "hi"}, on_event=events.append,
+                            trace_parent={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    result = await handle.result()
+    assert result.status == "succeeded" and result.trace_id == TRACE
+    assert [e.extra["trace_id"] for e in events if e.event in ("run.started", "run.finished")] == [TRACE, TRACE]
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    run = finished["akis.run"]
+    assert format(run.context.trace_id, "032x") == TRACE and format(run.parent.span_id, "016x") == PARENT
+    assert run.attributes["akis.status"] == "succeeded" and run.attributes["akis.flow.id"] == "traced"
+    for node_type in ("user_input", "ai_response", "output"):
+        node = finished[f"akis.node {node_type}"]
+        assert node.parent.span_id == run.context.span_id and node.context.trace_id == run.context.trace_id
+        assert node.attributes["akis.node.type"] == node_type and node.attributes["akis.status"] == "succeeded"
+        assert node.attributes["akis.cache.outcome"] == "off" and node.attributes["akis.tenant.id"] == "1"
+
+
+async def test_a_failed_node_marks_its_span(spans: InMemorySpanExporter) -> None:
+    flow = {"akis": 1, "flow_id": "failing",
+            "nodes": [{"id": "in", "type": "user_input"},
+                      {"id": "call", "type": "http_request", "config": {"url": "http://127.0.0.1:9/", "timeout_s": 2}},
+                      {"id": "out", "type": "output"}],
+            "edges": [{"source": "in", "target": "call"}, {"source": "call", "target": "out"}]}
+    result = await Engine().run(flow, {"user_message": "hi"})
+    assert result.status == "failed" and len(result.trace_id) == 32
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    call = finished["akis.node http_request"]
+    assert call.attributes["akis.status"] == "failed" and call.status.status_code.name == "ERROR"
+    assert "akis.node.error" in call.attributes and call.events[0].name == "exception"
+    assert finished["akis.run"].attributes["akis.node.failed"] == "call"
+
+
+async def test_off_no_trace_id_and_no_extra() -> None:
+    assert not tracing.enabled
+    events = []
+    result = await Engine().start(FLOW, {"user_message": "hi"}, on_event=events.append,
+                                  trace_parent={"traceparent": f"00-{TRACE}-{PARENT}-01"}).result()
+    assert result.trace_id == ""
+    assert all("trace_id" not in e.extra for e in events)
+
+
+def test_log_lines_carry_the_current_span(spans: InMemorySpanExporter) -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", None, None)
+    RunContextFilter().filter(record)
+    assert (record.trace_id, record.span_id) == (None, None)
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("s") as span:
+        RunContextFilter().filter(record)
+    assert record.trace_id == format(span.get_span_context().trace_id, "032x")
+    assert record.span_id == format(span.get_span_context().span_id, "016x")
+
+
+def test_wanted_only_by_the_standard_variables() -> None:
+    assert not tracing.wanted({})
+    assert tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    assert tracing.wanted({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"})
+    assert tracing.wanted({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert not tracing.wanted({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"})
+    assert not tracing.wanted({"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"})
+
+
+def test_the_runtime_runs_without_opentelemetry() -> None:
+    """``opentelemetry`` made unimportable: the runtime imports, tracing stays off, a flow runs."""
+    code = (
+        "import sys, asyncio\n"
+        "sys.modules['opentelemetry'] = None\n"
+        "from runtime import Engine, tracing\n"
+        "assert not tracing.configure() and not tracing.enable()\n"
+        f"flow = {FLOW!r}\n"
+        "r = asyncio.run(Engine().run(flow, {'user_message': 'hi'}))\n"
+        "assert r.status == 'succeeded' and r.trace_id == '', r\n"
+        "print('ok')\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
