@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
 from runtime.cache.cli import cache_app
 from runtime.cli import app as cli
 from runtime.cli import set_recording_factory
-from runtime.settings import get_settings
+from runtime.settings import AkisSettings, get_settings
 from storage import cli as storage_cli
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def serve(
     port: int = typer.Option(None, "--port", help="Port (default AKIS_PORT, 8080)."),
 ) -> None:
     """Start the editor, the HTTP API and the runtime in one process."""
-    settings = get_settings()
+    settings = _settings()
     if host:
         settings.host = host
     if port:
@@ -49,6 +50,19 @@ def serve(
     run_server(settings)
 
 
+def _settings() -> AkisSettings:
+    """The settings, or one ``error:`` line per setting that is wrong (no traceback) and exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            name = name if name.startswith(("AKIS_", "ANTHROPIC_", "OPENAI_")) else f"AKIS_{name}"
+            message = problem["msg"].removeprefix("Value error, ")
+            typer.echo(f"error: {message}" if name in message else f"error: {name}: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     build_cli()()
 
@@ -56,4 +70,7 @@ def main() -> None:
 if __name__ in {"__main__", "__mp_main__"}:
     from editor.server import run_server
 
-    run_server(get_settings())
+    try:
+        run_server(_settings())
+    except typer.Exit as stop:
+        raise SystemExit(stop.exit_code) from None

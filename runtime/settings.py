@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.data import PLUGINS_DIR
@@ -60,6 +60,22 @@ class AkisSettings(BaseSettings):
     metrics_token: SecretStr = SecretStr("")
     metrics_allow: str = ""  # comma-separated addresses or networks (10.0.0.0/8, ::1)
     metrics_tenant_label: bool = False  # a tenant label on run and node metrics (one series per tenant)
+    # a link to a run's trace in a tracing UI (Jaeger, Tempo, ...): {trace_id} is replaced; empty: no link
+    trace_url: str = ""
+
+    @field_validator("trace_url")
+    @classmethod
+    def _trace_url(cls, value: str) -> str:
+        """A pattern the run pane, History and dashboard can turn into a link, or a clear refusal."""
+        value = value.strip()
+        if value and (not value.lower().startswith(("http://", "https://")) or "{trace_id}" not in value):
+            raise ValueError("AKIS_TRACE_URL must be an http(s) URL containing {trace_id}, "
+                             f"like https://jaeger.example.com/trace/{{trace_id}}; got {value!r}")
+        return value
+
+    def trace_link(self, trace_id: str) -> str | None:
+        """The link to one trace, or None without ``AKIS_TRACE_URL``."""
+        return self.trace_url.replace("{trace_id}", trace_id) if self.trace_url and trace_id else None
 
     @property
     def tiers(self) -> list[str]:

@@ -147,13 +147,14 @@ class StoredRun(BaseModel):
     first_chunk_ms: float | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    trace_id: str | None = None  # the run's OpenTelemetry trace (32 hex); None when it was not traced
 
     @classmethod
     def of(cls, row: Run) -> StoredRun:
         return cls(run_id=row.id, flow_id=row.flow_id, flow_version=row.flow_version, session_id=row.session_id,
                    status=row.status, output=row.output, error=row.error, started_at=row.started_at,
                    finished_at=row.finished_at, duration_ms=row.duration_ms, first_chunk_ms=row.first_chunk_ms,
-                   tokens_in=row.tokens_in, tokens_out=row.tokens_out)
+                   tokens_in=row.tokens_in, tokens_out=row.tokens_out, trace_id=row.trace_id)
 
 
 class MetricRowOut(BaseModel):

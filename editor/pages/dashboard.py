@@ -28,6 +28,7 @@ from editor.charts import (
 )
 from editor.charts.style import fmt_ms
 from editor.context import AkisContext
+from editor.pages.slowest_runs import SlowestRuns
 from editor.services.errors import DATABASE_ERRORS
 from editor.theme import apply_theme, header
 from runtime.cache.keys import CacheKeyError, parse_key
@@ -102,6 +103,7 @@ class DashboardView(ui.column):
             with ui.grid(columns="repeat(auto-fit, minmax(440px, 1fr))").classes("w-full gap-3"):
                 self.plots = {name: self._chart(name) for name in (
                     "by_type", "by_node", "durations", "runs", "cache_types", "cache_keys", "first_chunk", "tokens")}
+            self.slowest = SlowestRuns(context.settings)
         self.timer = ui.timer(REFRESH_S, self._tick)
 
     def _chart(self, name: str) -> ui.plotly:
@@ -185,6 +187,7 @@ class DashboardView(ui.column):
                                                      p50=data.first_chunk_p50, p95=data.first_chunk_p95))
         self._show("tokens", tokens_figure(data.tokens, bucket_s=data.bucket_s, window=window))
         self._kpis(data)
+        self.slowest.show(data.slowest)
         self.updated.set_text(f"Updated {utcnow():%H:%M:%S} UTC" + (" · live" if self.live.value else ""))
 
     async def _cache_keys(self, f: Filters) -> dict[str, dict[str, Any]]:

@@ -45,6 +45,8 @@ def describe(context: AkisContext, tenant_id: str) -> list[tuple[str, list[tuple
             ("OpenAI key", "set" if key_set["openai"] else "not set: the offline mock answers"),
             ("OpenAI-compatible server", redact_url(settings.openai_base_url)),
         ]),
+        ("Tracing", [("Trace links (AKIS_TRACE_URL)",
+                      settings.trace_url or "not set: run trace ids are shown as text, not links")]),
         ("Node types", [("Available to tenant " + tenant_id, ", ".join(t.type_id for t in types)),
                         ("Plugins folder", str(settings.plugins_dir)),
                         ("Plugins not loaded", "; ".join(context.registry.load_errors) or "none")]),

@@ -18,6 +18,7 @@ from storage.models import Run
 
 from ..charts.style import fmt_ms
 from ..charts.timeline import timeline_figure
+from ..trace_link import trace_id_view
 from .data import recent_runs, stored_timeline
 from .live import LiveRun
 from .marks import fixed_plot, tag
@@ -66,6 +67,7 @@ class HistoryView(ui.column):
             with ui.item_section():
                 ui.item_label(message[:80] or run.id).classes("ellipsis")
                 ui.item_label(f"{run.started_at:%Y-%m-%d %H:%M:%S} · session {run.session_id}").props("caption")
+                trace_id_view(run.trace_id, self.context.settings, f"history-trace-{run.id}", stop_clicks=True)
             with ui.item_section().props("side"):
                 ui.item_label(fmt_ms(run.duration_ms))
                 ui.item_label(run.status).props("caption")
@@ -86,6 +88,7 @@ class HistoryView(ui.column):
             self.dialog.delete()  # one run open at a time
         with self, tag(ui.dialog(), "history-dialog") as dialog, ui.card().classes("w-full").style("max-width: 900px"):
             tag(fixed_plot(figure), "history-timeline").classes("w-full")
+            trace_id_view(run.trace_id, self.context.settings, "history-dialog-trace")
             if run.error:
                 ui.label(run.error).classes("text-negative").style("white-space: pre-wrap")
             ui.label("Output").classes("text-weight-medium")

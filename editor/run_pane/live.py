@@ -17,12 +17,14 @@ from runtime.events import (
     NODE_SKIPPED,
     NODE_STARTED,
     RUN_FINISHED,
+    RUN_STARTED,
     Event,
 )
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import FlowDocument
 from runtime.nodes.registry import NodeRegistry
 from runtime.report import RunReport
+from storage.recorder import trace_id_of
 
 from ..charts.timeline import TimelineBar, bars_from_report, observed_critical_path
 
@@ -53,6 +55,7 @@ class LiveRun:
     report: RunReport = field(default_factory=RunReport)
     answers: dict[str, Answer] = field(default_factory=dict)
     finished: bool = False
+    trace_id: str | None = None  # the run's trace (run.started/run.finished), None with tracing off
 
     def __post_init__(self) -> None:
         self.labels = {n.id: n.label or n.id for n in self.document.nodes}
@@ -107,6 +110,8 @@ class LiveRun:
             failed = event.status == "failed"
             return [(node, {"status": "failed" if failed else "done", "duration_ms": _ms(event.duration_ms),
                             "error": event.error if failed else None})]
+        if kind in (RUN_STARTED, RUN_FINISHED):
+            self.trace_id = trace_id_of(event) or self.trace_id
         if kind == RUN_FINISHED:
             return self._finish(event)
         return []

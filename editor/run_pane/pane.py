@@ -35,6 +35,7 @@ from runtime.flow.validate import validate_flow
 
 from ..charts.style import fmt_ms
 from ..charts.timeline import timeline_figure
+from ..trace_link import trace_id_view
 from .answers import AnswerPanes
 from .chat import ChatView
 from .compare import run_compare
@@ -318,6 +319,7 @@ class RunPane(ui.column):
             parts.append(f"first chunk {fmt_ms(report.first_chunk_ms)}")
         self.status.set_text(" · ".join(parts).capitalize())
         with self.result_box:
+            trace_id_view(live.trace_id, self.context.settings, "run-trace")
             for notice in self.context.services.notices:  # e.g. no API key: the offline mock answered
                 tag(ui.label(f"Note: {notice}"), "run-notice").classes("text-caption text-grey-7 w-full")
             if live.error:
