@@ -21,8 +21,10 @@ ARTIFACTS = ROOT / "artifacts" / "run_pane"
 
 
 class RunPaneServer:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
+        """``env``: settings for this app (the test's own ``AKIS_*`` variables are never passed on)."""
         self.data = data
+        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = ARTIFACTS / f"app-{self.port}.log"
@@ -33,6 +35,7 @@ class RunPaneServer:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTEST_CURRENT_TEST", "ANTHROPIC_API_KEY", "OPENAI_API_KEY") and not k.startswith("AKIS_")}
+        env.update(self.env)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen([sys.executable, str(APP), "--port", str(self.port), "--data", str(self.data)],
                                      cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
