@@ -53,7 +53,7 @@ class Run:
         "cache", "clock", "counts", "deferred", "done", "exclusive_running", "fatal", "first_chunk_ms", "index",
         "last_chunk_ms", "listener", "loop", "metrics", "on_succeeded", "plan", "pumping", "ready", "results",
         "run_id", "running", "services", "session_id", "settled", "t0", "tenant_id", "texts", "trace", "trace_ctx",
-        "trace_parent", "trace_token", "usage", "values", "warmup",
+        "trace_nodes", "trace_parent", "trace_token", "usage", "values", "warmup",
     )
 
     def __init__(
@@ -91,6 +91,7 @@ class Run:
         self.trace: Any = None  # the run's span, while tracing is on
         self.trace_ctx: Any = None  # the context with the run's span: the parent of its node spans
         self.trace_token: Any = None  # undoes making the run's span current (spans.end_run)
+        self.trace_nodes = False  # the run's span is sampled: its nodes get spans too
 
     # -- events -------------------------------------------------------------------------------
     def now_ms(self) -> float:
@@ -167,7 +168,7 @@ class Run:
         else:
             assert node.config is not None  # plan.py: a config without templates is validated once
             config = node.config.model_dump(mode="json")
-        parent = tracing.traceparent(self.trace_ctx) if self.trace is not None else ""
+        parent = tracing.traceparent(self.trace_ctx) if self.trace_ctx is not None else ""
         return BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
                              node.id, node.type_id, config, parent)
 
@@ -209,9 +210,6 @@ class Run:
     def _start_inline(self, node: PlannedNode) -> None:
         """Step the node here; it settles before returning unless it suspends, and then a task
         carries on from where it stopped."""
-        if self.trace is not None:  # traced: a task, so the node's span is current in its own context only
-            self.running[node.index] = self.loop.create_task(self._node_task(node))
-            return
         # bench/bench_throughput.py: -2.5% without this (a task per inline node; callgrind)
         carrying_on = step_eagerly(self.loop, self._node_task(node))
         if carrying_on is not None:
@@ -274,7 +272,7 @@ class Run:
                               self.values, self.services)
             span: Any = None
             error: str | None = None
-            if self.trace is not None:
+            if self.trace_nodes:
                 span = spans.start_node(self, node)
             status = "succeeded"
             cache: CacheOutcome = "off"
@@ -370,7 +368,7 @@ class Run:
         retry = node.spec.retry
         attempts = retry.attempts if retry else 1
         for attempt in range(1, attempts + 1):
-            if self.trace is not None:
+            if self.trace_nodes:
                 tracing.set_attribute("akis.node.attempt", attempt)
             sent = self.texts.get(node.id)
             chunks_before = len(sent) if sent else 0

@@ -1,8 +1,11 @@
 """The run's and its nodes' spans (tracing on only: the run calls these after checking).
 
 A node's span is made current in the node's own task while the node runs, so what the node
-sends (``http_request``, a model call) carries its ``traceparent``; the run starts traced
-nodes as tasks, never stepped inline in another node's context.
+sends (``http_request``, a model call) carries its ``traceparent``. An inline node (one that
+never waits, stepped in whichever context settled its input) gets a span that is not made
+current: it sends nothing, and making it current there would leak into that context. A run
+whose span is not sampled makes no node spans; what its nodes send carries the run's
+(unsampled) context, so the next service follows the decision.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ def start_run(run: Run) -> None:
     })
     run.trace_ctx = tracing.context_of(run.trace)
     run.trace_token = tracing.attach(run.trace_ctx)
+    run.trace_nodes = run.trace.is_recording()
 
 
 def end_run(run: Run, status: str, error: str | None, failed_node: str | None) -> None:
@@ -46,12 +50,12 @@ def end_run(run: Run, status: str, error: str | None, failed_node: str | None) -
 def start_node(run: Run, node: PlannedNode) -> NodeSpan:
     span = tracing.start(f"akis.node {node.type_id}", run.trace_ctx, {
         "akis.node.id": node.id, "akis.node.type": node.type_id, "akis.tenant.id": run.tenant_id,
-        "akis.run.id": run.run_id,
     })
-    return NodeSpan(span, tracing.attach(tracing.context_of(span, run.trace_ctx)))
+    return NodeSpan(span, None if node.inline else tracing.attach(tracing.context_of(span, run.trace_ctx)))
 
 
 def end_node(node_span: NodeSpan, status: str, cache: CacheOutcome, error: str | None) -> None:
-    tracing.detach(node_span.token)
+    if node_span.token is not None:
+        tracing.detach(node_span.token)
     tracing.end(node_span.span, status, error if status == "failed" else None,
                 **{"akis.cache.outcome": cache, "akis.node.error": error})
