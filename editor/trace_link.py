@@ -13,6 +13,12 @@ from runtime.settings import AkisSettings
 from storage.recorder import TRACE_ID
 
 SHORT = 8
+# The Clipboard API exists only in secure contexts (https, localhost); an editor served over plain
+# http on a LAN copies through a selected textarea instead.
+COPY_JS = ("() => {{ const id = '{trace_id}'; if (navigator.clipboard && window.isSecureContext) {{ "
+           "navigator.clipboard.writeText(id); return; }} const area = document.createElement('textarea'); "
+           "area.value = id; document.body.appendChild(area); area.select(); document.execCommand('copy'); "
+           "area.remove(); }}")
 
 
 def usable(trace_id: str | None) -> str | None:
@@ -41,6 +47,5 @@ def trace_id_view(trace_id: str | None, settings: AkisSettings, name: str, *, pr
             f'title="{found}" data-testid={name}').mark(name)
         copy = ui.button(icon="content_copy").props(f'flat dense round size=xs title="Copy trace id {found}" '
                                                      f"data-testid={name}-copy").classes("text-grey-7")
-        copy.on("click.stop" if stop_clicks else "click",
-                js_handler=f"() => navigator.clipboard && navigator.clipboard.writeText('{found}')")
+        copy.on("click.stop" if stop_clicks else "click", js_handler=COPY_JS.format(trace_id=found))
     return row

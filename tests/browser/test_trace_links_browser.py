@@ -49,6 +49,9 @@ def test_the_slowest_runs_link_their_traces(page: Any, traced_server: RunPaneSer
     assert page.locator("[data-testid=slow-trace-slow-2]").count() == 0, "no trace id, nothing shown"
     cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
     assert [c.strip() for c in cells[2:4]] == ["8.42 s", "failed"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("[data-testid=slow-trace-slow-0-copy]")
+    page.wait_for_function(f"navigator.clipboard.readText().then(t => t === '{SLOW[0][3]}')", timeout=5000)
     table.scroll_into_view_if_needed()
     shot(page, "dashboard_slowest_runs", "[data-testid=slowest-runs]")
     shot(page, "dashboard_with_slowest_runs")
