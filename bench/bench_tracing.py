@@ -33,7 +33,8 @@ from runtime.services import MemoryConversationStore
 
 MESSAGE = "I need a pallet jack for a small warehouse"
 TARGET_RATIO = 0.85
-CONTENDERS = ("off", "on", "sampled")  # sampled: OTEL_TRACES_SAMPLER=parentbased_traceidratio, arg 0.1
+# sampled: OTEL_TRACES_SAMPLER=parentbased_traceidratio with arg 0.1; unsampled: arg 0 (tracing on, no trace kept)
+CONTENDERS = ("off", "on", "sampled", "unsampled")
 RECEIVER = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,7 +106,8 @@ async def measure(runs: int, rounds: int, scale: float, endpoint: str) -> dict[s
     engine = Engine()
     counts, tenth = Exported(), Exported()
     providers = {"on": traced_provider(endpoint, counts, queue=runs * 20),
-                 "sampled": traced_provider(endpoint, tenth, queue=runs * 20, ratio=0.1)}
+                 "sampled": traced_provider(endpoint, tenth, queue=runs * 20, ratio=0.1),
+                 "unsampled": traced_provider(endpoint, tenth, queue=runs * 20, ratio=0.0)}
     await engine_round(engine, flow, 10, "warmup")
     for provider in providers.values():
         tracing.enable(provider)
@@ -136,7 +138,7 @@ async def measure(runs: int, rounds: int, scale: float, endpoint: str) -> dict[s
         out[f"{who}_runs_per_s"] = runs / median(walls[who])
         out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
     out["spans_failed"] += tenth.failed
-    for who in ("on", "sampled"):
+    for who in CONTENDERS[1:]:
         out[f"{who}_vs_off"] = median([off / on for on, off in zip(walls[who], walls["off"], strict=True)])
         out[f"{who}_vs_off_cpu"] = median([off / on for on, off in zip(cpus[who], cpus["off"], strict=True)])
     return out
@@ -168,7 +170,8 @@ def main() -> None:
     print(f"\nthroughput with tracing / without {r['on_vs_off']:.3f} (by CPU time {r['on_vs_off_cpu']:.3f}; "
           f"target >= {TARGET_RATIO:g}): {'met' if met else 'MISSED'}; {r['spans_exported']} spans exported "
           f"({r['spans_per_run']:.1f} a run), {r['spans_failed']} failed; 10% sampled / off {r['sampled_vs_off']:.3f} "
-          f"(by CPU time {r['sampled_vs_off_cpu']:.3f})")
+          f"(by CPU time {r['sampled_vs_off_cpu']:.3f}); none sampled / off {r['unsampled_vs_off']:.3f} "
+          f"(by CPU time {r['unsampled_vs_off_cpu']:.3f})")
     emit({"benchmark": "tracing", "tiny": args.tiny, "runs": runs, "rounds": rounds, "scale": args.scale,
           **r, "target_met": met, **machine()})
 

@@ -128,6 +128,15 @@ def traceparent(ctx: Any = None) -> str:
     return carrier.get("traceparent", "")
 
 
+def sampled(parent: str) -> bool:
+    """Whether a ``traceparent`` value says its trace is sampled (flag bit 0; other bits, such as
+    the random-id flag, vary)."""
+    try:
+        return bool(int(parent[-2:], 16) & 1)
+    except ValueError:
+        return False
+
+
 def attach(ctx: Any) -> Any:
     return _context.attach(ctx)
 
@@ -163,6 +172,9 @@ def context_of(span: Any, parent: Any = None) -> Any:
 
 def end(span: Any, status: str, error: str | None = None, **attributes: Any) -> None:
     """Set ``akis.status`` (and the error, as the span's status) and end ``span``."""
+    if not span.is_recording():  # not sampled: nothing to describe
+        span.end()
+        return
     span.set_attribute("akis.status", status)
     for key, value in attributes.items():
         if value is not None:

@@ -30,7 +30,7 @@ async def execute_job(job: BackgroundJob, registry: NodeRegistry, services: Serv
         raise LookupError(f"background node {job.node_id!r}: unknown node type {job.node_type!r}")
     config = node_type.Config.model_validate(job.config)
     ctx = NodeContext(job.run_id, job.flow_id, job.tenant_id, job.session_id, job.node_id, {}, services)
-    if not tracing.enabled:
+    if not tracing.enabled or not tracing.sampled(job.traceparent):  # off, or the run was not sampled
         await node_type.run(config, ctx)
         return
     # not made current: an in-process job may be stepped in its run's context (see eager.py)

@@ -117,3 +117,9 @@ def test_the_runtime_runs_without_opentelemetry() -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_sampled_reads_only_the_sampled_flag() -> None:
+    assert tracing.sampled(f"00-{TRACE}-{PARENT}-01") and tracing.sampled(f"00-{TRACE}-{PARENT}-03")
+    assert not tracing.sampled(f"00-{TRACE}-{PARENT}-00") and not tracing.sampled(f"00-{TRACE}-{PARENT}-02")
+    assert not tracing.sampled("") and not tracing.sampled("garbage")
