@@ -105,29 +105,33 @@ class Run:
 
     # -- the run ------------------------------------------------------------------------------
     async def execute(self) -> RunResult:
-        if tracing.enabled:  # the one check per run when tracing is off
+        if tracing.enabled and not self.warmup:  # the one check per run when tracing is off
             spans.start_run(self)
-        self.emit(Event(RUN_STARTED, self.run_id, 0.0, flow_id=self.plan.flow_id,
-                        tenant_id=self.tenant_id, session_id=self.session_id,
-                        extra=NO_EXTRA if self.trace is None else {"trace_id": tracing.trace_id(self.trace)}))
-        for root in self.plan.roots:
-            self._make_ready(root)
-        self._pump()
-        if self.settled >= self.plan.foreground_count and not self.done.done():
-            self.done.set_result(None)
         try:
-            await self.done
-        except asyncio.CancelledError:
-            await self._cancel_running()
-            self._finish("cancelled", "the run was cancelled")
-            raise
-        if self.fatal is not None:
-            await self._cancel_running()
-            return self._finish("failed", str(self.fatal), self.fatal.node_id)
-        result = self._finish("succeeded")
-        if self.on_succeeded is not None:
-            self.on_succeeded(self, result)  # the engine queues the background nodes
-        return result
+            self.emit(Event(RUN_STARTED, self.run_id, 0.0, flow_id=self.plan.flow_id,
+                            tenant_id=self.tenant_id, session_id=self.session_id,
+                            extra=NO_EXTRA if self.trace is None else {"trace_id": tracing.trace_id(self.trace)}))
+            for root in self.plan.roots:
+                self._make_ready(root)
+            self._pump()
+            if self.settled >= self.plan.foreground_count and not self.done.done():
+                self.done.set_result(None)
+            try:
+                await self.done
+            except asyncio.CancelledError:
+                await self._cancel_running()
+                self._finish("cancelled", "the run was cancelled")
+                raise
+            if self.fatal is not None:
+                await self._cancel_running()
+                return self._finish("failed", str(self.fatal), self.fatal.node_id)
+            result = self._finish("succeeded")
+            if self.on_succeeded is not None:
+                self.on_succeeded(self, result)  # the engine queues the background nodes
+            return result
+        finally:
+            if self.trace_token is not None:  # ended before _finish (a listener raised): never left current
+                spans.end_run(self, "failed", "the run ended without finishing", None)
 
     def _finish(self, status: str, error: str | None = None, failed_node: str | None = None) -> RunResult:
         output: dict[str, Any] = {}

@@ -41,6 +41,7 @@ def start_run(run: Run) -> None:
 
 
 def end_run(run: Run, status: str, error: str | None, failed_node: str | None) -> None:
+    """End the run's span and stop it being current (the run's task, or its caller's)."""
     tracing.end(run.trace, status, error, **{"akis.node.failed": failed_node})
     if run.trace_token is not None:
         token, run.trace_token = run.trace_token, None

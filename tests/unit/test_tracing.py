@@ -123,3 +123,22 @@ def test_sampled_reads_only_the_sampled_flag() -> None:
     assert tracing.sampled(f"00-{TRACE}-{PARENT}-01") and tracing.sampled(f"00-{TRACE}-{PARENT}-03")
     assert not tracing.sampled(f"00-{TRACE}-{PARENT}-00") and not tracing.sampled(f"00-{TRACE}-{PARENT}-02")
     assert not tracing.sampled("") and not tracing.sampled("garbage")
+
+
+async def test_a_listener_that_raises_leaves_no_span_current(spans: InMemorySpanExporter) -> None:
+    """``Engine.run`` runs in the caller's task: however the run ends, its span is not left current."""
+    from opentelemetry import trace
+
+    def explode(event: object) -> None:
+        raise RuntimeError("listener bug")
+
+    with pytest.raises(RuntimeError):
+        await Engine().run(FLOW, {"user_message": "hi"}, on_event=explode)
+    assert not trace.get_current_span().get_span_context().is_valid
+    run = next(s for s in spans.get_finished_spans() if s.name == "akis.run")
+    assert run.attributes["akis.status"] == "failed"
+
+
+async def test_warm_up_runs_are_not_traced(spans: InMemorySpanExporter) -> None:
+    result = await Engine().run(FLOW, {"user_message": "hi"}, warmup=True)
+    assert result.trace_id == "" and not spans.get_finished_spans()
