@@ -15,9 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import tracing
-from ..errors import NodeError
 from ..events import (
-    MESSAGE_CHUNK,
     NO_EXTRA,
     NODE_FAILED,
     NODE_FINISHED,
@@ -29,11 +27,12 @@ from ..events import (
     Event,
 )
 from ..nodes.base import NodeContext
-from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache, Usage
+from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache
 from ..services import Services
 from . import spans
 from .clock import NodeClock, NodeTiming
 from .eager import step_eagerly
+from .execute import attempts, call
 from .plan import Plan, PlannedNode
 from .result import RunResult, as_result, describe_error
 
@@ -287,9 +286,9 @@ class Run:
                     result, hit = await self._cached(node, config, ctx, self.now_ms() - start)
                     cache = "hit" if hit else "miss"
                 elif not node.plain:
-                    result = await self._attempts(node, config, ctx, self.now_ms() - start)
+                    result = await attempts(self, node, config, ctx, self.now_ms() - start)
                 elif node.streams:
-                    result = await self._call(node, config, ctx)  # one frame less on every resume
+                    result = await call(self, node, config, ctx)  # one frame less on every resume
                 else:
                     result = await node.node_type.run(config, ctx)
                     if type(result) is not dict:
@@ -361,80 +360,8 @@ class Run:
         fields = {k: rendered.get(k) for k in strategy.key_fields} if strategy.key_fields else rendered
         policy = CachePolicy(strategy.ttl, fields, tuple(strategy.tags))
         return await self.cache.get_or_compute(
-            self.tenant_id, node.type_id, policy, lambda: self._attempts(node, config, ctx, rendering_ms)
+            self.tenant_id, node.type_id, policy, lambda: attempts(self, node, config, ctx, rendering_ms)
         )
-
-    async def _attempts(self, node: PlannedNode, config: Any, ctx: NodeContext,
-                        rendering_ms: float = 0.0) -> dict[str, Any]:
-        """Run the node under its timeout and retry policy. A streaming node that already sent
-        text is not retried: the person would see the text twice. Rendering the config took
-        ``rendering_ms`` of the node's time: the first attempt has the rest of its timeout."""
-        retry = node.spec.retry
-        attempts = retry.attempts if retry else 1
-        for attempt in range(1, attempts + 1):
-            if self.trace_nodes:
-                tracing.set_attribute("akis.node.attempt", attempt)
-            sent = self.texts.get(node.id)
-            chunks_before = len(sent) if sent else 0
-            try:
-                if node.spec.timeout_s:
-                    timeout = node.spec.timeout_s
-                    if attempt == 1 and rendering_ms:
-                        timeout = max(timeout - rendering_ms / 1000.0, 0.0)
-                    try:
-                        async with asyncio.timeout(timeout):
-                            return await self._call(node, config, ctx)
-                    except TimeoutError:
-                        raise NodeError(f"timed out after {node.spec.timeout_s:g} s") from None
-                return await self._call(node, config, ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                sent = self.texts.get(node.id)
-                if (attempt == attempts or (len(sent) if sent else 0) != chunks_before
-                        or not getattr(exc, "retryable", True)):  # a missing key will not appear on retry
-                    raise
-                assert retry is not None
-                wait = retry.backoff_s * 2 ** (attempt - 1)
-                await asyncio.sleep(max(wait, float(getattr(exc, "retry_after", 0) or 0)))
-        raise AssertionError("unreachable")
-
-    async def _call(self, node: PlannedNode, config: Any, ctx: NodeContext) -> dict[str, Any]:
-        if not node.streams:
-            return as_result(await node.node_type.run(config, ctx), node)
-        result: dict[str, Any] | None = None
-        parts = self.texts[node.id] = []
-        seq = 0
-        stream = node.node_type.run(config, ctx)
-        # the per-chunk path, inlined: now_ms, emit and a positional Event
-        # bench/bench_throughput.py: -5% without this (with the two above; keyword Events)
-        run_id, node_id, type_id, listener, t0 = self.run_id, node.id, node.type_id, self.listener, self.t0
-        perf_counter = time.perf_counter
-        try:
-            async for item in stream:
-                if type(item) is str or isinstance(item, str):
-                    if not item:
-                        continue
-                    t = (perf_counter() - t0) * 1000.0
-                    if self.first_chunk_ms is None:
-                        self.first_chunk_ms = t
-                    self.last_chunk_ms = t
-                    parts.append(item)
-                    if listener is not None:  # the event is not kept while the stream waits
-                        listener(Event(MESSAGE_CHUNK, run_id, t, self.index, node_id, type_id, item, seq))
-                    self.index += 1
-                    seq += 1
-                elif isinstance(item, Usage):
-                    usage = ctx.usage
-                    usage["tokens_in"] = usage.get("tokens_in", 0) + item.input_tokens
-                    usage["tokens_out"] = usage.get("tokens_out", 0) + item.output_tokens
-                else:
-                    result = as_result(item, node)
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()  # closes an upstream HTTP stream on cancel or error
-        return result if result is not None else node.node_type.stream_result("".join(parts))
 
     def _last_answer(self) -> str:
         """The text of the last streaming node that finished (what the person read last)."""
