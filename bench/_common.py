@@ -5,12 +5,14 @@ smoke test) can read the numbers with ``json.loads(output.splitlines()[-1])``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +67,45 @@ def emit(data: dict[str, Any]) -> None:
     """Print the one JSON line (always the last line of a benchmark's output)."""
     sys.stdout.flush()
     print(json.dumps(data, sort_keys=True), flush=True)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What a concurrent-runs benchmark was asked for: runs per round, rounds, time scale."""
+
+    tiny: bool
+    runs: int
+    rounds: int
+    scale: float
+
+
+def rounds_from_args(description: str) -> Rounds:
+    """``--tiny/--runs/--rounds/--scale``, shared by the throughput, metrics and tracing benchmarks."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tiny", action="store_true", help="50 runs, one round (smoke test)")
+    parser.add_argument("--runs", type=int, default=None, help="concurrent runs per round (default 1000)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 7)")
+    parser.add_argument("--scale", type=float, default=100.0, help="divide every wait by this (default 100)")
+    args = parser.parse_args()
+    runs = args.runs or (50 if args.tiny else 1000)
+    rounds = args.rounds or (1 if args.tiny else 7)
+    if runs <= 0 or rounds <= 0 or args.scale <= 0:
+        parser.error("--runs, --rounds and --scale must be positive")
+    return Rounds(args.tiny, runs, rounds, args.scale)
+
+
+def per_run(walls: dict[str, list[float]], cpus: dict[str, list[float]], runs: int,
+            contenders: Sequence[str]) -> dict[str, float]:
+    """Runs per second and CPU microseconds per run of each contender (medians over rounds)."""
+    out: dict[str, float] = {}
+    for who in contenders:
+        out[f"{who}_runs_per_s"] = runs / median(walls[who])
+        out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
+    return out
+
+
+def round_ratio(contender: Sequence[float], baseline: Sequence[float]) -> float:
+    """The contender's throughput as a fraction of the baseline's, from their times per round:
+    the ratio within each round (neighbours in time, so a noisy machine moves both alike), then
+    the median over rounds."""
+    return median([base / own for own, base in zip(contender, baseline, strict=True)])

@@ -11,7 +11,6 @@ reported (target: ``on`` within 15% of ``off``). One scrape of the registry is t
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
-from _common import emit, machine, median, table
+from _common import emit, machine, per_run, round_ratio, rounds_from_args, table
 from _seedflow import PARALLEL, scaled_document
 
 from editor.observability.metrics import AppMetrics
@@ -88,25 +87,15 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
     size = len(generate_latest(metrics.registry))
     scrape_ms = (time.perf_counter() - t0) * 1000
     out: dict[str, Any] = {"scrape_ms": scrape_ms, "scrape_bytes": size}
-    for who in CONTENDERS:
-        out[f"{who}_runs_per_s"] = runs / median(walls[who])
-        out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
-    out["on_vs_off"] = median([off / on for on, off in zip(walls["on"], walls["off"], strict=True)])
-    out["on_vs_off_cpu"] = median([off / on for on, off in zip(cpus["on"], cpus["off"], strict=True)])
+    out.update(per_run(walls, cpus, runs, CONTENDERS))
+    out["on_vs_off"] = round_ratio(walls["on"], walls["off"])
+    out["on_vs_off_cpu"] = round_ratio(cpus["on"], cpus["off"])
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="50 runs, one round (smoke test)")
-    parser.add_argument("--runs", type=int, default=None, help="concurrent runs per round (default 1000)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 7)")
-    parser.add_argument("--scale", type=float, default=100.0, help="divide every wait by this (default 100)")
-    args = parser.parse_args()
-    runs = args.runs or (50 if args.tiny else 1000)
-    rounds = args.rounds or (1 if args.tiny else 7)
-    if runs <= 0 or rounds <= 0 or args.scale <= 0:
-        parser.error("--runs, --rounds and --scale must be positive")
+    args = rounds_from_args(__doc__.splitlines()[0])
+    runs, rounds = args.runs, args.rounds
     r = asyncio.run(measure(runs, rounds, args.scale))
     rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_cpu_us_per_run"]] for who in CONTENDERS]
     print(table(["metrics", "runs/s", "CPU us/run"], rows,

@@ -17,14 +17,13 @@ garbage collector's collections per round are reported too: a full one walks the
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import time
 from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
-from _common import emit, machine, median, percentile, table
+from _common import emit, machine, median, percentile, round_ratio, rounds_from_args, table
 from _seedflow import PARALLEL, SeedSpec, handwritten, handwritten_bare, scaled_document, seed_spec
 
 from runtime import Engine, FlowDocument, load_flow
@@ -134,23 +133,14 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
         out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
         out[f"{who}_collections"] = [median([float(g[k]) for g in gcs[who]]) for k in range(3)]
     for base in ("handwritten", "bare"):
-        # within each round (neighbours in time), then the median over rounds
-        out[f"akis_vs_{base}"] = median([b / a for a, b in zip(walls["akis"], walls[base], strict=True)])
-        out[f"akis_vs_{base}_cpu"] = median([b / a for a, b in zip(cpus["akis"], cpus[base], strict=True)])
+        out[f"akis_vs_{base}"] = round_ratio(walls["akis"], walls[base])
+        out[f"akis_vs_{base}_cpu"] = round_ratio(cpus["akis"], cpus[base])
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="50 runs, one round (smoke test)")
-    parser.add_argument("--runs", type=int, default=None, help="concurrent runs per round (default 1000)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 7)")
-    parser.add_argument("--scale", type=float, default=100.0, help="divide every wait by this (default 100)")
-    args = parser.parse_args()
-    runs = args.runs or (50 if args.tiny else 1000)
-    rounds = args.rounds or (1 if args.tiny else 7)
-    if runs <= 0 or rounds <= 0 or args.scale <= 0:
-        parser.error("--runs, --rounds and --scale must be positive")
+    args = rounds_from_args(__doc__.splitlines()[0])
+    runs, rounds = args.runs, args.rounds
     r = asyncio.run(measure(runs, rounds, args.scale))
     rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_p50_ms"], r[f"{who}_p99_ms"], r[f"{who}_cpu_us_per_run"],
              "/".join(f"{n:g}" for n in r[f"{who}_collections"])] for who in CONTENDERS]

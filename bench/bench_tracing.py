@@ -15,7 +15,6 @@ round itself: callgrind's instructions per run on both trees (docs/observability
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import subprocess
@@ -24,7 +23,7 @@ import time
 from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
-from _common import emit, machine, median, table
+from _common import emit, machine, per_run, round_ratio, rounds_from_args, table
 from _seedflow import PARALLEL, scaled_document
 
 from runtime import Engine, FlowDocument, load_flow, tracing
@@ -134,27 +133,17 @@ async def measure(runs: int, rounds: int, scale: float, endpoint: str) -> dict[s
         provider.shutdown()
     out: dict[str, Any] = {"spans_exported": counts.spans - before, "spans_failed": counts.failed,
                            "spans_per_run": (counts.spans - before) / (runs * rounds)}
-    for who in CONTENDERS:
-        out[f"{who}_runs_per_s"] = runs / median(walls[who])
-        out[f"{who}_cpu_us_per_run"] = median(cpus[who]) / runs * 1e6
+    out.update(per_run(walls, cpus, runs, CONTENDERS))
     out["spans_failed"] += tenth.failed
     for who in CONTENDERS[1:]:
-        out[f"{who}_vs_off"] = median([off / on for on, off in zip(walls[who], walls["off"], strict=True)])
-        out[f"{who}_vs_off_cpu"] = median([off / on for on, off in zip(cpus[who], cpus["off"], strict=True)])
+        out[f"{who}_vs_off"] = round_ratio(walls[who], walls["off"])
+        out[f"{who}_vs_off_cpu"] = round_ratio(cpus[who], cpus["off"])
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="50 runs, one round (smoke test)")
-    parser.add_argument("--runs", type=int, default=None, help="concurrent runs per round (default 1000)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 7)")
-    parser.add_argument("--scale", type=float, default=100.0, help="divide every wait by this (default 100)")
-    args = parser.parse_args()
-    runs = args.runs or (50 if args.tiny else 1000)
-    rounds = args.rounds or (1 if args.tiny else 7)
-    if runs <= 0 or rounds <= 0 or args.scale <= 0:
-        parser.error("--runs, --rounds and --scale must be positive")
+    args = rounds_from_args(__doc__.splitlines()[0])
+    runs, rounds = args.runs, args.rounds
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     try:
         assert receiver.stdout is not None
