@@ -60,3 +60,18 @@ def test_bench_throughput_tiny() -> None:
     assert_positive(data, keys, "throughput")
     for who in ("akis", "handwritten", "bare"):
         assert data[f"{who}_p50_ms"] <= data[f"{who}_p99_ms"]
+
+
+@pytest.mark.parametrize(("name", "ratios"), [
+    ("bench_metrics", ["on_vs_off", "on_vs_off_cpu"]),
+    ("bench_tracing", ["on_vs_off", "on_vs_off_cpu"]),
+])
+def test_bench_observability_tiny(name: str, ratios: list[str]) -> None:
+    """The cost of metrics and of tracing: runs per second and CPU per run of each contender,
+    and the ratios against the same runs with them off."""
+    data = run_bench(name)
+    assert data["tiny"] is True and data["runs"] == 50 and data["rounds"] == 1
+    contenders = [k.removesuffix("_runs_per_s") for k in data if k.endswith("_runs_per_s")]
+    assert "off" in contenders and "on" in contenders, sorted(data)
+    assert_positive(data, [f"{who}_{what}" for who in contenders for what in ("runs_per_s", "cpu_us_per_run")]
+                    + ratios, name)
