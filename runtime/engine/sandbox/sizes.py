@@ -99,6 +99,16 @@ def _too_deep(limits: TemplateLimits) -> TemplateLimitError:
     return refuse("the value nests too deeply", limits.nesting, " levels")
 
 
+def _too_heavy(limits: TemplateLimits, items: int, chars: int, items_bound: str,
+               chars_bound: str) -> TemplateLimitError:
+    """Over a weight limit (items first); ``*_bound``: "more than " for a count still going."""
+    if items > limits.weight_items:
+        return refuse(f"the value would have {items_bound}{figure(items)} items (a shared part counted each "
+                      "time it appears)", limits.weight_items)
+    return refuse(f"the value would print as {chars_bound}{figure(chars)} characters (a shared part counted "
+                  "each time it appears)", limits.weight_chars)
+
+
 def weigh(budget: Budget, value: Any) -> tuple[int, int, int]:
     """(items, characters, depth) of ``value``, a part that appears twice counted twice;
     refuses a value over the weight limits as soon as the count passes them. (The plain values
@@ -165,12 +175,8 @@ def _weigh(budget: Budget, value: Any, level: int) -> tuple[int, int, int]:
             chars += cc + 2
             if cd >= depth:
                 depth = cd
-        if items > limits.weight_items:
-            raise refuse(f"the value would have more than {figure(items)} items (a shared part counted each "
-                         "time it appears)", limits.weight_items)
-        if chars > limits.weight_chars:
-            raise refuse(f"the value would print as more than {figure(chars)} characters (a shared part "
-                         "counted each time it appears)", limits.weight_chars)
+        if items > limits.weight_items or chars > limits.weight_chars:
+            raise _too_heavy(limits, items, chars, "more than ", "more than ")
         if items & 1023 == 0 and budget.clock() > budget.deadline:
             raise budget.late()
     depth += 1
@@ -183,12 +189,8 @@ def _weigh(budget: Budget, value: Any, level: int) -> tuple[int, int, int]:
 def check_weight(budget: Budget, items: int, chars: int, depth: int) -> None:
     """Before making a value of that weight (from the weights of its parts)."""
     limits = budget.limits
-    if items > limits.weight_items:
-        raise refuse(f"the value would have {figure(items)} items (a shared part counted each time it "
-                     "appears)", limits.weight_items)
-    if chars > limits.weight_chars:
-        raise refuse(f"the value would print as about {figure(chars)} characters (a shared part counted "
-                     "each time it appears)", limits.weight_chars)
+    if items > limits.weight_items or chars > limits.weight_chars:
+        raise _too_heavy(limits, items, chars, "", "about ")
     if depth > limits.nesting:
         raise _too_deep(limits)
 
