@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from runtime import tracing
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -53,3 +59,16 @@ def postgres_url() -> str:
 def chromium_path() -> str:
     require(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}")
     return CHROMIUM
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The engine's tracing turned on for one test, its finished spans kept in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert tracing.enable(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.disable()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from runtime.events import RUN_FINISHED, RUN_STARTED, Event
 from runtime.ports import MetricRow
@@ -62,31 +63,19 @@ async def test_the_run_pane_and_history_link_the_trace(tmp_path: Path, caplog: p
         assert_link(only(page, "history-dialog-trace"))
 
 
-async def test_with_tracing_on_the_link_is_the_runs_own_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+async def test_with_tracing_on_the_link_is_the_runs_own_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                             spans: InMemorySpanExporter) -> None:
     """The engine's real tracing (an in-memory exporter): the pane, the stored run and the spans agree."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from runtime import tracing
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    assert tracing.enable(provider)
-    try:
-        async with pane_page(tmp_path, caplog, "quick") as page:
-            page.context.settings.trace_url = PATTERN
-            await page.run_to_end()
-            trace_id = page.pane.live.trace_id
-            spans = {f"{s.context.trace_id:032x}" for s in exporter.get_finished_spans()}
-            assert trace_id is not None and spans == {trace_id}, "one run, one trace"
-            assert_link(only(page, "run-trace"), trace_id)
-            await page.context.recorder.drain(5)
-            (stored,) = page.context.database.call(runs.list_runs, "1", "pallet-assistant")
-            assert stored.trace_id == trace_id
-    finally:
-        tracing.disable()
+    async with pane_page(tmp_path, caplog, "quick") as page:
+        page.context.settings.trace_url = PATTERN
+        await page.run_to_end()
+        trace_id = page.pane.live.trace_id
+        traces = {f"{s.context.trace_id:032x}" for s in spans.get_finished_spans()}
+        assert trace_id is not None and traces == {trace_id}, "one run, one trace"
+        assert_link(only(page, "run-trace"), trace_id)
+        await page.context.recorder.drain(5)
+        (stored,) = page.context.database.call(runs.list_runs, "1", "pallet-assistant")
+        assert stored.trace_id == trace_id
 
 
 async def test_without_a_trace_url_the_id_is_text(tmp_path: Path, caplog: pytest.LogCaptureFixture):

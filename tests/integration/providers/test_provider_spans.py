@@ -2,11 +2,7 @@
 and the call's trace sent to the model's API as ``traceparent``."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from runtime import tracing
@@ -14,18 +10,6 @@ from runtime.ports import LLMRequest
 from runtime.providers.anthropic_provider import AnthropicProvider
 from runtime.providers.openai_provider import OpenAIProvider
 from tests.fakes.llm_server import FakeLLMServer
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    assert tracing.enable(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.disable()
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
