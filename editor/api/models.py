@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from editor.api.errors import encodable
 from editor.services import flows
 from runtime.engine.result import RunResult
 from storage.models import Run
@@ -41,11 +42,6 @@ class CacheEventRequest(Strict):
 class CacheEventResponse(BaseModel):
     event: str
     tags_cleared: list[str]
-
-
-def encodable(text: str) -> str:
-    """``text`` with anything UTF-8 cannot hold (a lone surrogate) escaped, so the answer renders."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class FlowSummary(BaseModel):
