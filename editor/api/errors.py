@@ -57,6 +57,19 @@ async def service_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=STATUS_OF.get(type(exc), 422))
 
 
+class TrackingSend:
+    """An ASGI ``send`` that remembers whether the response has started (then no error answer can follow)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class ApiErrors:
     """Pure ASGI: an exception escaping an API route becomes a JSON 500 and one log line."""
 
@@ -67,21 +80,14 @@ class ApiErrors:
         if scope["type"] != "http" or not is_api(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackingSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for API answers
             error_id = uuid.uuid4().hex[:12]
             log.error("%s %r failed (error %s): %s", scope.get("method"), encodable(scope.get("path", "")[:200]),
                       error_id, describe(exc))
-            if not started:
+            if not tracked.started:
                 body = json.dumps({"detail": f"internal error {error_id}: the server could not answer this request"})
                 await send({"type": "http.response.start", "status": 500,
                             "headers": [(b"content-type", b"application/json"),

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from editor.api.errors import TrackingSend
+
 DEFAULT_MAX_BODY = 6 * 1024 * 1024  # a flow document may be 5 MiB (runtime.flow.loader.MAX_BYTES)
 
 
@@ -56,7 +58,6 @@ class BodyLimit:
                     await _reply_413(send, self.limit)
                     return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -67,16 +68,11 @@ class BodyLimit:
                     raise BodyTooLarge(self.limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackingSend(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, tracked)
         except BodyTooLarge:
-            if not started:
+            if not tracked.started:
                 await _reply_413(send, self.limit)
 
 
