@@ -27,7 +27,7 @@ from runtime.settings import AkisSettings
 
 from . import sse
 from .deps import ContextDep, PrincipalDep
-from .limits import origin_allowed, parse_origins
+from .limits import check_stream_origin, origin_allowed, parse_origins
 
 
 def own_channel(channel: str, tenant: str) -> str:
@@ -76,8 +76,7 @@ async def channel_events(
     hub = context.hub
     if hub is None:
         raise HTTPException(503, "channels are not configured")
-    if not origin_allowed(request.headers, parse_origins(context.settings.allowed_origins)):
-        raise HTTPException(403, "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)")
+    check_stream_origin(request, context.settings.allowed_origins)
     resume = sse.parse_last_event_id(last_event_id)
     start = resume if resume is not None else after
     if start is None:

@@ -10,7 +10,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from editor.api.errors import TrackingSend
@@ -91,6 +91,15 @@ def origin_allowed(headers: Any, allowed: set[str]) -> bool:
     host = (headers.get("host") or "").lower()
     parts = urlsplit(origin)
     return bool(host) and parts.netloc == host and parts.scheme in ("http", "https")
+
+
+FORBIDDEN_ORIGIN = "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)"
+
+
+def check_stream_origin(request: Request, allowed_origins: str) -> None:
+    """403 for a stream opened from a browser Origin not allowed (see :func:`origin_allowed`)."""
+    if not origin_allowed(request.headers, parse_origins(allowed_origins)):
+        raise HTTPException(403, FORBIDDEN_ORIGIN)
 
 
 def _origin_of(url: str) -> str | None:

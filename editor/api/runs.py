@@ -34,7 +34,7 @@ from runtime.events import RUN_FINISHED, Event
 from . import sse
 from .deps import ContextDep, PrincipalDep
 from .flow_body import PROBLEMS_RESPONSE
-from .limits import origin_allowed, parse_origins
+from .limits import check_stream_origin
 from .models import CancelOut, RunOut, RunRequest, StoredRun
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -44,18 +44,12 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": "The result as JSON, or with Accept: text/event-stream the run's events"},
     **PROBLEMS_RESPONSE,
 }
-FORBIDDEN_ORIGIN = "this Origin may not open streams (AKIS_ALLOWED_ORIGINS)"
 
 
 def relay_frame(entry: ActiveRun, detail: str) -> bytes:
     """Told to the run's own stream once: not an event of the run, so it has no ``id:``."""
     return sse.frame("relay.degraded", {"event": "relay.degraded", "run_id": entry.run_id, "channel": entry.channel,
                                         "detail": detail})
-
-
-def check_stream_origin(request: Request, allowed_origins: str) -> None:
-    if not origin_allowed(request.headers, parse_origins(allowed_origins)):
-        raise HTTPException(403, FORBIDDEN_ORIGIN)
 
 
 @router.post("/flows/{flow_id}/runs", response_model=RunOut, responses=STREAM_RESPONSES,
