@@ -74,6 +74,19 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
 
+def search_flow(flow_id: str) -> dict[str, Any]:
+    """user_input -> product_search (cached, tagged ``products``) -> output."""
+    return {
+        "akis": 1, "flow_id": flow_id,
+        "nodes": [{"id": "in", "type": "user_input"},
+                  {"id": "search", "type": "product_search", "config": {"query": "{{ user_message }}", "limit": 3}},
+                  {"id": "out", "type": "output", "config": {"fields": {"n": "{{ products | length }}"}}}],
+        "edges": [{"source": "in", "target": "search"}, {"source": "search", "target": "out"}],
+        "cache_strategy": {"product_search": {"enabled": True, "ttl": 300, "key_fields": ["query"],
+                                              "tags": ["products"]}},
+    }
+
+
 def chat_flow(flow_id: str = "chat", *, chunks: int = 20, text: str | None = None,
               tokens_per_second: float = 0, delay_ms: float = 0) -> dict[str, Any]:
     """user_input -> ai_response (the mock provider, exact chunks) -> output."""

@@ -2,18 +2,7 @@
 from __future__ import annotations
 
 from .conftest import Api
-
-
-def search_flow(flow_id: str) -> dict:
-    return {
-        "akis": 1, "flow_id": flow_id,
-        "nodes": [{"id": "in", "type": "user_input"},
-                  {"id": "search", "type": "product_search", "config": {"query": "{{ user_message }}", "limit": 3}},
-                  {"id": "out", "type": "output", "config": {"fields": {"n": "{{ products | length }}"}}}],
-        "edges": [{"source": "in", "target": "search"}, {"source": "search", "target": "out"}],
-        "cache_strategy": {"product_search": {"enabled": True, "ttl": 300, "key_fields": ["query"],
-                                              "tags": ["products"]}},
-    }
+from .harness import search_flow
 
 
 async def cache_outcome(client, flow_id: str) -> str:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .harness import AppServer, chat_flow, trivial_flow
+from .harness import AppServer, chat_flow, search_flow, trivial_flow
 
 TENANT = "2"
 PLUGIN = '''
@@ -89,18 +89,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         yield App(server, token, metrics_token, canaries)
     finally:
         server.stop()
-
-
-def search_flow(flow_id: str) -> dict:
-    """user_input -> product_search (cached) -> output."""
-    return {
-        "akis": 1, "flow_id": flow_id,
-        "nodes": [{"id": "in", "type": "user_input"},
-                  {"id": "search", "type": "product_search", "config": {"query": "{{ user_message }}", "limit": 3}},
-                  {"id": "out", "type": "output", "config": {"fields": {"n": "{{ products | length }}"}}}],
-        "edges": [{"source": "in", "target": "search"}, {"source": "search", "target": "out"}],
-        "cache_strategy": {"product_search": {"enabled": True, "ttl": 300, "key_fields": ["query"]}},
-    }
 
 
 def failing_flow(flow_id: str = "failing") -> dict:
