@@ -26,7 +26,7 @@ import time
 from collections import ChainMap, OrderedDict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from jinja2 import Template, TemplateError, Undefined, UndefinedError
 from jinja2.environment import TemplateExpression
@@ -125,7 +125,7 @@ def _compile_string(text: str, where: str, fast: bool = True) -> tuple[Renderer,
     if plain and plain.group("name") not in _RESERVED and plain.group("other") not in _RESERVED:
         return _compile_lookup(plain.group("name"), plain.group("default"), plain.group("other"), text, where), False
     if single:
-        expression = _compiled_expression(single.group("expr"), text, where)
+        expression = _compiled(_expression_of, single.group("expr"), where)
 
         def render_expression(ctx: dict[str, Any]) -> Any:
             def evaluate() -> Any:
@@ -136,7 +136,7 @@ def _compile_string(text: str, where: str, fast: bool = True) -> tuple[Renderer,
             return _guard(evaluate, where)
 
         return render_expression, True
-    template = _compiled_template(text, where)
+    template = _compiled(_template_of, text, where)
     limit = DEFAULT_LIMITS.output_chars
     # Template.new_context is annotated for a dict but only reads the mapping it shares (shared=True):
     # a ChainMap of ctx over the globals gives it the lookups without copying either per render.
@@ -183,6 +183,9 @@ class _TooBig(Exception):
     pass
 
 
+_Compiled = TypeVar("_Compiled", Template, TemplateExpression)
+
+
 def _check_size(text: str, limits: TemplateLimits = DEFAULT_LIMITS) -> int:
     """The template's size in tokens (about what compiling it costs); :class:`_TooBig` past the limits."""
     if len(text) > limits.template_chars:
@@ -206,16 +209,10 @@ def _expression_of(expr: str) -> TemplateExpression:
     return _ENV.compile_expression(expr, undefined_to_none=False)
 
 
-def _compiled_template(text: str, where: str) -> Template:
+def _compiled(compile_: Callable[[str], _Compiled], source: str, where: str) -> _Compiled:
+    """``compile_(source)`` (``_template_of`` or ``_expression_of``); a failure as a NodeError naming ``where``."""
     try:
-        return _template_of(text)
-    except Exception as exc:  # noqa: BLE001 - every failure to compile is the template's problem
-        raise NodeError(f"{where}: {_compile_error(exc)}") from None
-
-
-def _compiled_expression(expr: str, text: str, where: str) -> TemplateExpression:
-    try:
-        return _expression_of(expr)
+        return compile_(source)
     except Exception as exc:  # noqa: BLE001 - every failure to compile is the template's problem
         raise NodeError(f"{where}: {_compile_error(exc)}") from None
 
@@ -302,7 +299,7 @@ class TemplateCheck:
         try:
             tokens = _check_size(text, limits)
         except _TooBig as exc:
-            return f"template too large to compile: {exc}"
+            return _compile_error(exc)
         single = _SINGLE_EXPRESSION.match(text)
         plain = _PLAIN_NAME.match(single.group("expr")) if single else None
         if plain and plain.group("name") not in _RESERVED and plain.group("other") not in _RESERVED:
