@@ -23,10 +23,6 @@ class ActiveRun:
     # so the run's own stream can still be resumed.
     local: ChannelHub | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.handle is not None and not self.handle.done()
-
 
 class ActiveRuns:
     def __init__(self, max_runs: int = 10_000, keep_s: float = 600.0) -> None:
