@@ -93,14 +93,9 @@ def compile_config(config: Any, where: str = "config", timeout_s: float | None =
     return render_bounded
 
 
-def compile_value(value: Any, where: str) -> Renderer:
-    """Compile a config value (recursively) into a function of the context values."""
-    return _compile(value, where)[0]
-
-
 def _compile(value: Any, where: str) -> tuple[Renderer, bool]:
-    """:func:`compile_value`, and whether any part of the value renders with Jinja (then a
-    render needs a budget; plain lookups do not)."""
+    """A config value (recursively) as a function of the context values, and whether any part
+    of it renders with Jinja (then a render needs a budget; plain lookups do not)."""
     if isinstance(value, dict):
         compiled = {k: _compile(v, f"{where}.{k}") for k, v in value.items()}
         parts = {k: render for k, (render, _) in compiled.items()}
