@@ -116,11 +116,12 @@ class FlowService:
 
         :class:`NotFound` when the tenant has no such flow or version; :class:`FlowProblems`
         when the stored row cannot be read at all (stored before the checks existed)."""
-        flow, data = await self.database.run(self._row, tenant, flow_id, version)
+        flow = await self.database.run(self._flow, tenant, flow_id)
         wanted = version or flow.current_version
         key = (tenant, flow.id, flow.created_at, wanted)
-        parsed = self._parsed.get(key)
-        if parsed is None:
+        parsed = self._parsed.get(key)  # on the event loop only: the LRU is not shared with threads
+        if parsed is None:  # the version's document is read (and parsed) once, not on every run
+            data = await self.database.run(self._document, tenant, flow.id, wanted)
             checked, found = await run_in_threadpool(check_storable, data, self.registry, tenant)
             parsed = (checked, tuple(found))
             self._parsed[key] = parsed
@@ -287,14 +288,18 @@ class FlowService:
             raise FlowProblems("the flow cannot be stored", [Problem("flow_id", str(exc), field="flow_id")]) from None
         return version
 
-    def _row(self, session: Session, tenant: str, flow_id: str, version: int | None) -> tuple[Flow, dict[str, object]]:
+    def _flow(self, session: Session, tenant: str, flow_id: str) -> Flow:
         flow = self._flow_or_none(session, tenant, flow_id)
         if flow is None:
             raise NotFound(f"flow {flow_id!r}")
-        row = repo.get_version(session, tenant, flow.id, version)
+        return flow
+
+    @staticmethod
+    def _document(session: Session, tenant: str, flow_id: str, version: int) -> dict[str, object]:
+        row = repo.get_version(session, tenant, flow_id, version)
         if row is None:
             raise NotFound(f"flow {flow_id!r} version {version}")
-        return flow, row.document
+        return row.document
 
     @staticmethod
     def _flow_or_none(session: Session, tenant: str, flow_id: str) -> Flow | None:
