@@ -11,7 +11,7 @@ import math
 import os
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/NAME.py` from anywhere finds the runtime package
     sys.path.insert(0, str(ROOT))
+
+from runtime import gc_policy  # noqa: E402 - after the path is set
+
+# The collector as ``akis serve`` and ``akis worker`` set it, for every contender alike;
+# BENCH_GC_THRESHOLDS=700,10,10 measures with Python's own thresholds instead.
+_CHOSEN = os.environ.get("BENCH_GC_THRESHOLDS")
+GC_THRESHOLDS = gc_policy.parse_thresholds(_CHOSEN) if _CHOSEN else gc_policy.DEFAULT_THRESHOLDS
+gc_policy.apply(GC_THRESHOLDS)
 
 
 def median(values: Sequence[float]) -> float:
@@ -60,7 +68,7 @@ def _cell(value: Any) -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    return {"python": sys.version.split()[0], "cpus": os.cpu_count(), "gc_thresholds": list(GC_THRESHOLDS)}
 
 
 def emit(data: dict[str, Any]) -> None:
@@ -109,3 +117,22 @@ def round_ratio(contender: Sequence[float], baseline: Sequence[float]) -> float:
     the ratio within each round (neighbours in time, so a noisy machine moves both alike), then
     the median over rounds."""
     return median([base / own for own, base in zip(contender, baseline, strict=True)])
+
+
+def private_schema(postgres_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh schema on a PostgreSQL server: (the URL that uses it, the function that drops it)."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    schema = f"akis_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+    return f"{postgres_url}?options=-csearch_path%3D{schema}", drop

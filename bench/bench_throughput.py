@@ -8,7 +8,9 @@ is each run's time from the common start to its result (so it includes queueing)
 per run is reported too, as it is steadier on a shared machine. The engine runs with events
 (a listener per run) and metrics on; background saves are awaited after the clock stops.
 
-Contenders: ``akis``; ``handwritten``, the same flow in plain asyncio calling the same mock
+Contenders: ``akis`` (``Engine.run`` with a listener); ``akis_stream``, the same runs each
+consumed through ``engine.stream(...)`` as a streaming client (the SSE route) does, until its
+background save's event; ``handwritten``, the same flow in plain asyncio calling the same mock
 provider and conversation store as the engine's nodes (the target's baseline: what differs is
 the orchestration); ``bare``, a floor that writes the model's pacing inline and saves to a
 list. Each round runs all three in a rotating order; the ratios are taken within a round
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 from typing import Any
 
@@ -27,11 +30,12 @@ from _common import emit, machine, median, percentile, round_ratio, rounds_from_
 from _seedflow import PARALLEL, SeedSpec, handwritten, handwritten_bare, scaled_document, seed_spec
 
 from runtime import Engine, FlowDocument, load_flow
+from runtime.events import RUN_FINISHED
 from runtime.services import MemoryConversationStore, Services
 
 TARGET_FRACTION = 0.5
 MESSAGE = "I need a pallet jack for a small warehouse"
-CONTENDERS = ("akis", "handwritten", "bare")
+CONTENDERS = ("akis", "akis_stream", "handwritten", "bare")
 
 
 async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) -> tuple[float, list[float]]:
@@ -57,6 +61,31 @@ async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) 
     wall = time.perf_counter() - t0
     # every background future at once, as the hand-written rounds await their task set
     await asyncio.gather(*[future for result in results for future in result.background])
+    assert events[0] > 0
+    assert sum([len(await store.history("1", f"{tag}-{i}", 2)) for i in range(runs)]) == 2 * runs
+    return wall, latencies
+
+
+async def stream_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) -> tuple[float, list[float]]:
+    """The same runs, each consumed through ``engine.stream`` as a streaming client does
+    (background events included: the stream ends after the save)."""
+    events = [0]
+    latencies: list[float] = []
+    store = engine.services.conversations = MemoryConversationStore()
+
+    async def one(i: int) -> None:
+        status = None
+        async for event in engine.stream(flow, {"user_message": MESSAGE, "session_id": f"{tag}-{i}"}):
+            events[0] += 1
+            if event.event == RUN_FINISHED:
+                latencies.append((time.perf_counter() - t0) * 1000)
+                status = event.status
+        if status != "succeeded":
+            raise RuntimeError(f"a streamed seed run ended {status}")
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(runs)))
+    wall = time.perf_counter() - t0
     assert events[0] > 0
     assert sum([len(await store.history("1", f"{tag}-{i}", 2)) for i in range(runs)]) == 2 * runs
     return wall, latencies
@@ -97,6 +126,7 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
     flow = load_flow(doc)
     engine = Engine()
     await engine_round(engine, flow, 10, "warmup")  # compiles the plan once
+    await stream_round(engine, flow, 10, "warmup-s")
     await handwritten_round(spec, 10, "warmup")
     await handwritten_round(spec, 10, bare=True)
     collections = [0, 0, 0]  # young, middle, full: counted by the interpreter's own callback
@@ -118,6 +148,8 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
             cpu0 = time.process_time()
             if who == "akis":
                 wall, lat = await engine_round(engine, flow, runs, f"r{r}")
+            elif who == "akis_stream":
+                wall, lat = await stream_round(engine, flow, runs, f"s{r}")
             else:
                 wall, lat = await handwritten_round(spec, runs, f"h{r}", bare=who == "bare")
             cpus[who].append(time.process_time() - cpu0)
@@ -135,12 +167,18 @@ async def measure(runs: int, rounds: int, scale: float) -> dict[str, Any]:
     for base in ("handwritten", "bare"):
         out[f"akis_vs_{base}"] = round_ratio(walls["akis"], walls[base])
         out[f"akis_vs_{base}_cpu"] = round_ratio(cpus["akis"], cpus[base])
+    out["akis_stream_vs_handwritten"] = round_ratio(walls["akis_stream"], walls["handwritten"])
+    out["akis_stream_vs_handwritten_cpu"] = round_ratio(cpus["akis_stream"], cpus["handwritten"])
     return out
 
 
 def main() -> None:
     args = rounds_from_args(__doc__.splitlines()[0])
     runs, rounds = args.runs, args.rounds
+    if os.environ.get("BENCH_UVLOOP"):  # every contender on uvloop's event loop (issue 16: measured, not adopted)
+        import uvloop
+
+        uvloop.install()
     r = asyncio.run(measure(runs, rounds, args.scale))
     rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_p50_ms"], r[f"{who}_p99_ms"], r[f"{who}_cpu_us_per_run"],
              "/".join(f"{n:g}" for n in r[f"{who}_collections"])] for who in CONTENDERS]
@@ -151,8 +189,13 @@ def main() -> None:
     print(f"\nakis/handwritten throughput {r['akis_vs_handwritten']:.2f} (target >= {TARGET_FRACTION:g}): "
           f"{'met' if met else 'MISSED'} (by CPU time {r['akis_vs_handwritten_cpu']:.2f}); "
           f"akis/bare {r['akis_vs_bare']:.2f} (by CPU time {r['akis_vs_bare_cpu']:.2f})")
+    stream_met = r["akis_stream_vs_handwritten"] >= TARGET_FRACTION
+    print(f"streamed (engine.stream)/handwritten {r['akis_stream_vs_handwritten']:.2f} (target >= "
+          f"{TARGET_FRACTION:g}): {'met' if stream_met else 'MISSED'} (by CPU time "
+          f"{r['akis_stream_vs_handwritten_cpu']:.2f})")
     emit({"benchmark": "throughput", "tiny": args.tiny, "runs": runs, "rounds": rounds, "scale": args.scale,
-          **r, "target_met": met, **machine()})
+          **r, "target_met": met, "stream_target_met": stream_met, "uvloop": bool(os.environ.get("BENCH_UVLOOP")),
+          **machine()})
 
 
 if __name__ == "__main__":

@@ -12,18 +12,26 @@ its CPU time (the exporter's thread is this process's CPU too). Each round runs 
 rotating order; ratios are taken within a round, medians over rounds (target: ``on`` within
 15% of ``off``). ``off`` against the code before tracing is measured on bench_throughput.py's
 round itself: callgrind's instructions per run on both trees (docs/observability.md).
+
+The collector's young/middle/full collections per round are reported. The collector runs with
+the thresholds ``akis serve`` sets (bench/_common.py, runtime/gc_policy.py): 7-9 young
+collections a round. With Python's own (``BENCH_GC_THRESHOLDS=700,10,10``) ``off`` makes 10
+middle collections a round, one short of the interpreter's trigger for a full one, so any object
+a traced run keeps alive tips every traced round into a full collection of everything in flight;
+``BENCH_GC_THRESHOLD2=1000`` raises that trigger for every contender alike.
 """
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import subprocess
 import sys
 import time
 from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
-from _common import emit, machine, per_run, round_ratio, rounds_from_args, table
+from _common import emit, machine, median, per_run, round_ratio, rounds_from_args, table
 from _seedflow import PARALLEL, scaled_document
 
 from runtime import Engine, FlowDocument, load_flow, tracing
@@ -38,6 +46,7 @@ RECEIVER = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a collector does
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
@@ -48,34 +57,15 @@ s.serve_forever()
 """
 
 
-class Exported:
-    """Counts what the exporter sent (and failed to send): the receiver got every span."""
-
-    def __init__(self) -> None:
-        self.spans = 0
-        self.failed = 0
-
-
-def traced_provider(endpoint: str, counts: Exported, queue: int, ratio: float = 1.0) -> Any:
+def traced(endpoint: str, queue: int, ratio: float = 1.0) -> tracing.Wiring:
+    """Tracing as the app wires it (tracing.wire: the SDK provider, its batch processor and
+    the engine's span records through the OTLP/HTTP exporter's client), sending to ``endpoint``."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    class Counting(OTLPSpanExporter):
-        def export(self, spans: Any) -> Any:
-            result = super().export(spans)
-            if result == SpanExportResult.SUCCESS:
-                counts.spans += len(spans)
-            else:
-                counts.failed += len(spans)
-            return result
-
     # the default sampler (parent-based, always on), or a ratio of the traces
-    provider = TracerProvider() if ratio >= 1 else TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(Counting(endpoint=endpoint), max_queue_size=queue,
-                                                   max_export_batch_size=512, schedule_delay_millis=100))
-    return provider
+    sampler = None if ratio >= 1 else ParentBased(TraceIdRatioBased(ratio))
+    return tracing.wire("akis-bench", OTLPSpanExporter(endpoint=endpoint), sampler, queue=queue)
 
 
 async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) -> float:
@@ -103,38 +93,51 @@ async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) 
 async def measure(runs: int, rounds: int, scale: float, endpoint: str) -> dict[str, Any]:
     flow = load_flow(scaled_document(PARALLEL, scale))
     engine = Engine()
-    counts, tenth = Exported(), Exported()
-    providers = {"on": traced_provider(endpoint, counts, queue=runs * 20),
-                 "sampled": traced_provider(endpoint, tenth, queue=runs * 20, ratio=0.1),
-                 "unsampled": traced_provider(endpoint, tenth, queue=runs * 20, ratio=0.0)}
+    wirings = {"on": traced(endpoint, queue=runs * 20), "sampled": traced(endpoint, queue=runs * 20, ratio=0.1),
+               "unsampled": traced(endpoint, queue=runs * 20, ratio=0.0)}
     await engine_round(engine, flow, 10, "warmup")
-    for provider in providers.values():
-        tracing.enable(provider)
+    for wiring in wirings.values():
+        tracing.enable(wiring.provider, wiring.records)
         await engine_round(engine, flow, 10, "warmup-t")
-        provider.force_flush()
+        wiring.flush()
         tracing.disable()
+    on = wirings["on"].records
+    assert on is not None, "this OTLP exporter has no client to send the engine's spans through"
+    before = on.sent
     walls: dict[str, list[float]] = {who: [] for who in CONTENDERS}
     cpus: dict[str, list[float]] = {who: [] for who in CONTENDERS}
-    before = counts.spans
+    collections = [0, 0, 0]  # young, middle, full: a full one walks every run in flight
+    gcs: dict[str, list[list[int]]] = {who: [] for who in CONTENDERS}
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections[info["generation"]] += 1
+
+    gc.callbacks.append(count)
     for r in range(rounds):
         for k in range(len(CONTENDERS)):
             who = CONTENDERS[(r + k) % len(CONTENDERS)]
             gc.collect()
-            provider = providers.get(who)
-            if provider is not None:
-                tracing.enable(provider)
+            collections[:] = [0, 0, 0]
+            wiring = wirings.get(who)
+            if wiring is not None:
+                tracing.enable(wiring.provider, wiring.records)
             cpu0 = time.process_time()
             walls[who].append(await engine_round(engine, flow, runs, f"{who}{r}"))
-            if provider is not None:
-                provider.force_flush()
+            if wiring is not None:
+                wiring.flush()
                 tracing.disable()
             cpus[who].append(time.process_time() - cpu0)
-    for provider in providers.values():
-        provider.shutdown()
-    out: dict[str, Any] = {"spans_exported": counts.spans - before, "spans_failed": counts.failed,
-                           "spans_per_run": (counts.spans - before) / (runs * rounds)}
+            gcs[who].append(collections[:])
+    gc.callbacks.remove(count)
+    for wiring in wirings.values():
+        wiring.shutdown()
+    failed = sum(w.records.failed + w.records.dropped for w in wirings.values() if w.records is not None)
+    out: dict[str, Any] = {"spans_exported": on.sent - before, "spans_failed": failed,
+                           "spans_per_run": (on.sent - before) / (runs * rounds)}
     out.update(per_run(walls, cpus, runs, CONTENDERS))
-    out["spans_failed"] += tenth.failed
+    for who in CONTENDERS:
+        out[f"{who}_collections"] = [median([float(g[k]) for g in gcs[who]]) for k in range(3)]
     for who in CONTENDERS[1:]:
         out[f"{who}_vs_off"] = round_ratio(walls[who], walls["off"])
         out[f"{who}_vs_off_cpu"] = round_ratio(cpus[who], cpus["off"])
@@ -144,6 +147,10 @@ async def measure(runs: int, rounds: int, scale: float, endpoint: str) -> dict[s
 def main() -> None:
     args = rounds_from_args(__doc__.splitlines()[0])
     runs, rounds = args.runs, args.rounds
+    full_gc = os.environ.get("BENCH_GC_THRESHOLD2", "").strip()
+    if full_gc:  # e.g. 1000: no full collection within a round, for every contender alike
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, int(full_gc))
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     try:
         assert receiver.stdout is not None
@@ -152,8 +159,9 @@ def main() -> None:
     finally:
         receiver.terminate()
         receiver.wait(10)
-    rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_cpu_us_per_run"]] for who in CONTENDERS]
-    print(table(["tracing", "runs/s", "CPU us/run"], rows,
+    rows = [[who, r[f"{who}_runs_per_s"], r[f"{who}_cpu_us_per_run"],
+             "/".join(f"{n:g}" for n in r[f"{who}_collections"])] for who in CONTENDERS]
+    print(table(["tracing", "runs/s", "CPU us/run", "GC young/mid/full"], rows,
                 f"{runs} concurrent seed runs at scale 1/{args.scale:g}, median of {rounds} rounds"))
     met = r["on_vs_off"] >= TARGET_RATIO
     print(f"\nthroughput with tracing / without {r['on_vs_off']:.3f} (by CPU time {r['on_vs_off_cpu']:.3f}; "
@@ -162,6 +170,7 @@ def main() -> None:
           f"(by CPU time {r['sampled_vs_off_cpu']:.3f}); none sampled / off {r['unsampled_vs_off']:.3f} "
           f"(by CPU time {r['unsampled_vs_off_cpu']:.3f})")
     emit({"benchmark": "tracing", "tiny": args.tiny, "runs": runs, "rounds": rounds, "scale": args.scale,
+          "gc_threshold": list(gc.get_threshold()),
           **r, "target_met": met, **machine()})
 
 

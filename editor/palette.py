@@ -12,9 +12,21 @@ from typing import Any
 
 from nicegui import ui
 
+from .graph.notes import NOTE_TYPE
 from .theme import CATEGORY_LABELS, CATEGORY_ORDER, category_color
 
 DRAG_TYPE = "application/akis-node-type"
+STICKY_NOTE: dict[str, Any] = {  # not a node type: the editor adds a note to the canvas (editor.graph.notes)
+    "type": NOTE_TYPE, "title": "Sticky note", "category": "other", "icon": "sticky_note_2", "color": "#eab308",
+    "description": "Markdown on the canvas for the people reading the flow; runs ignore it.",
+    "keywords": "comment annotation text markdown",
+}
+# Words people search with that the types' own titles do not hold ("llm" for the AI response).
+CATEGORY_KEYWORDS: dict[str, str] = {
+    "ai": "llm gpt claude openai anthropic model prompt chat completion",
+    "logic": "if branch switch router",
+    "integration": "api http webhook request",
+}
 
 
 def palette_entries(types: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -29,6 +41,7 @@ def palette_entries(types: list[dict[str, Any]]) -> list[tuple[str, list[dict[st
 def matches(entry: dict[str, Any], query: str) -> bool:
     words = query.casefold().split()
     text = " ".join(str(entry.get(k, "")) for k in ("type", "title", "description", "category")).casefold()
+    text += f" {CATEGORY_KEYWORDS.get(str(entry.get('category', '')), '')} {entry.get('keywords', '')}"
     return all(w in text for w in words)
 
 
@@ -50,12 +63,14 @@ class Palette(ui.column):
                     "text-xs font-semibold uppercase tracking-wide akis-muted mt-2")
                 members = [self._item(entry, on_add) for entry in entries]
                 self._headers.append((header, members))
+            header = ui.label("Annotations").classes("text-xs font-semibold uppercase tracking-wide akis-muted mt-2")
+            self._headers.append((header, [self._item(STICKY_NOTE, on_add)]))
             self.empty = ui.label("No node type matches.").classes("text-sm akis-muted")
             self.empty.visible = False
 
     def _item(self, entry: dict[str, Any], on_add: Callable[[str], Any]) -> ui.element:
         type_id = entry["type"]
-        color = category_color(entry.get("category", "other"))
+        color = entry.get("color") or category_color(entry.get("category", "other"))
         item = ui.element("div").classes("akis-palette-item row items-center no-wrap gap-2 px-2 py-1 w-full")
         item.style(f"--akis-cat: {color}")
         item.props(f'draggable=true data-type="{type_id}" data-testid="palette-{type_id}"')
@@ -66,13 +81,13 @@ class Palette(ui.column):
         with item:
             with ui.element("div").classes("akis-cat-dot"):
                 ui.icon(entry.get("icon") or "extension").classes("text-base")
-            with ui.column().classes("gap-0 min-w-0"):
+            with ui.column().classes("gap-0 min-w-0 grow").style("overflow: hidden"):
                 with ui.row().classes("items-center gap-1 no-wrap"):
                     ui.label(entry["title"]).classes("text-sm font-medium ellipsis")
                     if entry.get("tenant_id"):
                         ui.badge("plugin", color="grey-6").props("outline dense")
                 if entry.get("description"):
-                    ui.label(entry["description"]).classes("text-xs akis-muted ellipsis").style("max-width: 180px")
+                    ui.label(entry["description"]).classes("text-xs akis-muted ellipsis").style("max-width: 100%")
         if entry.get("description"):
             item.tooltip(entry["description"])
         self._items.append((entry, item))

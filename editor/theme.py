@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from nicegui import app, ui
 
+from editor.auth.user_menu import user_menu
 from editor.canvas.model import CATEGORY_COLORS
 
 CATEGORY_LABELS: dict[str, str] = {
@@ -43,12 +44,21 @@ body { background: var(--akis-page); }
   justify-content: center; color: #fff; background: var(--akis-cat); flex: none; }
 .akis-problem-row { cursor: pointer; border-radius: 6px; }
 .akis-problem-row:hover { background: rgba(220, 38, 38, 0.08); }
+.akis-badge--warning { color: #b45309 !important; border-color: rgba(217, 119, 6, 0.5) !important; }
 .akis-unsaved { color: #d97706; }
 .akis-diff-added { color: #16a34a; } .akis-diff-removed { color: #dc2626; } .akis-diff-changed { color: #d97706; }
 .q-field--dense .q-field__bottom { padding-top: 2px; }
 .akis-inspector .q-field__bottom { position: static; transform: none; }
 .akis-inspector .q-field--with-bottom { padding-bottom: 0; }
 .akis-inspector .q-field__messages > div { white-space: normal; word-break: break-word; }
+/* a disabled filled button (Stop while nothing runs) must look disabled, not merely paler; in a layer
+   declared before Quasar's important colours (bg-negative), which an unlayered rule cannot beat */
+@layer overrides { .q-btn--unelevated.disabled { background: rgba(148, 163, 184, 0.22) !important;
+  color: var(--akis-muted) !important; opacity: 0.75 !important; } }
+/* chat mode: the reply shows in the transcript, not again as the run's Output JSON */
+.akis-chat-result > [data-testid=run-output], .akis-chat-result > :has(+ [data-testid=run-output]) { display: none; }
+/* JSON in a narrow side panel wraps instead of running out of sight */
+.nicegui-code.akis-wrap pre, [data-testid=run-output] pre { white-space: pre-wrap; word-break: break-word; }
 """
 
 
@@ -87,9 +97,10 @@ def dark_toggle(dark: ui.dark_mode, on_change: Callable[[bool], None] | None = N
 
 
 def header(dark: ui.dark_mode, active: str = "", on_dark: Callable[[bool], None] | None = None) -> ui.row:
-    """The top bar: brand, navigation and dark mode. Returns the row for page-specific items."""
-    links = [("Flows", "/")] + [(name, path) for name, path in (("Dashboard", "/dashboard"), ("Settings", "/settings"))
-                                if _route_exists(path)]
+    """The top bar: brand, navigation, dark mode and the signed-in user. Returns the row for page-specific items."""
+    pages = (("Dashboard", "/dashboard"), ("Experiments", "/experiments"), ("Evaluations", "/evaluations"),
+             ("Knowledge", "/knowledge"), ("Settings", "/settings"))
+    links = [("Flows", "/")] + [(name, path) for name, path in pages if _route_exists(path)]
     with ui.row().classes("akis-header w-full items-center no-wrap gap-3 px-4").style("height: 52px; flex: none"):
         with ui.link(target="/").classes("row items-center gap-2 no-underline text-inherit"):
             ui.icon("water").classes("text-2xl").style(f"color: {PRIMARY}")
@@ -99,6 +110,7 @@ def header(dark: ui.dark_mode, active: str = "", on_dark: Callable[[bool], None]
                 ui.link(name, path).classes("active" if name == active else "")
         slot = ui.row().classes("items-center no-wrap gap-2 grow min-w-0")
         dark_toggle(dark, on_dark)
+        user_menu()  # who is signed in, and Sign out
     return slot
 
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import typer
 
+from . import tracing
 from .errors import AkisError, FlowLoadError, FlowValidationError
+from .events import RUN_FINISHED, Event
 from .flow.loader import load_flow
 from .flow.model import FlowDocument
 from .flow.storable import check_storable
+from .flow.wiring_checks import wiring_warnings
 from .report import RunReport, node_table, print_problems, totals_line
+from .services import MemoryFlowSource
 from .wiring import build_engine, build_registry
 
 app = typer.Typer(
@@ -26,11 +31,11 @@ app = typer.Typer(
 
 
 class Recording(Protocol):
-    """Where ``akis run --record`` stores runs and metrics (the storage package provides it)."""
+    """``akis run --record``: the run goes through the app's runs service (the app's wiring
+    provides it), so it is recorded and executed as the app's runs are (inline, or by a worker)."""
 
-    metrics: Any
-
-    def observe(self, event: Any) -> None: ...
+    async def run(self, flow: FlowDocument, values: dict[str, Any], tenant: str, session: str,
+                  listener: Callable[[Event], None], trace_parent: dict[str, str] | None) -> None: ...
 
     async def drain(self) -> None: ...
 
@@ -63,11 +68,16 @@ def validate(
 ) -> None:
     """Check a flow; exit 0 when valid, 1 with every problem listed when not (the same checks
     as saving through the API: strict JSON, validation, and the stored copy read back)."""
-    flow, problems = check_storable(flow_file, build_registry(), tenant)
+    registry = build_registry()
+    flow, problems = check_storable(flow_file, registry, tenant)
     if flow is None or problems:
         print_problems(flow_file, problems)
         raise typer.Exit(1)
-    typer.echo(f"{flow_file}: valid ({len(flow.nodes)} nodes, {len(flow.edges)} edges)")
+    warnings = wiring_warnings(flow, registry, tenant)  # it runs, but probably not as meant: exit 0
+    typer.echo(f"{flow_file}: valid ({len(flow.nodes)} nodes, {len(flow.edges)} edges)"
+               + (f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""))
+    for warning in warnings:
+        typer.echo(f"  warning: {warning.message}", err=True)
 
 
 @app.command()
@@ -96,22 +106,36 @@ def run(
     inputs: list[str] = typer.Option([], "--input", "-i", help="Extra input key=value (value may be JSON)."),
     as_json: bool = typer.Option(False, "--json", help="Print the engine's events, one JSON object per line."),
     record: bool = typer.Option(False, "--record", help="Store the run and its node metrics in the database."),
+    flows: list[Path] = typer.Option([], "--flows", help="Flow files (or folders of them) that sub-flows, "
+                                     "iterate and an agent's flow tools may run."),
 ) -> None:
     """Run a flow: the answer streams to stdout, then a table per node and the totals."""
     flow = read_flow(flow_file)
+    callable_flows = read_flows(flows, tenant)
     values = parse_inputs(inputs)
     if message is not None:
         values["user_message"] = message
     if record and not _recording_factory:
         fail("--record needs the storage package (run the full `akis` command)")
+    traced = tracing.configure("akis-cli")  # only the standard OTEL_* variables turn traces on
     try:
-        code = asyncio.run(_run(flow, values, tenant, session, as_json, record))
+        code = asyncio.run(_run(flow, values, tenant, session, as_json, record, env_trace_parent(), callable_flows))
     except FlowValidationError as exc:
         print_problems(flow_file, exc.problems)
         raise typer.Exit(1) from None
     except AkisError as exc:
         fail(str(exc))
+    finally:
+        if traced:
+            tracing.shutdown()  # export the run's spans before the process ends
     raise typer.Exit(code)
+
+
+def env_trace_parent() -> dict[str, str] | None:
+    """``TRACEPARENT`` (and ``TRACESTATE``) in the environment, the OpenTelemetry convention for
+    a process started by a traced one (a CI job, a script): the run joins that trace."""
+    carrier = {key.lower(): value for key, value in os.environ.items() if key in ("TRACEPARENT", "TRACESTATE")}
+    return tracing.incoming(carrier) if tracing.enabled else None
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
@@ -127,17 +151,54 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+def read_flows(paths: list[Path], tenant: str) -> MemoryFlowSource | None:
+    """``--flows``: each file, or each ``*.json`` in a folder, as a flow the run may call."""
+    if not paths:
+        return None
+    source = MemoryFlowSource()
+    for path in paths:
+        for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
+            source.add(tenant, read_flow(file))
+    return source
+
+
+async def recorded(recording: Recording, flow: FlowDocument, values: dict[str, Any], tenant: str, session: str,
+                   trace_parent: dict[str, str] | None) -> AsyncIterator[Event]:
+    """The run's events as the app's runs service delivers them, until ``run.finished``."""
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    task = asyncio.ensure_future(recording.run(flow, values, tenant, session, queue.put_nowait, trace_parent))
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                task.result()  # the run could not start: its error, as the engine's would be
+                return
+            event = getter.result()
+            yield event
+            if event.event == RUN_FINISHED:
+                await task
+                return
+    finally:
+        if not task.done():
+            task.cancel()
+
+
 async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session: str, as_json: bool,
-               record: bool = False) -> int:
+               record: bool = False, trace_parent: dict[str, str] | None = None,
+               flows: MemoryFlowSource | None = None) -> int:
     recording = _recording_factory[0]() if record else None
-    engine = build_engine(**({"metrics": recording.metrics} if recording else {}))
+    engine = build_engine()
+    if flows is not None:
+        engine.services.flows = flows
     finished = None
     report = RunReport()
     streamed_from: str | None = None
-    async for event in engine.stream(flow, values, tenant_id=tenant, session_id=session):
+    events = engine.stream(flow, values, tenant_id=tenant, session_id=session, trace_parent=trace_parent) \
+        if recording is None else recorded(recording, flow, values, tenant, session, trace_parent)
+    async for event in events:
         report.observe(event)
-        if recording is not None:
-            recording.observe(event)
         if as_json:
             sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
@@ -165,6 +226,8 @@ async def _run(flow: FlowDocument, values: dict[str, Any], tenant: str, session:
         typer.echo(totals_line(report))
         if result_failed and finished is not None:
             typer.echo(f"run {finished.status}: {finished.error}", err=True)
+        if finished is not None and finished.extra.get("trace_id"):
+            typer.echo(f"trace {finished.extra['trace_id']}", err=True)
     return 1 if result_failed else 0
 
 

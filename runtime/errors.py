@@ -14,9 +14,14 @@ class Problem:
     edge: tuple[str, str] | None = None
     group_id: str | None = None
     field: str | None = None
+    severity: str = "error"  # "warning": the flow runs, but probably not as meant (runtime/flow/wiring_checks.py)
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"code": self.code, "message": self.message}
@@ -24,6 +29,8 @@ class Problem:
             value = getattr(self, name)
             if value is not None:
                 out[name] = list(value) if isinstance(value, tuple) else value
+        if self.is_warning:
+            out["severity"] = self.severity
         return out
 
 

@@ -19,6 +19,9 @@ EventName = Literal[
     "run.finished",
     "background.finished",
     "relay.degraded",
+    "run.resumed",
+    "node.restarted",
+    "node.step",
 ]
 
 RUN_STARTED: EventName = "run.started"
@@ -32,6 +35,15 @@ BACKGROUND_FINISHED: EventName = "background.finished"
 # Not emitted by the engine: a channel's note that some of a run's events could not be relayed
 # (Redis was down); ``extra`` holds ``lost`` and ``finished_lost``. See runtime/channels/redis_hub.py.
 RELAY_DEGRADED: EventName = "relay.degraded"
+# Durable runs (queue mode): a worker took the run over after its holder died and goes on from
+# the checkpoints (``extra``: attempt, skipped nodes); then one ``node.restarted`` per streaming
+# node whose text was interrupted: a client drops what it showed of that node's text.
+RUN_RESUMED: EventName = "run.resumed"
+NODE_RESTARTED: EventName = "node.restarted"
+
+# A part of a node's work, once it is over (an agent's model turn or tool call, a sub-flow's
+# inner node, an iteration's item): ``extra`` holds ``step``, ``kind``, ``start_ms``, ``label``.
+NODE_STEP: EventName = "node.step"
 
 CacheOutcome = Literal["hit", "miss", "off"]
 

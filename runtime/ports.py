@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from .events import CacheOutcome, Event
+
+if TYPE_CHECKING:
+    from .flow.model import FlowDocument
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -105,13 +108,39 @@ class ProductCatalog(Protocol):
 
 # --- LLM providers ---------------------------------------------------------------------------
 @dataclass(slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and a JSON Schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """The model asked for a tool. ``arguments`` is ``None`` when ``raw_arguments`` is not a JSON
+    object (the agent then tells the model so instead of calling the tool)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str = ""
+
+
+@dataclass(slots=True)
 class LLMRequest:
+    """``messages`` are ``{"role": "user"|"assistant", "content": str}``; a tool-calling
+    conversation adds ``"tool_calls": [ToolCall]`` to an assistant message and
+    ``{"role": "tool", "tool_call_id", "name", "content", "is_error"}`` results (each provider
+    translates them to its own API's shape)."""
+
     model: str
-    messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
+    messages: list[dict[str, Any]]
     system: str | None = None
     temperature: float | None = None
     max_tokens: int = 1024
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific (mock timing)
+    tools: list[ToolSpec] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -128,9 +157,30 @@ class LLMProvider(Protocol):
     def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]: ...
 
 
+@runtime_checkable
+class ToolCallingProvider(Protocol):
+    """A provider with native tool calling: ``stream_tools`` streams text deltas, then the
+    :class:`ToolCall` items the model asked for (if any), then at most one :class:`Usage`."""
+
+    name: str
+
+    def stream_tools(self, request: LLMRequest) -> AsyncIterator[str | Usage | ToolCall]: ...
+
+
 class ProviderResolver(Protocol):
     def resolve(self, provider: str, credential: str | None, tenant_id: str) -> LLMProvider:
         """The provider to use; raises ``runtime.providers.errors.ProviderError`` (an AkisError)."""
+        ...
+
+
+# --- other flows of the tenant (sub-flow, iterate, flow tools of an agent) --------------------
+class FlowSource(Protocol):
+    """Reads another stored flow of the same tenant. Hand out one document object per version
+    (the engine keeps a compiled plan per document); never a flow of another tenant."""
+
+    async def load(self, tenant_id: str, flow_id: str, version: int | None = None) -> FlowDocument:
+        """The version (the current one when ``None``); raises ``runtime.errors.NodeError`` naming
+        the flow when the tenant has no such flow or version, or it cannot run."""
         ...
 
 

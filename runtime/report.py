@@ -23,6 +23,9 @@ class NodeRow:
     error: str | None = None
     chunks: int = 0
     first_chunk_ms: float | None = None
+    parent: str | None = None  # a step of this node (node.step): an agent's turn, a sub-flow's node
+    label: str = ""
+    tokens: int = 0
 
 
 @dataclass
@@ -61,11 +64,31 @@ class RunReport:
                 event.node_id, event.node_type or "", event.t_ms - (event.duration_ms or 0), event.duration_ms,
                 status=f"{event.status} (background)", error=event.error,
             )
+        elif kind == "node.step" and event.node_id:
+            step = str(event.extra.get("step", ""))
+            usage = event.usage or {}
+            key = f"{event.node_id}/{step}"
+            self.rows[key] = NodeRow(
+                key, f"{event.node_type or ''}.{event.extra.get('kind', 'step')}",
+                float(event.extra.get("start_ms", event.t_ms - (event.duration_ms or 0))), event.duration_ms,
+                status=event.status or "succeeded", error=event.error, parent=event.node_id,
+                label=str(event.extra.get("label") or step),
+                tokens=usage.get("tokens_in", 0) + usage.get("tokens_out", 0),
+            )
         elif kind == "run.finished":
             self.result_ms, self.status, self.error, self.output = event.t_ms, event.status, event.error, event.output
 
     def ordered(self) -> list[NodeRow]:
-        return sorted(self.rows.values(), key=lambda r: (r.start_ms, r.node_id))
+        """Nodes by start time, each node's steps right after it (by their start time)."""
+        steps: dict[str, list[NodeRow]] = {}
+        for row in self.rows.values():
+            if row.parent is not None:
+                steps.setdefault(row.parent, []).append(row)
+        out: list[NodeRow] = []
+        for row in sorted((r for r in self.rows.values() if r.parent is None), key=lambda r: (r.start_ms, r.node_id)):
+            out.append(row)
+            out.extend(sorted(steps.get(row.node_id, ()), key=lambda r: (r.start_ms, r.node_id)))
+        return out
 
 
 def node_table(report: RunReport) -> str:

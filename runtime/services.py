@@ -8,10 +8,15 @@ from importlib import resources
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .ports import ChatMessage, ConversationStore, LLMProvider, ProductCatalog, ProviderResolver
+from .errors import NodeError
+from .knowledge.memory import MemoryKnowledge
+from .knowledge.port import KnowledgeBases
+from .ports import ChatMessage, ConversationStore, FlowSource, LLMProvider, ProductCatalog, ProviderResolver
 from .providers.mock import MOCK
 
 if TYPE_CHECKING:
+    from .engine.engine import Engine
+    from .flow.model import FlowDocument
     from .net.addresses import Resolver
 
 
@@ -163,6 +168,32 @@ def search_products(
     return [product for _, _, product in scored[:limit]]
 
 
+class MemoryFlowSource:
+    """Flows other flows may call (sub-flow, iterate, flow tools), per tenant, in memory: the
+    default without storage (the CLI, tests). ``add`` a document; its versions count from 1."""
+
+    def __init__(self) -> None:
+        self._flows: dict[tuple[str, str], list[FlowDocument]] = {}
+
+    def add(self, tenant_id: str, document: FlowDocument | dict[str, Any]) -> int:
+        from .flow.loader import load_flow  # the flow package imports the engine's templating
+
+        loaded = load_flow(document)
+        versions = self._flows.setdefault((str(tenant_id), str(loaded.flow_id)), [])
+        versions.append(loaded)
+        return len(versions)
+
+    async def load(self, tenant_id: str, flow_id: str, version: int | None = None) -> FlowDocument:
+        versions = self._flows.get((str(tenant_id), flow_id))
+        if not versions:
+            raise NodeError(f"flow {flow_id!r} does not exist for this tenant")
+        if version is None:
+            return versions[-1]
+        if not 1 <= version <= len(versions):
+            raise NodeError(f"flow {flow_id!r} has no version {version}")
+        return versions[version - 1]
+
+
 class MockOnlyResolver:
     """Resolves every provider name to the offline mock: the default with no keys configured."""
 
@@ -177,6 +208,9 @@ class Services:
     catalogue: ProductCatalog = field(default_factory=MemoryProductCatalog)
     conversations: ConversationStore = field(default_factory=MemoryConversationStore)
     providers: ProviderResolver = field(default_factory=MockOnlyResolver)
+    knowledge: KnowledgeBases = field(default_factory=MemoryKnowledge)  # storage's SqlKnowledge in the app
     http_allow_hosts: tuple[str, ...] = ()  # hosts http_request may reach despite SSRF guards
     http_resolver: Resolver | None = None  # host -> addresses for http_request; None: the system's
     notices: list[str] = field(default_factory=list)  # e.g. "no ANTHROPIC_API_KEY: using mock"
+    flows: FlowSource = field(default_factory=MemoryFlowSource)  # other flows of the tenant (sub-flows)
+    engine: Engine | None = None  # set by the first Engine made with these services: runs inner flows

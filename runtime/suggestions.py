@@ -38,6 +38,7 @@ LOW_HIT_RATE = 0.2
 MIN_LOOKUPS = 20
 SUGGESTED_TTL_S = 300
 DEFAULT_LOOKUP_MS = 1.0  # a cache lookup when no hit was measured yet
+MIN_SAVING_MS = 1.0  # a saving shown as "~0 ms" is not offered
 CRITICAL_SHARE = 0.15  # a node taking this share of the critical path is worth naming
 
 
@@ -102,7 +103,7 @@ def suggest(document: FlowDocument, stats: Mapping[str, NodeStats], registry: No
         document, durations, registry, tenant_id, execution="parallel")
     critical = _critical(document, types, stats, limit, covered, registry, tenant_id)
     found += [s for s in critical if s.edit is None or _keeps_valid(s, document, problems_before, registry, tenant_id)]
-    found = [s for s in found if s.saving_ms > 0]  # a saving that rounds to nothing is no suggestion
+    found = [s for s in found if s.saving_ms >= MIN_SAVING_MS]  # "~0 ms per run" is no suggestion
     return sorted(found, key=lambda s: (not s.can_apply, -s.saving_ms, s.kind, s.node_ids))
 
 

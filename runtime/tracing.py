@@ -2,23 +2,32 @@
 background job, and the W3C ``traceparent`` carried in and out.
 
 The runtime needs only ``opentelemetry-api`` and runs without it. Tracing is off until
-:func:`configure` (the app and the worker call it; it looks at the standard ``OTEL_*``
-variables only) or :func:`enable` (an embedding program with its own tracer provider) turns it
-on. While off, the engine's whole cost is reading :data:`enabled` once per run: every span
-helper here is called only when it is True, so none of them checks it again.
+:func:`configure` (the app, the worker and ``akis run`` call it; it looks at the standard
+``OTEL_*`` variables only) or :func:`enable` (an embedding program with its own tracer provider)
+turns it on. While off, the engine's whole cost is reading :data:`enabled` once per run: every
+span helper here is called only when it is True, so none of them checks it again. The engine's
+own run and node spans are span contexts while they run and records once they end
+(:func:`begin`, :func:`child`, :func:`export`; runtime/span_export.py encodes and sends them).
 """
 from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Mapping
 from typing import Any
+
+from .span_export import Encodable, RecordExporter, SpanRecord, otlp_sender
 
 log = logging.getLogger(__name__)
 
 enabled = False  # read by the engine once per run; True only with opentelemetry importable
 _tracer: Any = None
-_provider: Any = None  # the SDK provider configure() made (flushed by shutdown())
+_wiring: Wiring | None = None  # what configure() made (flushed by shutdown())
+_records: RecordExporter | None = None  # where the engine's run and node spans go, when set
+_sdk: _Sdk | None = None  # else: made into SDK spans for the provider's span processors
+_NoteSpan: Any = None  # a node's span while it runs (a class made once opentelemetry is imported)
+_FLAGS: dict[bool, Any] = {}  # TraceFlags by sampled: shared (an int subclass the collector tracks)
 _trace: Any = None  # the opentelemetry.trace module, once enabled
 _context: Any = None  # opentelemetry.context
 _propagator: Any = None  # W3C trace context (traceparent, tracestate)
@@ -39,6 +48,42 @@ def wanted(environ: Mapping[str, str] | None = None) -> bool:
     return exporter == "otlp" or any(env.get(name, "").strip() for name in _ENDPOINTS)
 
 
+class Wiring:
+    """A tracer provider as the app wires it, and the exporter of the engine's own spans."""
+
+    def __init__(self, provider: Any, records: RecordExporter | None) -> None:
+        self.provider, self.records = provider, records
+
+    def flush(self) -> None:
+        if self.records is not None:
+            self.records.force_flush()
+        self.provider.force_flush()
+
+    def shutdown(self) -> None:
+        if self.records is not None:
+            self.records.shutdown()
+        self.provider.shutdown()
+
+
+def wire(service: str, exporter: Any = None, sampler: Any = None, queue: int | None = None) -> Wiring:
+    """The SDK provider with a batch OTLP/HTTP ``exporter`` (default: configured by ``OTEL_*``),
+    and the engine's span records sent through the same exporter's client (span_export.py)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    exporter = exporter if exporter is not None else OTLPSpanExporter()
+    resource = Resource.create({"service.name": service})
+    provider = (TracerProvider(resource=resource) if sampler is None
+                else TracerProvider(resource=resource, sampler=sampler))
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=queue) if queue
+                                else BatchSpanProcessor(exporter))
+    send = otlp_sender(exporter)
+    records = None if send is None else RecordExporter(send, dict(resource.attributes), SCOPE, queue=queue)
+    return Wiring(provider, records)
+
+
 def configure(default_service: str = "akis") -> bool:
     """Install the SDK with a batch OTLP/HTTP exporter when :func:`wanted`; True when tracing
     is on. Endpoint, headers, sampler and resource come from the ``OTEL_*`` variables (the SDK
@@ -47,25 +92,20 @@ def configure(default_service: str = "akis") -> bool:
         return False
     try:
         from opentelemetry import trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        wiring = wire(os.environ.get("OTEL_SERVICE_NAME", "").strip() or default_service)
     except ImportError as exc:
         log.warning("OTEL_* variables ask for traces but the OpenTelemetry SDK is not installed: %s", exc)
         return False
-    global _provider
-    service = os.environ.get("OTEL_SERVICE_NAME", "").strip() or default_service
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    _provider = provider
-    return enable(provider)
+    global _wiring
+    trace.set_tracer_provider(wiring.provider)
+    _wiring = wiring
+    return enable(wiring.provider, wiring.records)
 
 
-def enable(provider: Any = None) -> bool:
-    """Turn tracing on with ``provider`` (default: the global tracer provider)."""
-    global enabled, _tracer, _trace, _context, _propagator
+def enable(provider: Any = None, records: RecordExporter | None = None) -> bool:
+    """Turn tracing on with ``provider`` (default: the global tracer provider). The engine's
+    run and node spans go to ``records`` when given, else to the provider's span processors."""
+    global enabled, _tracer, _trace, _context, _propagator, _records, _sdk, _NoteSpan
     try:
         from opentelemetry import context, trace
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -73,19 +113,24 @@ def enable(provider: Any = None) -> bool:
         return False
     _trace, _context, _propagator = trace, context, TraceContextTextMapPropagator()
     _tracer = trace.get_tracer(SCOPE, tracer_provider=provider)
+    _records = records
+    if _NoteSpan is None:
+        _NoteSpan = _note_span_class(trace)
+        _FLAGS.update({True: trace.TraceFlags(trace.TraceFlags.SAMPLED), False: trace.TraceFlags(0)})
+    _sdk = _Sdk(provider if provider is not None else trace.get_tracer_provider())
     enabled = True
     return True
 
 
 def disable() -> None:
-    global enabled, _tracer
-    enabled, _tracer = False, None
+    global enabled, _tracer, _records, _sdk
+    enabled, _tracer, _records, _sdk = False, None, None, None
 
 
 def shutdown() -> None:
     """Export what is still buffered (the app's and the worker's shutdown)."""
-    if _provider is not None:
-        _provider.shutdown()
+    if _wiring is not None:
+        _wiring.shutdown()
 
 
 # -- context and propagation --------------------------------------------------------------
@@ -155,10 +200,6 @@ def log_ids() -> tuple[str | None, str | None]:
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
 
 
-def trace_id(span: Any) -> str:
-    return format(span.get_span_context().trace_id, "032x")
-
-
 # -- spans ----------------------------------------------------------------------------------
 def start(name: str, parent: Any, attributes: dict[str, Any], kind: str = "INTERNAL") -> Any:
     """A started span (not made current), child of the context ``parent``."""
@@ -192,3 +233,94 @@ def record(span: Any, exc: BaseException) -> None:
 def set_attribute(key: str, value: Any) -> None:
     """On the current span (the running node's): an attribute learnt while it runs."""
     _trace.get_current_span().set_attribute(key, value)
+
+
+# -- the engine's spans: a context now, a record at the end ---------------------------------
+def new_id() -> int:
+    """A span id (64 random bits, never 0), as the SDK's id generator makes them."""
+    return random.getrandbits(64) or 1
+
+
+def begin(name: str, parent: Any, attributes: dict[str, Any]) -> tuple[Any, Any]:
+    """A span of the engine: (a non-recording span with a fresh span context, made current
+    by the caller for what runs inside; the parent's span context or None). The sampler of
+    the provider decides whether it is sampled, as it would for an SDK span; the span itself
+    is exported as a :class:`SpanRecord` by :func:`export` when it ends."""
+    parent_span = _trace.get_current_span(parent).get_span_context()
+    if not parent_span.is_valid:
+        parent_span = None
+    trace_id = parent_span.trace_id if parent_span is not None else random.getrandbits(128) or 1
+    assert _sdk is not None
+    sampled, state = _sdk.sample(parent, trace_id, name, attributes)
+    context = _trace.SpanContext(trace_id, new_id(), False, _FLAGS[sampled], state)
+    return _trace.NonRecordingSpan(context), parent_span
+
+
+def child(span: Any, span_id: int, notes: dict[str, Any]) -> Any:
+    """A span with ``span_id`` in ``span``'s trace (a node's, made current while it runs): what
+    is set on it goes to ``notes``, for the record made at the run's end."""
+    here = span.get_span_context()
+    return _NoteSpan(_trace.SpanContext(here.trace_id, span_id, False, here.trace_flags, here.trace_state), notes)
+
+
+def export(item: Encodable, spans: int = 1) -> None:
+    """Hand finished engine spans (``spans`` of them, at most) to the record exporter, or to
+    the SDK's span processors."""
+    if _records is not None:
+        _records.add(item, spans)
+    elif _sdk is not None:
+        _sdk.end(item.records())
+
+
+class _Sdk:
+    """The SDK side of the engine's spans: the provider's sampler, and its span processors for
+    the records when no record exporter is wired (an embedding program's provider, tests)."""
+
+    def __init__(self, provider: Any) -> None:
+        self.sampler = getattr(provider, "sampler", None)
+        self.processor = getattr(provider, "_active_span_processor", None)  # the SDK's; absent elsewhere
+        self.resource = getattr(provider, "resource", None)
+
+    def sample(self, parent: Any, trace_id: int, name: str, attributes: dict[str, Any]) -> tuple[bool, Any]:
+        """(sampled, trace state) as the provider's sampler decides; without one, the parent's flag."""
+        if self.sampler is None:
+            here = _trace.get_current_span(parent).get_span_context()
+            return (not here.is_valid or here.trace_flags.sampled), here.trace_state
+        result = self.sampler.should_sample(parent, trace_id, name, _trace.SpanKind.INTERNAL, attributes)
+        return result.decision.is_sampled(), result.trace_state
+
+    def end(self, records: list[SpanRecord]) -> None:
+        if self.processor is None:
+            return
+        from opentelemetry.sdk.trace import Event, ReadableSpan
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        scope = InstrumentationScope(SCOPE)
+        for r in records:
+            context = _trace.SpanContext(r.trace_id, r.span_id, False, _trace.TraceFlags(1))
+            parent = _trace.SpanContext(r.trace_id, r.parent_id, r.remote_parent) if r.parent_id else None
+            status = (_trace.Status(_trace.StatusCode.ERROR, r.error) if r.error is not None
+                      else _trace.Status(_trace.StatusCode.UNSET))
+            self.processor.on_end(ReadableSpan(
+                r.name, context, parent, self.resource, r.attributes,
+                tuple(Event(name, attributes, time_ns) for name, time_ns, attributes in r.events),
+                kind=_trace.SpanKind(r.kind), status=status, start_time=r.start_ns, end_time=r.end_ns,
+                instrumentation_scope=scope,
+            ))
+
+
+def _note_span_class(trace: Any) -> Any:
+    class NoteSpan(trace.NonRecordingSpan):  # a base read from the module: opentelemetry is optional
+        """A node's span while it runs: not an SDK span; attributes set on it are kept in
+        ``notes`` and land on the node's span record."""
+
+        def __init__(self, context: Any, notes: dict[str, Any]) -> None:
+            super().__init__(context)
+            self._notes = notes
+
+        def set_attribute(self, key: str, value: Any) -> None:
+            self._notes[key] = value
+
+        def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+            self._notes.update(attributes)
+
+    return NoteSpan

@@ -9,6 +9,9 @@ from .cache.factory import build_cache as make_cache
 from .cache.tiered import TieredCache
 from .channels import ChannelHub, build_hub
 from .engine.engine import Engine
+from .knowledge.embeddings import build_embedder
+from .knowledge.memory import MemoryKnowledge
+from .knowledge.settings import KnowledgeSettings
 from .nodes.registry import NodeRegistry, default_registry
 from .providers.resolver import build_resolver
 from .services import MemoryConversationStore, Services
@@ -36,6 +39,7 @@ def build_services(settings: AkisSettings | None = None, **overrides: Any) -> Se
         ),
     )
     services.providers = build_resolver(settings, services.notices)
+    services.knowledge = MemoryKnowledge(embedder=build_embedder(KnowledgeSettings()))
     for name, value in overrides.items():
         setattr(services, name, value)
     return services

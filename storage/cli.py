@@ -19,14 +19,16 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from runtime import FlowLoadError, load_flow, tracing, validate_flow
+from runtime import FlowLoadError, gc_policy, load_flow, tracing, validate_flow
 from runtime.logs import configure_logging
 from runtime.redis_clients import job_timeouts
 from runtime.settings import get_settings
 from runtime.wiring import build_registry
 
 from .db import Database, init_db
+from .durable.wiring import runs_factory
 from .errors import StorageError
+from .jobs.codec import JOB_TIMEOUT_S
 from .jobs.defaults import engine_executor, stored_flows_warmup
 from .jobs.worker import WorkerOptions, load_object, run_worker
 from .migrate import current_revision, head_revision, upgrade
@@ -45,7 +47,7 @@ token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_
 user_app = typer.Typer(help="Editor users (argon2 password hashes).", no_args_is_help=True)
 console = Console()
 
-_wiring: dict[str, Any] = {"executor_factory": None, "warmup_factory": None}
+_wiring: dict[str, Any] = {"executor_factory": None, "warmup_factory": None, "metrics_factory": None}
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -236,17 +238,40 @@ def token_revoke(
 @user_app.command("create")
 @friendly
 def user_create(
-    tenant: str = TENANT,
+    tenant: str = typer.Option(DEFAULT_TENANT, "--tenant", "-t",
+                               help="The tenant id (default: 1, the tenant the editor used before any user)."),
     username: str = typer.Option(..., "--username", "-u"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    new_tenant: bool = typer.Option(False, "--new-tenant",
+                                    help="The first user may start a tenant without the editor's flows."),
 ) -> None:
-    """Create an editor user (the password is asked for, or read from stdin)."""
+    """Create an editor user (the password is asked for, or read from stdin).
+
+    Until the first user exists the editor acts for tenant 1; from then on for the signed-in
+    user's tenant. So the first user is refused in a tenant without flows while tenant 1 has
+    the editor's flows (they would seem gone), unless --new-tenant says that is meant."""
+    database = open_db()
+    if not new_tenant:
+        check_first_user_tenant(database, tenant)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = open_db().call(users.create_user, tenant, username, password)
+    user = database.call(users.create_user, tenant, username, password)
     typer.echo(f"created user {user.username!r} for tenant {tenant}")
+
+
+def check_first_user_tenant(database: Database, tenant: str) -> None:
+    """Fail, naming the fix, when the first user would not see the flows made before users existed."""
+    if tenant == DEFAULT_TENANT or database.call(users.any_users) or database.call(flows.list_flows, tenant):
+        return
+    before = [f.id for f in database.call(flows.list_flows, DEFAULT_TENANT)]
+    if before:
+        shown = ", ".join(before[:5]) + (f" and {len(before) - 5} more" if len(before) > 5 else "")
+        fail(f"this is the first user: from now on the editor needs a sign-in and shows the signed-in user's "
+             f"tenant, but the flows made so far ({shown}) are in tenant {DEFAULT_TENANT} and tenant {tenant} has "
+             f"none. Create the user in tenant {DEFAULT_TENANT} (leave out --tenant), or pass --new-tenant to "
+             f"start tenant {tenant} without them.")
 
 
 @user_app.command("list")
@@ -320,19 +345,26 @@ def worker_command(
     warmup: str | None = typer.Option(None, "--warmup", help="module:factory(services, db) -> async warm()."),
     queue: str = typer.Option("akis:jobs", "--queue", help="The arq queue name."),
     max_jobs: int = typer.Option(10, "--max-jobs", help="Jobs run at once by this worker."),
-    job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds before a job is cancelled."),
+    concurrency: int = typer.Option(4, "--concurrency", min=0,
+                                    help="Whole runs executed at once by this worker (queue mode); 0: none."),
+    job_timeout: float = typer.Option(JOB_TIMEOUT_S, "--job-timeout", help="Seconds before a job is cancelled."),
     max_tries: int = typer.Option(5, "--max-tries"),
     burst: bool = typer.Option(False, "--burst", help="Exit when the queue is empty."),
     in_progress_timeout: float | None = typer.Option(None, "--in-progress-timeout", hidden=True),
     poll_delay: float = typer.Option(0.5, "--poll-delay", hidden=True),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535,
+        help="Serve this worker's Prometheus /metrics on this port (AKIS_WORKER_METRICS_PORT; 0: off)."),
+    metrics_host: str | None = typer.Option(None, "--metrics-host", help="Its address (AKIS_WORKER_METRICS_HOST)."),
 ) -> None:
-    """Run queued background jobs and warm the cache on schedule."""
+    """Run queued runs (queue mode) and background jobs, and warm the cache on schedule."""
     settings = get_settings()
     if not settings.redis_url:
         fail("akis worker needs a queue: set AKIS_REDIS_URL (for example redis://127.0.0.1:6379/0)")
     executor_factory = load_object(executor) if executor else _provided("executor_factory") or engine_executor
     warmup_factory = load_object(warmup) if warmup else _provided("warmup_factory") or stored_flows_warmup
     configure_logging(settings, text_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    gc_policy.apply(settings.gc_threshold_values)  # many runs in flight: fewer, larger young collections
     options = WorkerOptions(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
@@ -340,10 +372,19 @@ def worker_command(
     )
     if tracing.configure("akis-worker"):  # only the standard OTEL_* variables turn traces on
         typer.echo("traces: OTLP/HTTP export on (OTEL_* variables)", err=True)
+    metrics_factory = _provided("metrics_factory")  # the app's: this worker's own /metrics
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    host = metrics_host or settings.worker_metrics_host
+    observer = metrics_factory(settings, port, host) if metrics_factory is not None else None
     try:
-        run_worker(options, executor_factory, warmup_factory)
+        runs = (runs_factory(settings, concurrency, queue, observer)
+                if concurrency > 0 and settings.queued_runs else None)
+        run_worker(options, executor_factory, warmup_factory, runs,
+                   observer.background_done if observer is not None else None)
     finally:
         tracing.shutdown()  # export what is still buffered
+        if observer is not None:
+            observer.close()
 
 
 def _provided(name: str) -> Any:
@@ -358,16 +399,18 @@ TOP_LEVEL: dict[str, Callable[..., Any]] = {
 GROUPS = {"db": db_app, "flows": flows_app, "token": token_app, "user": user_app}
 
 
-def register(root: typer.Typer, *, executor_factory: Any = None, warmup_factory: Any = None) -> None:
+def register(root: typer.Typer, *, executor_factory: Any = None, warmup_factory: Any = None,
+             metrics_factory: Any = None) -> None:
     """Mount the storage commands on ``root``.
 
     The two arguments are *providers*, called with no arguments when ``akis worker`` starts
     (so the app's wiring is only imported by the worker): ``executor_factory()`` returns
     ``factory(services) -> execute(job)``, ``warmup_factory()`` returns
     ``factory(services[, database]) -> async warm()``. Left out, the worker uses
-    :mod:`storage.jobs.defaults`.
+    :mod:`storage.jobs.defaults`. ``metrics_factory()`` returns
+    ``factory(settings, port, host) -> RunObserver | None``: the worker's own ``/metrics``.
     """
-    _wiring.update(executor_factory=executor_factory, warmup_factory=warmup_factory)
+    _wiring.update(executor_factory=executor_factory, warmup_factory=warmup_factory, metrics_factory=metrics_factory)
     for name, fn in TOP_LEVEL.items():
         root.command(name)(fn)
     for name, group in GROUPS.items():

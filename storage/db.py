@@ -91,6 +91,16 @@ class Database:
         """:meth:`call` from async code, in a worker thread so the event loop stays free."""
         return await asyncio.to_thread(self.call, fn, *args, **kwargs)
 
+    def call_statement(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A function of a ``Connection``, in one transaction: for the few prebuilt statements
+        on a hot path, without the ORM's unit of work (a fifth of the CPU)."""
+        with self.engine.begin() as connection:
+            return fn(connection, *args, **kwargs)
+
+    async def run_statement(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """:meth:`call_statement` from async code, in a worker thread."""
+        return await asyncio.to_thread(self.call_statement, fn, *args, **kwargs)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from runtime.ports import MetricRow
 
 from .db import Database
+from .recorder import RunLabels
 from .repos.metrics import add_metric_rows
 
 log = logging.getLogger(__name__)
@@ -114,12 +116,37 @@ class BufferedSink:
 
 
 class SqlMetricsSink(BufferedSink):
-    """Batches go straight to the database (embedded mode, or any process with a DB)."""
+    """Batches go straight to the database (embedded mode, or any process with a DB).
+
+    ``labels_of`` (the run recorder's) names the experiment and variant of a run under way; they
+    are looked up when a row arrives (the run may have ended by the time its batch is written)
+    and kept per run until its rows are written."""
 
     def __init__(self, database: Database, *, batch_size: int = 500, interval_s: float = 1.0,
                  max_buffer: int = 100_000) -> None:
         super().__init__(batch_size=batch_size, interval_s=interval_s, max_buffer=max_buffer)
         self.database = database
+        self.labels_of: Callable[[str], RunLabels | None] | None = None
+        self._labels: dict[str, tuple[RunLabels, int]] = {}  # run id -> (labels, its rows not yet written)
+
+    def record(self, row: MetricRow) -> None:
+        if self.labels_of is not None:
+            labels = self.labels_of(row.run_id)
+            if labels is not None:
+                held = self._labels.get(row.run_id)
+                self._labels[row.run_id] = (labels, held[1] + 1 if held else 1)
+        super().record(row)
 
     async def write_batch(self, rows: list[MetricRow]) -> None:
-        await self.database.run(add_metric_rows, rows)
+        if not self._labels:
+            await self.database.run(add_metric_rows, rows)
+            return
+        labels = {row.run_id: held[0] for row in rows if (held := self._labels.get(row.run_id)) is not None}
+        await self.database.run(add_metric_rows, rows, labels)
+        for row in rows:
+            held = self._labels.get(row.run_id)
+            if held is not None:
+                if held[1] <= 1:
+                    del self._labels[row.run_id]
+                else:
+                    self._labels[row.run_id] = (held[0], held[1] - 1)

@@ -75,6 +75,9 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         Index("ix_runs_tenant_started", "tenant_id", "started_at"),
         Index("ix_runs_tenant_flow", "tenant_id", "flow_id"),
+        Index("ix_runs_status_lease", "status", "lease_until"),
+        Index("ix_runs_tenant_experiment", "tenant_id", "experiment_id"),
+        Index("ix_runs_tenant_evaluation", "tenant_id", "evaluation_id"),
     )
 
     id: str = Field(primary_key=True, max_length=ID_LEN)
@@ -82,7 +85,7 @@ class Run(SQLModel, table=True):
     flow_id: str = Field(max_length=ID_LEN)
     flow_version: int | None = None
     session_id: str = Field(default="", max_length=200)
-    status: str = Field(default="running", max_length=16)  # running|succeeded|failed|cancelled
+    status: str = Field(default="running", max_length=16)  # queued|running|succeeded|failed|cancelled
     inputs: dict[str, Any] = _json()
     output: dict[str, Any] | None = _json(nullable=True)
     error: str | None = Field(default=None, sa_type=Text)
@@ -94,6 +97,15 @@ class Run(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     trace_id: str | None = Field(default=None, max_length=32)  # OpenTelemetry trace id (32 hex); None untraced
+    # durable runs (queue mode): the worker holding the run, its lease and heartbeat, attempts so far
+    worker: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = _ts(nullable=True)
+    heartbeat_at: datetime | None = _ts(nullable=True)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # what the run belongs to: an experiment's variant (A/B tests), an evaluation
+    experiment_id: str | None = Field(default=None, max_length=ID_LEN)
+    variant: str | None = Field(default=None, max_length=ID_LEN)
+    evaluation_id: str | None = Field(default=None, max_length=ID_LEN)
 
 
 # --- node metrics ----------------------------------------------------------------------------
@@ -104,6 +116,7 @@ class NodeMetric(SQLModel, table=True):
     __table_args__ = (
         Index("ix_tfm_tenant_created", "tenant_id", "created_at", "node_type", "duration_ms", "cache", "status"),
         Index("ix_tfm_tenant_run", "tenant_id", "run_id"),
+        Index("ix_tfm_tenant_experiment", "tenant_id", "experiment_id", "variant", "cache"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
@@ -118,6 +131,9 @@ class NodeMetric(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     created_at: datetime = _ts()
+    # the run's experiment and variant (A/B tests, migration 0007); None outside an experiment
+    experiment_id: str | None = Field(default=None, max_length=ID_LEN)
+    variant: str | None = Field(default=None, max_length=ID_LEN)
 
 
 # --- conversation messages -------------------------------------------------------------------
@@ -243,3 +259,8 @@ __all__ = [
     "Tenant",
     "User",
 ]
+
+
+# The later feature areas keep their tables in storage/tables/ (one module an area); importing
+# it here means whoever imports the models has every table registered.
+from . import tables  # noqa: E402, F401 - after the core tables the areas build on; registers them

@@ -9,19 +9,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from runtime.engine.inspect import NodeRecord
 from runtime.events import MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, RUN_FINISHED, RUN_STARTED, Event
 
 from .db import Database
+from .repos.node_runs import record_run_with_nodes
 from .repos.runs import record_run
 from .types import utcnow
 
 log = logging.getLogger(__name__)
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
 NO_TRACE = "0" * 32  # OpenTelemetry's invalid trace id: an unsampled or absent trace
+
+
+@dataclass(frozen=True, slots=True)
+class RunLabels:
+    """What a run belongs to, beyond its flow: an experiment's variant (A/B tests), an evaluation.
+    Stored on the run row so results can be grouped by them."""
+
+    experiment_id: str | None = None
+    variant: str | None = None
+    evaluation_id: str | None = None
+
+    def span_attributes(self) -> dict[str, str] | None:
+        """The run span's attributes for these labels (None when there are none)."""
+        pairs = (("akis.experiment.id", self.experiment_id), ("akis.experiment.variant", self.variant),
+                 ("akis.evaluation.id", self.evaluation_id))
+        return {key: value for key, value in pairs if value} or None
+
+
+NO_LABELS = RunLabels()
 
 
 @dataclass
@@ -32,6 +54,8 @@ class _Pending:
     first_chunk_ms: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     trace_id: str | None = None
+    labels: RunLabels = NO_LABELS
+    nodes: list[NodeRecord] | None = None  # an inspected run's node records
 
 
 class RunRecorder:
@@ -42,12 +66,29 @@ class RunRecorder:
         self._runs: dict[str, _Pending] = {}
         self._writes: set[asyncio.Task[bool]] = set()
         self.recorded = 0
+        self.secrets: tuple[str, ...] = ()  # masked in node records (the settings' secrets)
 
-    def expect(self, run_id: str, inputs: dict[str, Any] | None = None, flow_version: int | None = None) -> None:
-        """Attach what events do not carry (the inputs, the stored version) to a run."""
+    def expect(self, run_id: str, inputs: dict[str, Any] | None = None, flow_version: int | None = None,
+               labels: RunLabels = NO_LABELS) -> None:
+        """Attach what events do not carry (the inputs, the stored version, the labels) to a run."""
         pending = self._runs.setdefault(run_id, _Pending())
         pending.inputs = dict(inputs if inputs is not None else self.default_inputs)
         pending.flow_version = flow_version
+        pending.labels = labels
+
+    def attach_nodes(self, run_id: str, records: list[NodeRecord]) -> None:
+        """An inspected run's node records (given just before its ``run.finished``): written
+        with its row, in the same unit of work."""
+        pending = self._runs.setdefault(run_id, _Pending(inputs=dict(self.default_inputs)))
+        pending.nodes = records
+
+    def labels_of(self, run_id: str) -> RunLabels | None:
+        """The experiment labels of a run under way, or None: the metrics sink copies them onto the
+        run's node rows (``SqlMetricsSink.labels_of``)."""
+        pending = self._runs.get(run_id)
+        if pending is None or pending.labels.experiment_id is None:
+            return None
+        return pending.labels
 
     def observe(self, event: Event) -> None:
         pending = self._runs.get(event.run_id)
@@ -79,15 +120,20 @@ class RunRecorder:
             "error": event.error, "started_at": pending.started_at, "duration_ms": event.duration_ms,
             "first_chunk_ms": pending.first_chunk_ms, "timings": pending.timings,
             "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
-            "trace_id": pending.trace_id,
+            "trace_id": pending.trace_id, "experiment_id": pending.labels.experiment_id,
+            "variant": pending.labels.variant, "evaluation_id": pending.labels.evaluation_id,
         }
         args = (event.tenant_id or "", event.run_id, event.flow_id or "")
+        write: Callable[..., bool] = record_run
+        if pending.nodes:
+            write = record_run_with_nodes
+            kwargs.update(nodes=pending.nodes, secrets=self.secrets)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.recorded += int(self.database.call(record_run, *args, **kwargs))
+            self.recorded += int(self.database.call(write, *args, **kwargs))
             return
-        task = loop.create_task(self.database.run(record_run, *args, **kwargs))
+        task = loop.create_task(self.database.run(write, *args, **kwargs))
         self._writes.add(task)
         task.add_done_callback(self._done)
 

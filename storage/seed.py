@@ -11,7 +11,7 @@ from sqlmodel import select
 from runtime.services import load_demo_catalogue
 
 from .models import Tenant
-from .repos import products, tenants
+from .repos import knowledge, products, tenants
 
 if TYPE_CHECKING:  # db.py imports this module to seed on first open
     from .db import Database
@@ -42,6 +42,7 @@ def seed_first_start(database: Database, tenant_ids: tuple[str, ...] = DEMO_TENA
             for tenant_id in tenant_ids:
                 tenants.ensure_tenant(session, tenant_id, f"Demo tenant {tenant_id}")
                 added += products.seed_products(session, tenant_id, catalogue)
+                knowledge.seed_example_base(session, tenant_id)  # the support_assistant demo's documents
             return added
     except IntegrityError:  # another process seeded at the same moment: its rows stand
         return 0

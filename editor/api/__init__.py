@@ -30,7 +30,20 @@ from editor.context import AkisContext
 from runtime.settings import AkisSettings
 from storage.crypto import load_or_create_key
 
-from . import channels, errors, flows, metrics_route, ops, runs
+from . import (
+    channels,
+    credentials,
+    errors,
+    evaluations,
+    experiments,
+    flows,
+    inspection,
+    knowledge,
+    metrics_route,
+    ops,
+    publishing,
+    runs,
+)
 from .limits import BodyLimit, parse_origins
 from .sessions import router as sessions_router
 
@@ -67,6 +80,13 @@ def register_api(context: AkisContext, app: App = nicegui_app) -> None:
     for router in (ops.health_router, login.router, flows.router, runs.router, channels.router, ops.router,
                    sessions_router, metrics_route.router):
         app.include_router(router)
+    app.include_router(experiments.router)  # A/B tests (issue 17)
+    app.include_router(experiments.feedback_router)
+    app.include_router(evaluations.router)  # datasets and evaluations (issue 22)
+    app.include_router(knowledge.router)  # knowledge bases (issue 19)
+    app.include_router(credentials.router)  # provider credentials per tenant (issue 18)
+    app.include_router(publishing.router)  # publishable keys and the chat widget's run (issue 18)
+    app.include_router(inspection.router)  # a run's nodes inspected; one node run alone (issue 18)
     app.on_startup(context.flows.learn_stored_events)
 
     @app.get("/widget", include_in_schema=False)
@@ -94,7 +114,7 @@ def register_api(context: AkisContext, app: App = nicegui_app) -> None:
 def api_routes(app: App) -> list[Any]:
     """The API's routes (not NiceGUI's pages and assets), as FastAPI's route contexts."""
     return [r for r in iter_route_contexts(app.routes)
-            if (r.path or "").startswith("/api/") or r.path == "/healthz"]
+            if (r.path or "").startswith(("/api/", "/healthz/")) or r.path == "/healthz"]
 
 
 def add_docs(app: App) -> None:
@@ -113,8 +133,9 @@ def add_docs(app: App) -> None:
             )
             schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             schema["security"] = [{"bearer": []}]
-            for operation in schema.get("paths", {}).get("/healthz", {}).values():
-                operation["security"] = []
+            for path in ("/healthz", "/healthz/live", "/healthz/ready"):
+                for operation in schema.get("paths", {}).get(path, {}).values():
+                    operation["security"] = []
             cached.append(schema)
         return JSONResponse(cached[0])
 

@@ -20,8 +20,10 @@ UNAUTHORIZED = HTTPException(
 )
 
 
-def get_context(connection: HTTPConnection) -> AkisContext:
-    """The app's context (set once by ``register_api``)."""
+async def get_context(connection: HTTPConnection) -> AkisContext:
+    """The app's context (set once by ``register_api``). Async though it never waits: FastAPI
+    runs a plain ``def`` dependency in a worker thread, a hop per request that under load
+    queued behind the run recording (bench/bench_healthz.py)."""
     return cast(AkisContext, connection.app.state.akis)
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger("akis.api")
 
 
 def is_api(path: str) -> bool:
-    return path.startswith("/api/") or path == "/healthz"
+    return path.startswith(("/api/", "/healthz/")) or path == "/healthz"
 
 
 def encodable(text: str) -> str:

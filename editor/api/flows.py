@@ -11,7 +11,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from editor.context import AkisContext
 from editor.services.errors import FlowProblems
+from editor.services.flows import StoredFlow
+from runtime.flow.wiring_checks import wiring_warnings
 
 from .deps import ContextDep, PrincipalDep
 from .flow_body import PROBLEMS_RESPONSE, body_text, flow_body_openapi
@@ -35,7 +38,7 @@ async def list_flows(context: ContextDep, principal: PrincipalDep) -> list[FlowS
              openapi_extra=flow_body_openapi(), responses=PROBLEMS_RESPONSE)
 async def create_flow(text: FlowBody, context: ContextDep, principal: PrincipalDep,
                       comment: Comment = None) -> FlowOut:
-    return FlowOut.of_stored(await context.flows.create(principal.tenant_id, text, comment))
+    return _out(context, principal.tenant_id, await context.flows.create(principal.tenant_id, text, comment))
 
 
 @router.post("/import", status_code=201, responses=PROBLEMS_RESPONSE, openapi_extra=flow_body_openapi(),
@@ -49,19 +52,20 @@ async def import_flow(text: FlowBody, context: ContextDep, principal: PrincipalD
                                  "?mode=version to add a version, or ?mode=copy to save a copy")
     if result.flow_id is None:
         raise FlowProblems(f"the flow has {len(result.problems)} problem(s) and was not imported", result.problems)
-    return FlowOut.of_stored(await context.flows.read(tenant, result.flow_id))
+    return _out(context, tenant, await context.flows.read(tenant, result.flow_id))
 
 
 @router.get("/{flow_id}", summary="Read a flow (its current version)", responses=PROBLEMS_RESPONSE)
 async def read_flow(flow_id: str, context: ContextDep, principal: PrincipalDep) -> FlowOut:
-    return FlowOut.of_stored(await context.flows.read(principal.tenant_id, flow_id))
+    return _out(context, principal.tenant_id, await context.flows.read(principal.tenant_id, flow_id))
 
 
 @router.put("/{flow_id}", summary="Save a new version of a flow",
             openapi_extra=flow_body_openapi(), responses=PROBLEMS_RESPONSE)
 async def update_flow(flow_id: str, text: FlowBody, context: ContextDep, principal: PrincipalDep,
                       comment: Comment = None) -> FlowOut:
-    return FlowOut.of_stored(await context.flows.save_version(principal.tenant_id, flow_id, text, comment))
+    stored = await context.flows.save_version(principal.tenant_id, flow_id, text, comment)
+    return _out(context, principal.tenant_id, stored)
 
 
 @router.delete("/{flow_id}", status_code=204, summary="Delete a flow with all its versions")
@@ -81,3 +85,9 @@ async def export_flow(flow_id: str, context: ContextDep, principal: PrincipalDep
     text = await context.flows.export_json(principal.tenant_id, flow_id, version)
     return Response(text, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{flow_id}.json"'})
+
+
+def _out(context: AkisContext, tenant_id: str, stored: StoredFlow) -> FlowOut:
+    """The stored flow with its wiring warnings (a flow with errors gets its errors only)."""
+    warnings = [] if stored.problems else wiring_warnings(stored.document, context.registry, tenant_id)
+    return FlowOut.of_stored(stored, warnings)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from editor.observability.metrics import NO_CREDENTIAL, OFF, REFUSED
+
 from .deps import ContextDep
 
 router = APIRouter()
-
-OFF = "metrics are off: set AKIS_METRICS_TOKEN or AKIS_METRICS_ALLOW"
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -25,9 +25,11 @@ async def prometheus_metrics(request: Request, context: ContextDep) -> Response:
     client = request.client.host if request.client is not None else None
     allowed = metrics.allowed(request.headers.get("authorization"), client)
     if allowed is None:
-        raise HTTPException(401, "send 'Authorization: Bearer <AKIS_METRICS_TOKEN>'",
+        raise HTTPException(401, NO_CREDENTIAL,
                             headers={"WWW-Authenticate": "Bearer"})
     if not allowed:
-        raise HTTPException(403, "not the metrics token, and not an address on AKIS_METRICS_ALLOW")
+        raise HTTPException(403, REFUSED)
     await metrics.refresh()
+    if context.scaling is not None:  # the cluster's queue, workers and latency (editor/observability/scaling.py)
+        await context.scaling.read()
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

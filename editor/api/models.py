@@ -2,6 +2,7 @@
 refused (422), the tenant always comes from the credential."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from editor.api.errors import encodable
 from editor.services import flows
 from runtime.engine.result import RunResult
+from runtime.errors import Problem
 from storage.models import Run
 
 
@@ -88,12 +90,15 @@ class FlowProblemsOut(BaseModel):
 class FlowOut(FlowSummary):
     document: dict[str, Any]
     problems: list[ProblemOut] = Field(default_factory=list, description="What must be fixed before it can run.")
+    warnings: list[ProblemOut] = Field(default_factory=list, description=(
+        "Wiring that runs but probably not as meant (docs/validation.md): never blocks a save or a run."))
 
     @classmethod
-    def of_stored(cls, stored: flows.StoredFlow) -> FlowOut:
+    def of_stored(cls, stored: flows.StoredFlow, warnings: Sequence[Problem] = ()) -> FlowOut:
         return cls(flow_id=stored.flow_id, name=encodable(stored.name), current_version=stored.current_version,
                    created_at=stored.created_at, updated_at=stored.updated_at, document=stored.document.dump(),
-                   problems=[ProblemOut.model_validate(p) for p in stored.problems])
+                   problems=[ProblemOut.model_validate(p) for p in stored.problems],
+                   warnings=[ProblemOut.model_validate(p) for p in warnings])
 
 
 class RunOut(BaseModel):
@@ -144,13 +149,16 @@ class StoredRun(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     trace_id: str | None = None  # the run's OpenTelemetry trace (32 hex); None when it was not traced
+    experiment_id: str | None = None  # the A/B test the run belonged to, and its variant (issue 17)
+    variant: str | None = None
 
     @classmethod
     def of(cls, row: Run) -> StoredRun:
         return cls(run_id=row.id, flow_id=row.flow_id, flow_version=row.flow_version, session_id=row.session_id,
                    status=row.status, output=row.output, error=row.error, started_at=row.started_at,
                    finished_at=row.finished_at, duration_ms=row.duration_ms, first_chunk_ms=row.first_chunk_ms,
-                   tokens_in=row.tokens_in, tokens_out=row.tokens_out, trace_id=row.trace_id)
+                   tokens_in=row.tokens_in, tokens_out=row.tokens_out, trace_id=row.trace_id,
+                   experiment_id=row.experiment_id, variant=row.variant)
 
 
 class MetricRowOut(BaseModel):

@@ -25,10 +25,12 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from editor.services.active_runs import ActiveRun
+from editor.services.queued_runs import Busy
 from editor.services.runs import Hub, StartedRun
 from runtime import tracing
-from runtime.channels import ChannelError, ChannelHub, ChannelUnavailable
+from runtime.channels import ChannelError, ChannelUnavailable
 from runtime.channels.names import DEGRADED
+from runtime.engine.buffer import EventBuffer
 from runtime.events import RUN_FINISHED, Event
 
 from . import sse
@@ -59,18 +61,21 @@ async def run_flow(flow_id: str, body: RunRequest, request: Request, context: Co
     streaming = "text/event-stream" in request.headers.get("accept", "")
     if streaming:
         check_stream_origin(request, context.settings.allowed_origins)
-    queue: asyncio.Queue[Event | object] | None = asyncio.Queue() if streaming else None
-    started = await context.runs.start_stored(principal.tenant_id, flow_id, body.inputs, session_id=body.session_id,
-                                              version=body.version,
-                                              listener=queue.put_nowait if queue is not None else None,
-                                              trace_parent=tracing.incoming(request.headers))
-    if queue is None:
+    buffer: EventBuffer[Event | object] | None = EventBuffer() if streaming else None
+    try:
+        started = await context.runs.start_stored(principal.tenant_id, flow_id, body.inputs,
+                                                  session_id=body.session_id, version=body.version,
+                                                  listener=buffer.push if buffer is not None else None,
+                                                  trace_parent=tracing.incoming(request.headers))
+    except Busy as exc:  # queue mode, over a queue limit: nothing was stored
+        raise HTTPException(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)}) from None
+    if buffer is None:
         return await _result(context.runs.relay_state, started, flow_id)
-    started.handle.add_done_callback(lambda: queue.put_nowait(_ENDED))
+    started.handle.add_done_callback(lambda: buffer.push(_ENDED))
     headers = {**sse.HEADERS, "X-Akis-Run-Id": started.run_id, "X-Akis-Channel": started.channel,
                "X-Akis-Relay": context.runs.relay_state(started.entry)}
-    frames = _from_queue(queue, started.entry, context.hub, started.relay_down)
-    return StreamingResponse(sse.with_keepalive(frames), media_type="text/event-stream", headers=headers)
+    frames = _run_frames(buffer, started.entry, context.hub, started.relay_down)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
 
 async def _result(relay_state: Any, started: StartedRun, flow_id: str) -> RunOut:
@@ -89,20 +94,20 @@ async def _result(relay_state: Any, started: StartedRun, flow_id: str) -> RunOut
             summary="Resume a recent run's event stream after Last-Event-ID")
 async def run_events(run_id: str, request: Request, context: ContextDep, principal: PrincipalDep,
                      last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None) -> StreamingResponse:
-    run = context.runs.active.get(principal.tenant_id, run_id)
+    run = await context.runs.locate(principal.tenant_id, run_id)
     if run is None or context.hub is None:
-        raise HTTPException(404, f"run {run_id!r} not found (recent runs of this process only; "
+        raise HTTPException(404, f"run {run_id!r} not found (recent runs of this process, or any queued run; "
                                  "finished runs: GET /api/runs/{id})")
     check_stream_origin(request, context.settings.allowed_origins)
     after = sse.parse_last_event_id(last_event_id)
-    source: Hub = run.local if run.local is not None else context.hub
-    frames = _replay(source, run, -1 if after is None else after)
+    after_index = -1 if after is None else after
+    frames = _replay(context.runs.events_of(run, after_index), run, after_index)
     return StreamingResponse(sse.with_keepalive(frames), media_type="text/event-stream", headers=sse.HEADERS)
 
 
 @router.post("/runs/{run_id}/cancel", summary="Cancel a running run")
 async def cancel_run(run_id: str, context: ContextDep, principal: PrincipalDep) -> CancelOut:
-    return CancelOut(run_id=run_id, cancelled=context.runs.cancel(principal.tenant_id, run_id))
+    return CancelOut(run_id=run_id, cancelled=await context.runs.cancel_any(principal.tenant_id, run_id))
 
 
 @router.get("/runs/{run_id}", summary="A recorded run")
@@ -120,32 +125,41 @@ async def list_runs(context: ContextDep, principal: PrincipalDep,
 _ENDED = object()
 
 
-async def _from_queue(queue: asyncio.Queue[Event | object], entry: ActiveRun, hub: Hub | None,
+async def _run_frames(buffer: EventBuffer[Event | object], entry: ActiveRun, hub: Hub | None,
                       relay_down: str | None) -> AsyncIterator[bytes]:
     """The run's own events, every one of them, whatever the relay does; the first time the
-    relay is seen down (at the start, or later) one ``relay.degraded`` frame says so."""
+    relay is seen down (at the start, or later) one ``relay.degraded`` frame says so. What the
+    run pushed while the last write went out goes out as one write."""
     told = relay_down is not None
     if told:
         yield relay_frame(entry, relay_down or DEGRADED)
-    while True:
-        event = await queue.get()
-        if not told and hub is not None and not hub.available:
-            told = True
-            yield relay_frame(entry, DEGRADED)
-        if not isinstance(event, Event):  # the run's task ended without a run.finished (cancelled early)
-            yield sse.frame("run.finished", {"event": "run.finished", "run_id": entry.run_id, "status": "cancelled",
-                                             "error": "the run ended without finishing"})
-            return
-        yield sse.event_frame(event, event.index)
-        if event.event == RUN_FINISHED:
-            return
+    async for events in sse.batches(buffer):
+        if events is None:
+            yield sse.KEEPALIVE
+            continue
+        frames: list[bytes] = []
+        for event in events:
+            if not told and hub is not None and not hub.available:
+                told = True
+                frames.append(relay_frame(entry, DEGRADED))
+            if not isinstance(event, Event):  # the run's task ended without a run.finished (cancelled early)
+                frames.append(sse.frame("run.finished", {"event": "run.finished", "run_id": entry.run_id,
+                                                         "status": "cancelled",
+                                                         "error": "the run ended without finishing"}))
+                yield b"".join(frames)
+                return
+            frames.append(sse.event_frame(event, event.index))
+            if event.event == RUN_FINISHED:
+                yield b"".join(frames)
+                return
+        yield b"".join(frames)
 
 
-async def _replay(hub: Hub | ChannelHub, run: ActiveRun, after_index: int) -> AsyncIterator[bytes]:
-    """The run's events with an index above ``after_index``, from the channel it streamed on
-    (or from this process's copy, for a run started while the relay was down)."""
+async def _replay(events: AsyncIterator[Event], run: ActiveRun, after_index: int) -> AsyncIterator[bytes]:
+    """The run's events with an index above ``after_index`` (the runs service says where they
+    are read from: ``RunService.events_of``)."""
     try:
-        async for event in hub.subscribe(run.channel, after=run.start_cursor):
+        async for event in events:
             if event.run_id != run.run_id:
                 continue
             if event.index > after_index:

@@ -19,7 +19,9 @@ from .pages import PageIdentity, stash
 # the health check, the public API description, the example widget (a static page), and
 # Prometheus's /metrics (it checks its own token or address: editor/api/metrics_route.py).
 PUBLIC_EXACT = frozenset({"/login", "/logout", "/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc", "/favicon.ico", "/widget", "/metrics"})
+                          "/healthz/live", "/healthz/ready",
+                          "/redoc", "/favicon.ico", "/widget", "/metrics",
+                          "/desktop/enter"})  # a route only in desktop mode (editor/auth/local.py)
 PUBLIC_PREFIXES = ("/_nicegui/", "/_nicegui_ws/", "/widget/", "/docs/assets/")
 
 

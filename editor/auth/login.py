@@ -6,12 +6,13 @@ its Origin (else Referer, else Sec-Fetch-Site) must be this app's, and its ``csr
 be the token bound to the ``akis_login`` pre-session cookie this page set (SameSite=Strict,
 HttpOnly, only sent to ``/login``), so another site cannot sign a browser in to an account of
 its choosing (login CSRF). Then the throttle (``throttle.py``) may ask the attempt to wait.
+The tenant is not asked for: the user name and password find their user (the form asks for
+the tenant only when they fit users of two tenants; the page is ``login_page.py``).
 A right password creates a session record and its cookie, and marks the browser as known to
 that account (``akis_device``). Logout revokes the record.
 """
 from __future__ import annotations
 
-import html
 import secrets
 from typing import Annotated, Any
 
@@ -23,8 +24,9 @@ from editor.api.deps import ContextDep
 from editor.api.limits import same_origin_request
 from storage.errors import StorageError
 from storage.repos.sessions import ActiveSession
-from storage.repos.users import authenticate
+from storage.repos.users import authenticate_by_name
 
+from .login_page import login_html, logout_html
 from .sessions import SESSION_COOKIE, SessionSigner, allowed_origins, cookie_options, derive_key, signer, store
 from .throttle import Attempt, LoginThrottle, digest, retry_after
 
@@ -34,38 +36,6 @@ DEVICE_COOKIE = "akis_device"  # "this browser signed in to these accounts befor
 DEVICE_MAX_AGE_S = 180 * 24 * 3600
 DEVICE_ACCOUNTS = 10
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Akis: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body {{ font-family: system-ui, sans-serif; background: #f4f6f8; display: flex; justify-content: center;
-        align-items: center; min-height: 100vh; margin: 0; }}
- form {{ background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 2px 12px #0002; width: 320px; }}
- label {{ display: block; margin-top: .8rem; font-size: .9rem; color: #333; }}
- input {{ width: 100%; box-sizing: border-box; padding: .5rem; margin-top: .25rem; }}
- button {{ margin-top: 1.2rem; width: 100%; padding: .6rem; background: #1565c0; color: #fff; border: 0;
-          border-radius: 4px; font-size: 1rem; cursor: pointer; }}
- .error {{ color: #b00020; margin-top: .8rem; }}
-</style></head>
-<body><form method="post" action="/login">
- <h2>Akis</h2>
- <input type="hidden" name="next" value="{next}">
- <input type="hidden" name="csrf" value="{csrf}">
- <label>Tenant <input name="tenant" value="{tenant}" required maxlength="64"></label>
- <label>User name <input name="username" value="{username}" required maxlength="100" autofocus></label>
- <label>Password <input name="password" type="password" required maxlength="1000"></label>
- <button type="submit">Sign in</button>
- {error}
-</form></body></html>"""
-
-_LOGOUT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Akis: sign out</title>
-<style> body {{ font-family: system-ui, sans-serif; display: flex; justify-content: center; margin-top: 20vh; }}
- button {{ padding: .6rem 1.2rem; font-size: 1rem; }}</style></head>
-<body><form method="post" action="/logout"><p>Signed in as {user}.</p>
-<button type="submit">Sign out</button></form></body></html>"""
-
-
 def _safe_next(target: str | None) -> str:
     """Only a local path: never redirect to another site after login."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -73,11 +43,9 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def login_page(next_path: str = "/", tenant: str = "1", username: str = "", error: str = "",
-               csrf: str = "") -> str:
-    block = f'<p class="error">{html.escape(error)}</p>' if error else ""
-    return _PAGE.format(next=html.escape(_safe_next(next_path)), tenant=html.escape(tenant),
-                        username=html.escape(username), error=block, csrf=html.escape(csrf))
+def login_page(next_path: str = "/", tenant: str = "", username: str = "", error: str = "",
+               csrf: str = "", ask_tenant: bool = False) -> str:
+    return login_html(_safe_next(next_path), tenant, username, error, csrf, ask_tenant)
 
 
 class FormCookies:
@@ -142,8 +110,8 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def form_response(request: Request, status: int, next_path: str = "/", tenant: str = "1", username: str = "",
-                  error: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
+def form_response(request: Request, status: int, next_path: str = "/", tenant: str = "", username: str = "",
+                  error: str = "", headers: dict[str, str] | None = None, ask_tenant: bool = False) -> HTMLResponse:
     """The sign-in form with a token bound to this browser's pre-session cookie (kept when
     it is still good, so two open tabs both work)."""
     forms = cookies()
@@ -151,7 +119,8 @@ def form_response(request: Request, status: int, next_path: str = "/", tenant: s
     value = None
     if nonce is None:
         nonce, value = forms.new_form()
-    page = login_page(next_path, tenant, username, error, csrf=forms.signer.token("login", nonce))
+    page = login_page(next_path, tenant, username, error, csrf=forms.signer.token("login", nonce),
+                      ask_tenant=ask_tenant)
     response = HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
     if value is not None:
         response.set_cookie(FORM_COOKIE, value, max_age=FORM_MAX_AGE_S, path="/login", httponly=True,
@@ -171,7 +140,7 @@ async def do_login(
     limiter: ThrottleDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
-    tenant: Annotated[str, Form(max_length=64)] = "1",
+    tenant: Annotated[str, Form(max_length=64)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -194,13 +163,18 @@ async def do_login(
                              f"Too many failed sign-ins: try again in {retry_after(wait)} s.",
                              headers={"Retry-After": retry_after(wait)})
     try:
-        user = await context.database.run(authenticate, tenant, username, password)
+        matched = await context.database.run(authenticate_by_name, username, password, tenant)
     except StorageError:
-        user = None
-    if user is None:
+        matched = []
+    if not matched:
         await limiter.failed(attempt)
-        return form_response(request, 401, next, tenant, username, "Wrong tenant, user name or password.")
+        wrong = "Wrong tenant, user name or password." if tenant else "Wrong user name or password."
+        return form_response(request, 401, next, tenant, username, wrong, ask_tenant=bool(tenant))
     await limiter.succeeded(attempt)
+    if len(matched) > 1:  # one name and password in several tenants: which one is meant
+        return form_response(request, 409, next, "", username, "This user name is in more than one tenant: "
+                             "enter the tenant to sign in to.", ask_tenant=True)
+    user = matched[0]
     sessions = store()
     if sessions is None:
         raise RuntimeError("sessions are not configured (editor.auth.sessions.configure)")
@@ -235,7 +209,7 @@ async def confirm_logout(request: Request) -> Response:
     found = await signed_in(request)
     if found is None:
         return RedirectResponse("/login", status_code=303)
-    return HTMLResponse(_LOGOUT_PAGE.format(user=html.escape(f"{found.username} (tenant {found.tenant_id})")),
+    return HTMLResponse(logout_html(f"{found.username} (tenant {found.tenant_id})"),
                         headers={"Cache-Control": "no-store"})
 
 

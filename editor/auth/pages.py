@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from storage.db import Database
 from storage.repos.users import any_users
 
-from . import sessions
+from . import local, sessions
 from .principal import Principal, session_principal
 from .sessions import SESSION_COOKIE, SessionUser
 
@@ -61,6 +61,9 @@ def stash(connection: HTTPConnection, identity: PageIdentity) -> None:
 
 async def resolve(connection: HTTPConnection, database: Database, login_required: bool) -> PageIdentity | None:
     """The identity of a page request, or None when it needs a login it does not have."""
+    desktop = local.identity(connection)  # desktop mode's window only (never in web mode)
+    if desktop is not None:
+        return PageIdentity(desktop.tenant_id, desktop)
     principal = await session_principal(connection, database)
     if principal is not None:
         return PageIdentity(principal.tenant_id, principal)
@@ -96,6 +99,13 @@ def use_database(database: Database) -> None:
     sessions.use_database(database)
     if _USERS.database is not database:
         _USERS.database, _USERS.check = database, UsersExist(database)
+
+
+def reset() -> None:
+    """Forget the signer, the session store and the users' database (tests: the next test's app
+    must not see the users of a disposed database)."""
+    sessions.reset()
+    _USERS.database, _USERS.check = None, None
 
 
 def _users_exist_now() -> bool:
@@ -155,6 +165,8 @@ async def still_valid(identity: PageIdentity, request: Any) -> bool:
     if identity.principal is None:
         check = _USERS.check
         return not (await check()) if check is not None else True
+    if identity.principal.kind == "local":
+        return local.is_active(identity.principal)
     current, store = sessions.signer(), sessions.store()
     ref = current.read(request.cookies.get(SESSION_COOKIE)) if current else None
     if ref is None or store is None:

@@ -26,7 +26,7 @@ WS_TOKEN_PROTOCOL = "akis-token"
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant_id: str
-    kind: Literal["token", "user"]
+    kind: Literal["token", "user", "local"]  # "local": the desktop window's user (editor/auth/local.py)
     name: str  # the token id (public part) or the username
     session_id: str | None = None  # an editor user's session record (kind "user")
 

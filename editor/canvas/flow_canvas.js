@@ -14,6 +14,7 @@ import {
   AkisNode,
   ProblemEdge,
   AkisMiniMap,
+  AkisNote,
   NODE_W,
   NODE_H,
   FIT,
@@ -41,7 +42,7 @@ export default {
                @node-drag-start="onDragStart" @node-drag-stop="onDragStop"
                @selection-drag-start="onDragStart" @selection-drag-stop="onDragStop"
                @connect="onConnect" @nodes-change="onChanges" @edges-change="onChanges"
-               @node-click="(e) => $emit('node_click', {id: e.node.id})" @pane-click="$emit('pane_click', {})">
+               @node-click="onNodeClick" @pane-click="$emit('pane_click', {})">
         <Background :gap="20" :size="1.2" :pattern-color="isDark ? '#334155' : '#cbd5e1'" />
         <Controls position="bottom-left" :show-interactive="false" />
         <AkisMiniMap v-if="flowTick" :flow="flow" :tick="flowTick" />
@@ -65,6 +66,7 @@ export default {
     nodes: Array,
     edges: Array,
     groups: Array,
+    notes: Array,
     dark: { type: Boolean, default: null },
     resourcePath: String,
   },
@@ -75,7 +77,7 @@ export default {
       readySent: false,
       dropActive: false,
       bodyDark: document.body.classList.contains("body--dark"),
-      nodeTypes: markRaw({ akis: markRaw(AkisNode) }),
+      nodeTypes: markRaw({ akis: markRaw(AkisNode), "akis-note": markRaw(AkisNote) }),
       edgeTypes: markRaw({ "akis-problem": markRaw(ProblemEdge) }),
     };
   },
@@ -121,6 +123,9 @@ export default {
     edges() {
       this.scheduleSync();
     },
+    notes() {
+      this.scheduleSync();
+    },
   },
   created() {
     this.t0 = performance.now();
@@ -129,6 +134,10 @@ export default {
     this.synced = { order: "", edges: "" };
     this.nodeKeys = new Map(); // node id -> JSON of the props it was last drawn from
     this.lastSelection = "";
+    this.noteApi = markRaw({
+      change: (payload) => this.onNoteChange(payload),
+      zoom: () => (this.flow ? this.flow.getViewport().zoom : 1),
+    });
   },
   async mounted() {
     this.onKey = this.onKey.bind(this);
@@ -157,6 +166,19 @@ export default {
         data: { ...DATA_DEFAULTS, ...(n.data || {}), label: n.label ?? n.id, node_type: n.type },
       };
     },
+    toVfNote(n) {
+      // Notes come first in Vue Flow's list, so they are drawn under the nodes.
+      return {
+        id: n.id,
+        type: "akis-note",
+        position: { x: n.x ?? 0, y: n.y ?? 0 },
+        data: { text: n.text, html: n.html, width: n.width, height: n.height, tone: n.color, api: this.noteApi },
+      };
+    },
+    onNoteChange(payload) {
+      this.nodeKeys.delete(payload.id); // the browser shows it already: take the next props as they are
+      this.$emit("note_change", payload);
+    },
     toVfEdge(e) {
       const problems = e.problems || [];
       return {
@@ -184,18 +206,19 @@ export default {
       // otherwise replace the list, handing back the unchanged nodes as they are.
       if (!this.flow) return;
       const nodes = this.nodes || [];
+      const items = [...(this.notes || []).map((n) => [n, this.toVfNote]), ...nodes.map((n) => [n, this.toVfNode])];
       const keys = new Map();
       const changed = [];
-      const next = nodes.map((n) => {
+      const next = items.map(([n, make]) => {
         const key = JSON.stringify(n);
         keys.set(n.id, key);
         const same = this.nodeKeys.get(n.id) === key && this.flow.findNode(n.id);
         if (same) return same;
-        const node = this.toVfNode(n);
+        const node = make(n);
         changed.push(node);
         return node;
       });
-      const order = nodes.map((n) => n.id).join("\n");
+      const order = items.map(([n]) => n.id).join("\n");
       if (order !== this.synced.order) this.flow.setNodes(next);
       else changed.forEach((node) => this.flow.updateNode(node.id, node));
       this.nodeKeys = keys;
@@ -285,7 +308,8 @@ export default {
       moves.forEach((m) => this.nodeKeys.delete(m.id));
       const lead = e.node || nodes[0];
       const w = lead.dimensions?.width || 232, h = lead.dimensions?.height || 64;
-      const group = this.frameAt(lead.position.x + w / 2, lead.position.y + h / 2, this.dragFrames || []);
+      const isNote = lead.type === "akis-note"; // a note never joins a group; its drag says nothing of frames
+      const group = isNote ? null : this.frameAt(lead.position.x + w / 2, lead.position.y + h / 2, this.dragFrames || []);
       this.$emit("node_moved", { moves, group });
     },
     onConnect(params) {
@@ -308,6 +332,15 @@ export default {
         this.lastSelection = key;
         this.$emit("selection_change", { nodes, edges });
       }, 0);
+    },
+    onNodeClick(e) {
+      // A plain click on a node of a multi-selection (say the members of a group just made)
+      // selects that node alone; Vue Flow keeps such a selection so that it can be dragged.
+      const ev = e.event || {};
+      const multi = !!(ev.shiftKey || ev.ctrlKey || ev.metaKey);
+      const selected = this.flow ? this.flow.getSelectedNodes.value : [];
+      if (!multi && selected.length > 1 && selected.some((n) => n.id === e.node.id)) this.selectNodes([e.node.id]);
+      this.$emit("node_click", { id: e.node.id, multi });
     },
     onDragOver(e) {
       if (!e.dataTransfer || !Array.from(e.dataTransfer.types || []).includes(DRAG_TYPE)) return;
@@ -373,7 +406,9 @@ export default {
       return true;
     },
     getViewport() {
-      return this.flow ? this.flow.getViewport() : null;
+      if (!this.flow) return null;
+      const { width, height } = this.flow.dimensions.value;
+      return { ...this.flow.getViewport(), width, height };
     },
   },
 };

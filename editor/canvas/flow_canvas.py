@@ -24,6 +24,7 @@ from .model import (
     normalize_edge,
     normalize_group,
     normalize_node,
+    normalize_note,
     status_patch,
 )
 
@@ -40,6 +41,7 @@ EVENTS: tuple[str, ...] = (
     "node_click",  # {id}
     "pane_click",  # {}
     "group_click",  # {id}: the label of a group frame was clicked
+    "note_change",  # {id, text? | width?, height? | color?}: a sticky note was edited, resized or recoloured
 )
 
 
@@ -83,6 +85,7 @@ class FlowCanvas(
         self.selection: dict[str, list[str]] = {"nodes": [], "edges": []}
         with self._props.suspend_updates():
             self._props["dark"] = dark
+            self._props["notes"] = []
             self._props["groups"] = []
             self._props["edges"] = []
             self._props["nodes"] = []
@@ -110,6 +113,10 @@ class FlowCanvas(
     def groups(self) -> list[CanvasGroup]:
         return self._props["groups"]
 
+    @property
+    def notes(self) -> list[dict[str, Any]]:
+        return self._props["notes"]
+
     def node(self, node_id: str) -> CanvasNode | None:
         """The node with this id as the canvas holds it (positions mirrored from the browser)."""
         return self._index.get(node_id)
@@ -119,8 +126,9 @@ class FlowCanvas(
         nodes: Iterable[Mapping[str, Any]] | None = None,
         edges: Iterable[Mapping[str, Any]] | None = None,
         groups: Iterable[Mapping[str, Any]] | None = None,
+        notes: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Replace any of nodes, edges and groups (``None`` keeps it) and send one update."""
+        """Replace any of nodes, edges, groups and sticky notes (``None`` keeps it) and send one update."""
         new_nodes = [normalize_node(n) for n in nodes] if nodes is not None else None
         new_edges = [normalize_edge(e) for e in edges] if edges is not None else None
         new_groups = [normalize_group(g) for g in groups] if groups is not None else None
@@ -135,6 +143,8 @@ class FlowCanvas(
                 self._props["edges"] = new_edges
             if new_groups is not None:
                 self._props["groups"] = new_groups
+            if notes is not None:
+                self._props["notes"] = [normalize_note(n) for n in notes]
         self.update()
 
     def set_nodes(self, nodes: Iterable[dict[str, Any]]) -> None:
@@ -227,6 +237,9 @@ class FlowCanvas(
     def on_group_click(self, handler: CanvasHandler) -> FlowCanvas:
         return self.on_event("group_click", handler)
 
+    def on_note_change(self, handler: CanvasHandler) -> FlowCanvas:
+        return self.on_event("note_change", handler)
+
     def _make_receiver(self, name: str) -> Callable[[Any], None]:
         def receive(e: Any) -> None:
             args = e.args if isinstance(e.args, dict) else {}
@@ -245,11 +258,20 @@ class FlowCanvas(
         elif name == "selection_change":
             self.selection = {"nodes": list(args.get("nodes", [])), "edges": list(args.get("edges", []))}
         elif name == "node_moved":
+            notes = {n["id"]: n for n in self._props["notes"]}
             with self._props.suspend_updates():
                 for move in args.get("moves", []):
                     node = self._index.get(move.get("id"))
                     if node is not None:
                         node["position"] = {"x": float(move["x"]), "y": float(move["y"])}
+                    elif move.get("id") in notes:
+                        notes[move["id"]].update(x=float(move["x"]), y=float(move["y"]))
+        elif name == "note_change":
+            note = next((n for n in self._props["notes"] if n["id"] == args.get("id")), None)
+            if note is not None:
+                with self._props.suspend_updates():
+                    # the colour is not mirrored: the editor sends it back, and the note changes then
+                    note.update({k: args[k] for k in ("text", "width", "height") if k in args})
         elif name == "connect":
             edge = normalize_edge(args)
             if all(e["id"] != edge["id"] for e in self._props["edges"]):

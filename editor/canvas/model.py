@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
-Status = Literal["waiting", "running", "done", "cached", "failed", "skipped"]
-STATUSES: frozenset[str] = frozenset({"waiting", "running", "done", "cached", "failed", "skipped"})
+Status = Literal["waiting", "running", "done", "cached", "failed", "continued", "skipped"]
+# "continued": the node failed and its on_error is "continue" (shown "failed, continued")
+STATUSES: frozenset[str] = frozenset({"waiting", "running", "done", "cached", "failed", "continued", "skipped"})
 
 # One colour per node category, shared by the canvas, the palette and the minimap.
 CATEGORY_COLORS: dict[str, str] = {
@@ -158,6 +159,27 @@ def normalize_group(group: Mapping[str, Any]) -> CanvasGroup:
         "join_at": str(group["join_at"]) if group.get("join_at") else None,
         "problems": _str_list(group.get("problems"), f"group {group_id}: problems"),
     }
+
+
+NOTE_COLORS = ("yellow", "blue", "green", "pink", "grey")
+
+
+def normalize_note(note: Mapping[str, Any]) -> dict[str, Any]:
+    """A sticky note: ``{id, text, html, x, y, width, height, color}``; ``html`` is the Markdown
+    already rendered (and escaped) by the editor, so the canvas needs no Markdown library."""
+    note_id = note.get("id")
+    if not note_id:
+        raise CanvasDataError(f"sticky note without an id: {note!r}")
+    try:
+        box = {k: float(note.get(k, default)) for k, default in
+               (("x", 0), ("y", 0), ("width", 260), ("height", 160))}
+    except (TypeError, ValueError):
+        raise CanvasDataError(f"sticky note {note_id}: x, y, width and height must be numbers") from None
+    color = str(note.get("color") or "yellow")
+    if color not in NOTE_COLORS:
+        raise CanvasDataError(f"sticky note {note_id}: colour {color!r} is not one of {', '.join(NOTE_COLORS)}")
+    return {"id": str(note_id), "text": str(note.get("text") or ""), "html": str(note.get("html") or ""),
+            **box, "color": color}
 
 
 def check_unique(items: list[CanvasNode] | list[CanvasEdge] | list[CanvasGroup], what: str) -> None:

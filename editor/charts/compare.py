@@ -8,6 +8,8 @@ from typing import Any
 from .style import CONFIG, axis, base_layout, fmt_ms, legend_below
 from .timeline import TimelineBar, marker_legend, markers, timeline_traces, unique_labels
 
+TOP = 76  # the two-line title and the row title above the first row
+
 
 def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *,
                    sequential_ms: float, parallel_ms: float,
@@ -16,9 +18,9 @@ def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *
                    parallel_first_chunk_ms: float | None = None) -> dict[str, Any]:
     saved = sequential_ms - parallel_ms
     share = f" ({100 * saved / sequential_ms:.0f}% less)" if sequential_ms > 0 else ""
-    title = (f"Sequential {fmt_ms(sequential_ms)} → parallel {fmt_ms(parallel_ms)}: "
-             f"{fmt_ms(max(saved, 0.0))} saved{share}" if saved >= 0 else
-             f"Sequential {fmt_ms(sequential_ms)}, parallel {fmt_ms(parallel_ms)}: no time saved")
+    title = (f"Sequential {fmt_ms(sequential_ms)} → parallel {fmt_ms(parallel_ms)}:<br>"  # two lines: a
+             f"{fmt_ms(max(saved, 0.0))} saved{share}" if saved >= 0 else      # narrow pane shows it whole
+             f"Sequential {fmt_ms(sequential_ms)}, parallel {fmt_ms(parallel_ms)}:<br>no time saved")
     seq = unique_labels(sorted(sequential, key=lambda b: (b.start_ms, b.node_id)))
     par = unique_labels(sorted(parallel, key=lambda b: (b.start_ms, b.node_id)))
     data = timeline_traces(seq, set(sequential_critical), yaxis="y") + \
@@ -28,7 +30,7 @@ def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *
     shapes = markers(sequential_first_chunk_ms, sequential_ms, xref="x", yref="y domain") + markers(
         parallel_first_chunk_ms, parallel_ms, xref="x2", yref="y2 domain")
     end = max(sequential_ms, parallel_ms, *(b.end_ms for b in seq + par)) * 1.04
-    height = 170 + 2 * 26 * rows
+    height = 190 + 2 * 26 * rows
     layout = base_layout(
         title, height=height, barmode="overlay", bargap=0.35, shapes=shapes,
         annotations=[_row_title("Sequential", sequential_first_chunk_ms, sequential_ms, "y domain"),
@@ -38,8 +40,8 @@ def compare_figure(sequential: list[TimelineBar], parallel: list[TimelineBar], *
         yaxis=axis("", domain=[0.55, 0.95], autorange="reversed"),
         yaxis2=axis("", domain=[0.0, 0.40], autorange="reversed"),
     )
-    layout["margin"].update(t=56, b=86)
-    layout["legend"] = legend_below(height, 56, 86)
+    layout["margin"].update(t=TOP, b=86)
+    layout["legend"] = legend_below(height, TOP, 86)
     return {"data": data, "layout": layout, "config": CONFIG}
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from storage.repos.dashboard import PercentileRow
 
-from .style import CONFIG, NEUTRAL, SERIES, axis, base_layout, empty_figure, fmt_ms
+from .style import CONFIG, NEUTRAL, SERIES, TABLE_LINE, axis, base_layout, empty_figure, fmt_ms
 
-NO_DATA = "No runs in this range yet."
+NO_DATA = "No data yet: no runs in this range."
 TimeRange = tuple[datetime, datetime] | None
 
 
@@ -23,13 +23,16 @@ def time_axis(window: TimeRange) -> dict[str, Any]:
 
 
 def percentiles_figure(rows: Sequence[PercentileRow], *, by: str = "node_type", title: str | None = None,
-                       limit: int = 15) -> dict[str, Any]:
-    """p50 and p95 per node type (or node), slowest p50 on top."""
+                       limit: int = 15, names: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    """p50 and p95 per node type (or node), slowest p50 on top. Per node, the axis names each node
+    by its label (``names``: ``(flow_id, node_id) -> label``), its id when the label is unknown."""
     title = title or ("Duration by node type" if by == "node_type" else "Duration by node")
     rows = list(rows)[:limit]
     if not rows:
         return empty_figure(NO_DATA, title)
-    labels = [r.key if by == "node_type" else f"{r.key} · {r.flow_id}" for r in rows]
+    names = names or {}
+    labels = [r.key if by == "node_type" else f"{names.get((r.flow_id or '', r.key), r.key)} · {r.flow_id}"
+              for r in rows]
     hover = [[r.node_type, r.count, fmt_ms(r.avg_ms), fmt_ms(r.max_ms)] for r in rows]
     template = ("<b>%{y}</b> (%{customdata[0]})<br>%{fullData.name} %{x:.1f} ms<br>"
                 "%{customdata[1]} runs, mean %{customdata[2]}, max %{customdata[3]}<extra></extra>")
@@ -59,7 +62,7 @@ def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: 
          "hovertemplate": "%{fullData.name}<br>%{x}<br>mean %{y:.1f} ms over %{customdata} runs<extra></extra>"}
         for i, node_type in enumerate(ranked)
     ]
-    layout = base_layout(title, height=320, legend_top=True, xaxis=time_axis(window),
+    layout = base_layout(title, height=320, legend_top=True, legend_names=ranked, xaxis=time_axis(window),
                          yaxis=axis("ms", rangemode="tozero"))
     return {"data": data, "layout": layout, "config": CONFIG}
 
@@ -68,7 +71,7 @@ def cache_types_figure(by_type: Mapping[str, Mapping[str, Any]], title: str = "C
                        ) -> dict[str, Any]:
     """The cache's ``{total, hits, rate}`` per node type (docs/cache.md, "Hit rates") as bars of the rate."""
     if not by_type:
-        return empty_figure("No cached node ran in this range.", title)
+        return empty_figure("No data yet: no cached node ran in this range.", title)
     types = sorted(by_type, key=lambda t: -by_type[t]["total"])
     data = [{
         "type": "bar", "x": types, "y": [by_type[t]["rate"] for t in types], "marker": {"color": "#2563eb"},
@@ -80,22 +83,28 @@ def cache_types_figure(by_type: Mapping[str, Mapping[str, Any]], title: str = "C
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
-def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10,
-                      title: str = "Top cache keys") -> dict[str, Any]:
-    """The most looked-up keys with their total, hits and rate, as a table."""
+def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10, title: str = "Top cache keys",
+                      about: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The most looked-up keys with their total, hits and rate, as a table. ``about`` (key ->
+    an object with ``node`` and ``values``) names the node and the key fields' values; without
+    it a key shows as its (shortened) text."""
     if not keys:
-        return empty_figure("The cache has no counted keys yet.", title)
+        return empty_figure("No data yet: no cached node was looked up.", title)
     ranked = sorted(keys.items(), key=lambda item: (-item[1]["total"], item[0]))[:top]
-    short = [k if len(k) <= 52 else k[:30] + "…" + k[-20:] for k, _ in ranked]
+    about = about or {}
+    nodes = [about[k].node if k in about else (k if len(k) <= 52 else k[:30] + "…" + k[-20:]) for k, _ in ranked]
+    values = [about[k].values if k in about else "" for k, _ in ranked]
     data = [{
-        "type": "table", "columnwidth": [5, 1, 1, 1],
-        "header": {"values": ["key", "total", "hits", "rate %"], "align": ["left", "right"],
-                   "fill": {"color": "rgba(148,163,184,0.15)"}, "font": {"size": 12}},
-        "cells": {"values": [short, [c["total"] for _, c in ranked], [c["hits"] for _, c in ranked],
+        "type": "table", "columnwidth": [3, 4, 1, 1, 1],
+        "header": {"values": ["node", "key values", "total", "hits", "rate %"], "align": ["left", "left", "right"],
+                   "fill": {"color": "rgba(148,163,184,0.15)"}, "font": {"size": 12, "color": NEUTRAL},
+                   "line": {"color": TABLE_LINE}},
+        "cells": {"values": [nodes, values, [c["total"] for _, c in ranked], [c["hits"] for _, c in ranked],
                              [f"{c['rate']:.2f}" for _, c in ranked]],
-                  "align": ["left", "right"], "height": 24, "font": {"size": 12}},
+                  "align": ["left", "left", "right"], "height": 24, "font": {"size": 12, "color": NEUTRAL},
+                  "fill": {"color": "rgba(0,0,0,0)"}, "line": {"color": TABLE_LINE}},
     }]
-    layout = base_layout(title, height=80 + 26 * len(ranked) + 26)
+    layout = base_layout(title, height=80 + 30 * len(ranked) + 26)
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
@@ -126,7 +135,7 @@ def runs_figure(series: Sequence[tuple[datetime, int, int]], *, bucket_s: int = 
 def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], *, p50: float | None = None,
                        p95: float | None = None, title: str = "Time to first chunk") -> dict[str, Any]:
     if not histogram:
-        return empty_figure("No streamed answer in this range.", title)
+        return empty_figure("No data yet: no streamed answer in this range.", title)
     data = [{
         "type": "bar", "x": [start + width_ms / 2 for start, _ in histogram], "y": [n for _, n in histogram],
         "width": [width_ms * 0.92] * len(histogram), "marker": {"color": "#7c3aed"}, "name": "runs",
@@ -148,7 +157,7 @@ def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], 
 def tokens_figure(series: Sequence[tuple[datetime, int, int]], title: str = "Tokens used", *, bucket_s: int = 60,
                   window: TimeRange = None) -> dict[str, Any]:
     if not series:
-        return empty_figure("No tokens were reported in this range.", title)
+        return empty_figure("No data yet: no tokens were reported in this range.", title)
     x = [_iso(at + timedelta(seconds=bucket_s / 2)) for at, _, _ in series]
     width = [bucket_s * 1000 * 0.9] * len(series)
     data = [

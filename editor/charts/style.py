@@ -24,14 +24,18 @@ OUTCOME_NAMES: dict[str, str] = {
 SERIES = ["#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#db2777", "#0d9488", "#dc2626", "#64748b", "#ea580c", "#4f46e5"]
 CRITICAL_LINE = "#e11d48"  # readable on light and dark pages alike
 NEUTRAL = "#71809a"  # text and marker lines, readable on light and dark pages
+TABLE_LINE = "rgba(148,163,184,0.35)"  # table rules, on light and dark pages
+LEGEND_ROW_PX = 22
+LEGEND_WIDTH_PX = 380  # the narrowest a dashboard chart gets (its grid's 440 px minus margins)
 CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 
 def base_layout(title: str | None = None, height: int = 320, *, legend_top: bool = False,
-                **extra: Any) -> dict[str, Any]:
+                legend_names: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """``legend_top``: the legend sits between the title and the plot, where it can never cover
-    tick labels (dates on the x axis take a varying height)."""
+    tick labels (dates on the x axis take a varying height). ``legend_names``: when the legend
+    may wrap, the top margin grows by its rows, so a long legend never reaches the title."""
     layout: dict[str, Any] = {
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 40 if title else 12, "b": 36},
@@ -44,12 +48,26 @@ def base_layout(title: str | None = None, height: int = 320, *, legend_top: bool
     if title:
         layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
     if legend_top:
-        layout["margin"]["t"] = 66 if title else 34
+        rows = legend_rows(legend_names or [])
+        layout["margin"]["t"] = (66 if title else 34) + LEGEND_ROW_PX * (rows - 1)
+        layout["height"] = height + LEGEND_ROW_PX * (rows - 1)
         layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.01, "yanchor": "bottom"}
         if title:
             layout["title"].update(yref="container", y=1, yanchor="top", pad={"t": 10})
     layout.update(extra)
     return layout
+
+
+def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
+    """How many rows a horizontal legend of ``names`` takes at ``width`` px (12 px text: about
+    7 px a character, plus the symbol and the gap)."""
+    rows, used = 1, 0
+    for name in names:
+        item = 7 * len(name) + 46
+        if used and used + item > width:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
 
 
 def legend_below(height: int, margin_top: int, margin_bottom: int) -> dict[str, Any]:

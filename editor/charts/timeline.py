@@ -25,6 +25,7 @@ from .style import (
 )
 
 TOLERANCE_MS = 3.0  # a node that started within this of another's end was waiting for it
+STEP_MARK = "\u21b3 "  # a step's row, under its node's: "↳ model 1: calls product_search"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class TimelineBar:
     outcome: str  # a key of OUTCOME_COLORS
     error: str | None = None
     cache: str = "off"
+    parent: str | None = None  # a step of that node (an agent's turn, a sub-flow's node), drawn under it
 
     @property
     def end_ms(self) -> float:
@@ -67,8 +69,12 @@ def bars_from_report(report: RunReport, labels: Mapping[str, str] | None = None,
             duration = max(0.0, (until or row.start_ms) - row.start_ms)
             if report.status in ("cancelled", "failed"):
                 outcome = "cancelled"
-        bars.append(TimelineBar(row.node_id, labels.get(row.node_id) or row.node_id, row.node_type, row.start_ms,
-                                duration, outcome, row.error, row.cache))
+        if row.parent is not None:
+            label = f"{STEP_MARK}{row.label or row.node_id}"  # right under its node: the name is enough
+        else:
+            label = labels.get(row.node_id) or row.node_id
+        bars.append(TimelineBar(row.node_id, label, row.node_type, row.start_ms, duration, outcome, row.error,
+                                row.cache, row.parent))
     return bars
 
 
@@ -82,7 +88,7 @@ def observed_critical_path(bars: Iterable[TimelineBar], preds: Mapping[str, Iter
     before it (rounding in events; timelines rebuilt from stored rows need more). ``blockers``:
     the nodes another can queue behind (the exclusive ones); ``None``: any (a sequential run).
     Without it, a node started late by a busy event loop would seem to queue behind a sibling."""
-    usable = {b.node_id: b for b in bars if b.outcome not in ("skipped", "background")}
+    usable = {b.node_id: b for b in bars if b.outcome not in ("skipped", "background") and b.parent is None}
     if not usable:
         return []
     current = max(usable.values(), key=lambda b: (b.end_ms, b.start_ms)).node_id
@@ -165,11 +171,18 @@ def marker_legend(first_chunk_ms: float | None, result_ms: float | None, *,
             if value is not None]
 
 
+SELECTED_LINE = "#2563eb"  # the outline of the bar of the node selected on the canvas
+# a click on a bar reports its node (customdata[0]); overlays (critical path, selection) carry none
+BAR_CLICK_JS = "(e) => { const p = (e.points || []).find((p) => p.customdata); if (p) emit(p.customdata[0]); }"
+
+
 def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), first_chunk_ms: float | None = None,
-                    result_ms: float | None = None, title: str | None = None) -> dict[str, Any]:
+                    result_ms: float | None = None, title: str | None = None,
+                    selected: str | None = None) -> dict[str, Any]:
+    """``selected``: a node whose bar is outlined (the node selected on the canvas)."""
     if not bars:
         return empty_figure("No node ran.", title)
-    bars = unique_labels(sorted(bars, key=lambda b: (b.start_ms, b.node_id)))
+    bars = unique_labels(in_rows(bars))
     height = 130 + 26 * len({b.label for b in bars}) + (30 if title else 0)
     layout = base_layout(
         title, height=height, barmode="overlay", bargap=0.35, shapes=markers(first_chunk_ms, result_ms),
@@ -179,7 +192,34 @@ def timeline_figure(bars: list[TimelineBar], *, critical: Iterable[str] = (), fi
     layout["margin"].update(t=40 if title else 12, b=86)
     layout["legend"] = legend_below(height, layout["margin"]["t"], layout["margin"]["b"])
     data = timeline_traces(bars, set(critical)) + marker_legend(first_chunk_ms, result_ms)
+    chosen = [b for b in bars if selected is not None and b.node_id == selected]
+    if chosen:
+        data.append({"type": "bar", "orientation": "h", "name": "selected", "showlegend": False, "hoverinfo": "skip",
+                     "y": [b.label for b in chosen], "base": [round(b.start_ms, 2) for b in chosen],
+                     "x": [round(max(b.duration_ms, 0.5), 2) for b in chosen],
+                     "marker": {"color": "rgba(37,99,235,0.12)", "line": {"color": SELECTED_LINE, "width": 3}}})
     return {"data": data, "layout": layout, "config": CONFIG}
+
+
+def selected_label(figure: dict[str, Any]) -> str | None:
+    """The row label of the bar ``figure`` outlines, if any."""
+    for trace in figure.get("data", []):
+        if trace.get("name") == "selected" and trace.get("y"):
+            return str(trace["y"][0])
+    return None
+
+
+def in_rows(bars: list[TimelineBar]) -> list[TimelineBar]:
+    """Bars by start time, each node's steps right under it."""
+    starts = {b.node_id: (b.start_ms, b.node_id) for b in bars if b.parent is None}
+
+    def key(bar: TimelineBar) -> tuple[float, str, int, float, str]:
+        if bar.parent is None:
+            return (bar.start_ms, bar.node_id, 0, 0.0, "")
+        start, owner = starts.get(bar.parent, (bar.start_ms, bar.parent))
+        return (start, owner, 1, bar.start_ms, bar.node_id)
+
+    return sorted(bars, key=key)
 
 
 def unique_labels(bars: list[TimelineBar]) -> list[TimelineBar]:

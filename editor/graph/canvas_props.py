@@ -88,6 +88,9 @@ def _node(
     for label in joined_by.get(node.id, []):
         badges.append(f"join:{label}")
     ui = node.ui or {}
+    warnings = problems.node_warnings(node.id)
+    if warnings:  # an amber badge; the messages are in the problem list and the inspector
+        badges.append(f"warning:{len(warnings)} warning{'s' * (len(warnings) != 1)}")
     data: dict[str, Any] = {"badges": badges, "problems": problems.node_messages(node.id)}
     if node_type is None:
         data.update(category="other", icon="help_outline", has_input=True, has_output=True)

@@ -17,7 +17,7 @@ VALUE_LIMIT = 80
 @dataclass
 class Change:
     kind: str  # added | removed | changed
-    what: str  # flow | node | edge | group | cache | settings
+    what: str  # flow | node | edge | group | cache | note | settings
     subject: str
     details: list[str] = field(default_factory=list)
 
@@ -39,6 +39,7 @@ def diff_documents(old: FlowDocument, new: FlowDocument) -> list[Change]:
     changes += _keyed("group", {g["id"]: g for g in old.model_dump(mode="json")["parallel_groups"]},
                       {g["id"]: g for g in new.model_dump(mode="json")["parallel_groups"]})
     changes += _keyed("cache", a.get("cache_strategy", {}), b.get("cache_strategy", {}))
+    changes += _keyed("note", {n["id"]: n for n in a.get("notes", [])}, {n["id"]: n for n in b.get("notes", [])})
     settings = _dict_changes(a.get("settings", {}), b.get("settings", {}), "")
     if settings:
         changes.append(Change("changed", "settings", "", settings))

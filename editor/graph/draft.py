@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import CacheStrategy, EdgeSpec, FlowDocument, NodeSpec, ParallelGroup, RetryPolicy
+from runtime.flow.names import NodeNames
 from runtime.nodes.base import NodeType
 from runtime.nodes.registry import NodeRegistry
 
@@ -23,13 +24,14 @@ from .common import KEEP, EditError, edge_ref, first_error, type_title, unset
 from .groups import GroupEdits
 from .history import History, Snapshot
 from .layout import layered_positions
+from .notes import NoteEdits, split_ids
 
 NEW_NODE_OFFSET = (116, 32)  # a drop point is the node's centre; positions are its top-left corner
 
 __all__ = ["KEEP", "EditError", "FlowDraft", "edge_ref", "type_title", "unset"]
 
 
-class FlowDraft(GroupEdits, ClipboardEdits):
+class FlowDraft(GroupEdits, ClipboardEdits, NoteEdits):
     """A flow document plus its edit history and its saved state."""
 
     def __init__(
@@ -98,7 +100,7 @@ class FlowDraft(GroupEdits, ClipboardEdits):
         except ValidationError as exc:
             self.document = FlowDocument.model_validate(before)
             raise EditError(first_error(exc)) from None
-        for name in ("nodes", "edges", "parallel_groups", "cache_strategy"):
+        for name in ("nodes", "edges", "parallel_groups", "cache_strategy", "notes"):
             if getattr(self.document, name):  # edited in place: make sure export writes it
                 self.document.__pydantic_fields_set__.add(name)
         if self.document.dump() == before:
@@ -256,24 +258,45 @@ class FlowDraft(GroupEdits, ClipboardEdits):
         if source == target:
             raise EditError("a node cannot be connected to itself")
         if any(e.source == source and e.target == target for e in self.document.edges):
-            raise EditError(f"{source} is already connected to {target}")
+            names = NodeNames(self.document)
+            raise EditError(f"{names(source)} is already connected to {names(target)}")
         graph = FlowGraph.build(self.document)
         if graph.cycle is None and graph.is_ancestor(graph.index[target], graph.index[source]):
-            raise EditError(f"connecting {source} to {target} would make a cycle ({target} already leads to {source})")
+            names = NodeNames(self.document)
+            raise EditError(f"connecting {names(source)} to {names(target)} would make a cycle "
+                            f"({names(target)} already leads to {names(source)})")
         fields = {"source": source, "target": target, **({"branch": branch} if branch else {})}
         edge = EdgeSpec.model_validate(fields)  # only what is set is exported
         with self._edit():
             self.document.edges.append(edge)
+            self._map_answer(source, target)
         return edge_ref(edge)
+
+    def _map_answer(self, source: str, target: str) -> None:
+        """An AI node wired into an Output that still echoes the user (a new flow's
+        ``{"answer": "{{ user_message }}"}``): the Output answers with the AI's answer instead,
+        in the same undo step as the connection."""
+        output, node = self.node(target), self.node(source)
+        output_type, source_type = self.node_type(output.type), self.node_type(node.type)
+        if output_type is None or source_type is None or output_type.type_id != "output":
+            return
+        fields = output.config.get("fields")
+        if not isinstance(fields, dict) or "answer" not in source_type.output_keys(node.config):
+            return
+        if re.fullmatch(r"\{\{\s*user_message\s*\}\}", str(fields.get("answer", "")).strip()):
+            output.config = {**output.config, "fields": {**fields, "answer": "{{ answer }}"}}
 
     # ---------- delete ----------
     def delete(self, node_ids: Iterable[str] = (), edge_refs: Iterable[str] = ()) -> None:
-        """Remove nodes (with their edges, group memberships and joins) and edges, as one step."""
-        nodes, refs = set(node_ids), set(edge_refs)
-        nodes &= {n.id for n in self.document.nodes}
-        if not nodes and not any(edge_ref(e) in refs for e in self.document.edges):
+        """Remove nodes (with their edges, group memberships and joins), sticky notes (canvas ids
+        ``note:<id>`` among ``node_ids``) and edges, as one step."""
+        node_list, notes = split_ids(node_ids)
+        refs = set(edge_refs)
+        nodes = set(node_list) & {n.id for n in self.document.nodes}
+        if not nodes and not notes and not any(edge_ref(e) in refs for e in self.document.edges):
             return
         with self._edit():
+            self._drop_notes(notes)
             doc = self.document
             doc.nodes = [n for n in doc.nodes if n.id not in nodes]
             doc.edges = [e for e in doc.edges

@@ -10,6 +10,7 @@ from runtime.flow.graph import FlowGraph
 from runtime.flow.model import ParallelGroup
 
 from .common import KEEP, EditError, unset
+from .notes import NOTE_PREFIX
 
 if TYPE_CHECKING:
     from runtime.flow.model import FlowDocument, NodeSpec
@@ -20,6 +21,8 @@ class GroupEdits:
 
     if TYPE_CHECKING:
         document: FlowDocument
+
+        def _move_notes(self, moves: dict[str, tuple[float, float]]) -> None: ...
 
         def _edit(self, key: Hashable | None = None) -> AbstractContextManager[None]: ...
         def node(self, node_id: str) -> NodeSpec: ...
@@ -33,6 +36,7 @@ class GroupEdits:
         Moving every member of a group together moves the group: membership does not change.
         Returns True when a membership changed.
         """
+        notes = {k.removeprefix(NOTE_PREFIX): v for k, v in moves.items() if k.startswith(NOTE_PREFIX)}
         moves = {k: v for k, v in moves.items() if self.document.node(k) is not None}
         if frame is not None and not any(g.id == frame for g in self.document.parallel_groups):
             frame = None
@@ -43,9 +47,10 @@ class GroupEdits:
                 continue
             if (current.id if current else None) != frame:
                 changing.append(node_id)
-        if not moves:
+        if not moves and not notes:
             return False
         with self._edit():
+            self._move_notes(notes)
             for node_id, (x, y) in moves.items():
                 node = self.node(node_id)
                 node.ui = {**(node.ui or {}), "x": round(x), "y": round(y)}

@@ -3,6 +3,9 @@
 ``runtime.validate_flow`` names the node, edge, group and field of each problem; this module only
 files them so the canvas can put a badge on the right thing and the inspector next to the right
 input. A problem that names nothing (a flow without an output node) goes to ``general``.
+
+Errors (``validate_flow``: the flow cannot run) and wiring warnings (``wiring_warnings``: it runs,
+probably not as meant) are filed together; ``len()`` and the red node badges count errors only.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
 from runtime.flow.validate import validate_flow
+from runtime.flow.wiring_checks import wiring_warnings
 from runtime.nodes.registry import NodeRegistry
 
 
@@ -46,16 +50,29 @@ class ProblemIndex:
         return index
 
     def __len__(self) -> int:
-        return len(self.problems)
+        """The errors: what stops the flow from running (warnings do not)."""
+        return len(self.errors)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_warning]
 
     def node_messages(self, node_id: str) -> list[str]:
-        return [p.message for p in self.by_node.get(node_id, [])]
+        """The node's errors (its red badge)."""
+        return [p.message for p in self.by_node.get(node_id, []) if not p.is_warning]
+
+    def node_warnings(self, node_id: str) -> list[str]:
+        return [p.message for p in self.by_node.get(node_id, []) if p.is_warning]
 
     def field_errors(self, node_id: str) -> dict[str, list[str]]:
         """``{"config.query": [...], "cache.key_fields": [...], "fallback": [...]}`` for one node."""
         out: dict[str, list[str]] = {}
         for problem in self.by_node.get(node_id, []):
-            if problem.field:
+            if problem.field and not problem.is_warning:
                 out.setdefault(problem.field, []).append(problem.message)
         return out
 
@@ -70,5 +87,6 @@ class ProblemIndex:
 
 
 def check(document: FlowDocument, registry: NodeRegistry | None, tenant_id: str | None) -> ProblemIndex:
-    """Validate the document and index the problems; never raises for a bad document."""
-    return ProblemIndex.build(validate_flow(document, registry, tenant_id), document)
+    """Validate the document and index its errors and wiring warnings; never raises for a bad document."""
+    problems = validate_flow(document, registry, tenant_id) + wiring_warnings(document, registry, tenant_id)
+    return ProblemIndex.build(problems, document)

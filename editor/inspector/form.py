@@ -14,6 +14,8 @@ from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
 from .schema import UNSET, FieldSpec, parse_json, show_json, shown_kind
+from .schema_editor import SchemaEditor
+from .tools_editor import ToolsEditor, flow_select, knowledge_select
 
 OnChange = Callable[[str, Any, bool], None]
 
@@ -22,8 +24,11 @@ class ConfigForm:
     """Inputs for every config field of one node, built in the current container."""
 
     def __init__(self, specs: list[FieldSpec], values: dict[str, Any], on_change: OnChange,
-                 on_blur: Callable[[], None] | None = None) -> None:
+                 on_blur: Callable[[], None] | None = None, flow_choices: dict[str, str] | None = None,
+                 knowledge_choices: dict[str, str] | None = None) -> None:
         self.specs = {s.name: s for s in specs}
+        self.flow_choices = flow_choices or {}  # id -> label: a flow id field's options
+        self.knowledge_choices = knowledge_choices or {}  # id -> label: the tenant's knowledge bases
         self.on_change = on_change
         self.on_blur = on_blur
         self.inputs: dict[str, ui.element] = {}
@@ -56,6 +61,16 @@ class ConfigForm:
         elif kind == "words":
             element = ui.input_chips(label, value=list(shown or []), new_value_mode="add-unique",
                                      on_change=lambda e: self._set(spec, list(e.value or []))).props("outlined dense")
+        elif kind == "schema":
+            element = SchemaEditor(label, shown, lambda value: self._set(spec, value), spec.help_text())
+        elif kind == "tools":
+            element = ToolsEditor(label, shown, lambda value: self._set(spec, value), spec.help_text(),
+                                  flow_choices=self.flow_choices)
+        elif kind == "flow":
+            element = flow_select(label, shown, self.flow_choices, lambda value: self._set_text(spec, value))
+        elif kind == "knowledge":
+            element = knowledge_select(label, shown, self.knowledge_choices,
+                                       lambda value: self._set(spec, value))
         elif kind == "json":
             element = ui.textarea(label, value=show_json(shown),
                                   on_change=lambda e: self._set_json(spec, e.value)).props("outlined dense autogrow")
@@ -143,6 +158,8 @@ class ConfigForm:
                          or key.startswith(f"config.{name}.") for m in found]
             if isinstance(element, ValidationElement):
                 element.error = "; ".join(messages) or None
+            elif isinstance(element, (SchemaEditor, ToolsEditor)):
+                element.show_error("; ".join(messages) or None)
             elif messages:
                 element.tooltip("; ".join(messages))
 

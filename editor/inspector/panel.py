@@ -31,8 +31,11 @@ class InspectorActions:
 
 
 class Inspector:
-    def __init__(self, draft: FlowDraft, on_edit: Callable[[], None], actions: InspectorActions) -> None:
+    def __init__(self, draft: FlowDraft, on_edit: Callable[[], None], actions: InspectorActions,
+                 flow_choices: dict[str, str] | None = None, knowledge_choices: dict[str, str] | None = None) -> None:
         self.draft, self.on_edit, self.actions = draft, on_edit, actions
+        self.flow_choices = flow_choices or {}  # the tenant's other flows, for sub-flow fields
+        self.knowledge_choices = knowledge_choices or {}  # the tenant's knowledge bases, for retrieval nodes
         self.problems = ProblemIndex()
         self.target: tuple[str, Any] = ("flow", None)
         self.tab = "config"
@@ -94,18 +97,20 @@ class Inspector:
             errors = problems.field_errors(value)
             for editor in self._editors:
                 editor.show_errors(errors)
-            messages = problems.node_messages(value)
+            messages = [(m, False) for m in problems.node_messages(value)]
+            messages += [(m, True) for m in problems.node_warnings(value)]
         elif kind == "group":
-            messages = [p.message for p in problems.by_group.get(value, [])]
+            messages = [(p.message, p.is_warning) for p in problems.by_group.get(value, [])]
         else:
             messages = []
         if self._problem_box is not None:
             self._problem_box.clear()
             with self._problem_box:
-                for message in messages:
-                    with ui.row().classes("items-start no-wrap gap-2 text-sm text-red-600").props(
-                            "data-testid=inspector-problem"):
-                        ui.icon("error_outline").classes("text-base mt-px")
+                for message, warning in messages:
+                    colour, icon = ("text-amber-700", "warning_amber") if warning else ("text-red-600", "error_outline")
+                    with ui.row().classes(f"items-start no-wrap gap-2 text-sm {colour}").props(
+                            "data-testid=inspector-warning" if warning else "data-testid=inspector-problem"):
+                        ui.icon(icon).classes("text-base mt-px")
                         ui.label(message)
             self._problem_box.visible = bool(messages)
 
@@ -147,7 +152,8 @@ class Inspector:
                         specs, node.config,
                         lambda name, value, remove: self._write(self.draft.set_config_value, node_id, name, value,
                                                                 remove=remove),
-                        on_blur=self.draft.seal))
+                        on_blur=self.draft.seal, flow_choices=self.flow_choices,
+                        knowledge_choices=self.knowledge_choices))
             with ui.tab_panel("cache").classes("p-0 pt-2 gap-3"):
                 self._editors.append(CacheEditor(self.draft, node_id, node_type, self._edited))
             with ui.tab_panel("policy").classes("p-0 pt-2 gap-3"):

@@ -18,7 +18,7 @@ UNSET: Any = object()
 @dataclass
 class FieldSpec:
     name: str
-    kind: str  # text | template | integer | number | choice | switch | words | json
+    kind: str  # text | template | integer | number | choice | switch | words | json | schema | tools | flow | knowledge
     title: str
     description: str = ""
     required: bool = False
@@ -101,6 +101,14 @@ def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kind(name: str, prop: dict[str, Any]) -> str:
+    if prop.get("format") == "json-schema":
+        return "schema"  # rows of fields (editor/inspector/schema_editor.py)
+    if prop.get("format") == "agent-tools":
+        return "tools"  # a card per tool (editor/inspector/tools_editor.py)
+    if prop.get("format") == "flow-id":
+        return "flow"  # the tenant's other flows to choose from, or one typed
+    if prop.get("format") == "knowledge-bases":
+        return "knowledge"  # the tenant's knowledge bases to pick by name, or ids typed
     if "enum" in prop or "const" in prop:
         return "choice"
     kind = prop.get("type")

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from editor.observability.families import Counters, FamiliesCollector, Histograms
 from runtime.events import MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, RUN_FINISHED, Event
+from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.settings import AkisSettings
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ log = logging.getLogger("akis.metrics")
 RUN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 NODE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 OTHER_FLOW = "other"
+OFF = "metrics are off: set AKIS_METRICS_TOKEN or AKIS_METRICS_ALLOW"
+NO_CREDENTIAL = "send 'Authorization: Bearer <AKIS_METRICS_TOKEN>'"  # 401, the app's route and a worker's
+REFUSED = "not the metrics token, and not an address on AKIS_METRICS_ALLOW"  # 403
 MAX_STREAMING = 100_000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -170,8 +174,12 @@ class AppMetrics:
         self.node_failures = Counters("akis_node_failures", "Nodes that failed (node.failed), by type.", node)
         self.cache_lookups = Counters("akis_cache_lookups", "Cached nodes by outcome (hit, miss), by node type.",
                                       [*node, "outcome"])
+        self.background_seconds = Histograms("akis_background_node_duration_seconds",
+                                             "Background node (run after the answer) duration, by type and status.",
+                                             [*node, "status"], NODE_BUCKETS)
         registry.register(FamiliesCollector([self.runs, self.run_seconds, self.first_chunk, self.tokens,
-                                             self.node_seconds, self.node_failures, self.cache_lookups]))
+                                             self.node_seconds, self.node_failures, self.cache_lookups,
+                                             self.background_seconds]))
         self.in_flight = Gauge("akis_runs_in_flight", "Runs of this process still running.", registry=registry)
         self.jobs_pending = Gauge("akis_background_jobs_pending",
                                   "Background jobs this process submitted that have not finished.", registry=registry)
@@ -194,6 +202,11 @@ class AppMetrics:
         self._queue = queue
         if queue is None:
             self.registry.unregister(self.queue_depth)
+
+    def background_done(self, job: BackgroundJob, outcome: BackgroundOutcome) -> None:
+        """A background node this process ran has ended (the in-process runner calls this)."""
+        labels = (job.tenant_id, job.node_type) if self.tenant_label else (job.node_type,)
+        self.background_seconds.labels(*labels, outcome.status).observe(outcome.duration_ms / 1000.0)
 
     def observer(self, tenant: str, flow_id: str) -> FlowObserver:
         """The listener for a run of this flow (made once per flow, then shared). Past
@@ -243,7 +256,9 @@ class AppMetrics:
 
 
 class CacheTiersCollector(Collector):
-    """Per cache tier, read at scrape: available or not, and outages so far (``health()``)."""
+    """Per cache tier, read at scrape: available or not, outages so far (``health()``), and
+    lookups by node type and outcome (``tier_counts``: a hit where the tier answered, a miss in
+    each tier asked before it; ``in-flight``: joined a computation already running)."""
 
     def __init__(self, cache: TieredCache) -> None:
         self.cache = cache
@@ -253,11 +268,16 @@ class CacheTiersCollector(Collector):
                                labels=["tier"])
         outages = CounterMetricFamily("akis_cache_tier_outages", "Times a cache tier was found down.",
                                       labels=["tier"])
+        lookups = CounterMetricFamily("akis_cache_tier_lookups", "Cache lookups by tier, node type and outcome.",
+                                      labels=["tier", "node_type", "outcome"])
         for name, info in self.cache.health().items():
             up.add_metric([name], 1.0 if info.get("available") else 0.0)
             outages.add_metric([name], float(info.get("outages", 0)))
+        for (node_type, tier, outcome), count in sorted(self.cache.tier_counts.items()):
+            lookups.add_metric([tier, node_type, outcome], float(count))
         yield up
         yield outages
+        yield lookups
 
 
 def parse_allow(text: str) -> list[Network]:
@@ -302,4 +322,7 @@ def app_metrics(settings: AkisSettings, running: Callable[[], int], background: 
         return int(getattr(background, "pending", 0))
 
     metrics.watch(running, pending, cache, queue)
+    observers = getattr(background, "observers", None)  # the in-process runner: it runs the background nodes
+    if isinstance(observers, list):
+        observers.append(metrics.background_done)
     return metrics

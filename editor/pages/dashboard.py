@@ -28,12 +28,15 @@ from editor.charts import (
 )
 from editor.charts.style import fmt_ms
 from editor.context import AkisContext
+from editor.pages.dashboard_keys import top_cache_keys
+from editor.pages.dashboard_suggestions import DashboardSuggestions
 from editor.pages.slowest_runs import SlowestRuns
 from editor.services.errors import DATABASE_ERRORS
 from editor.theme import apply_theme, header
-from runtime.cache.keys import CacheKeyError, parse_key
 from storage.repos import dashboard as repo
 from storage.repos.dashboard import DashboardData, Filters
+from storage.repos.dashboard_keys import oldest_run
+from storage.repos.node_names import node_labels
 from storage.repos.tenants import list_tenant_ids
 from storage.types import utcnow
 
@@ -76,6 +79,8 @@ class DashboardView(ui.column):
         self._options_at = 0.0
         self._flows: list[str] = []
         self._types: list[str] = []
+        self._range_fitted = False  # the default range is fitted to the data once, until the person picks one
+        self._auto_range: str | None = None  # a range the page set itself, until its change event arrives
         with self:
             with ui.row().classes("w-full items-end gap-3"):
                 ui.label("Performance").classes("text-h6 q-mr-md")
@@ -93,7 +98,8 @@ class DashboardView(ui.column):
                 self.node_type = ui.select({ALL: "All node types"}, value=ALL, label="Node type",
                                            on_change=self.refresh).props(
                     "outlined dense options-dense data-testid=dash-node-type").classes("w-48").mark("dash-node-type")
-                self.range = ui.select(list(RANGES), value="24 hours", label="Range", on_change=self.refresh).props(
+                self.range = ui.select(list(RANGES), value="24 hours", label="Range",
+                                       on_change=self._range_picked).props(
                     "outlined dense options-dense data-testid=dash-range").classes("w-32").mark("dash-range")
                 self.live = ui.switch("Live", value=True).props("data-testid=dash-live").mark("dash-live")
                 ui.button(icon="refresh", on_click=self.refresh).props("flat round dense").tooltip("Refresh now")
@@ -103,6 +109,7 @@ class DashboardView(ui.column):
             with ui.grid(columns="repeat(auto-fit, minmax(440px, 1fr))").classes("w-full gap-3"):
                 self.plots = {name: self._chart(name) for name in (
                     "by_type", "by_node", "durations", "runs", "cache_types", "cache_keys", "first_chunk", "tokens")}
+            self.suggestions = DashboardSuggestions(context)
             self.slowest = SlowestRuns(context.settings)
         self.timer = ui.timer(REFRESH_S, self._tick)
 
@@ -122,6 +129,26 @@ class DashboardView(ui.column):
     def current_tenant(self) -> str:
         """The tenant shown: fixed from the session, or the picker's while there are no users."""
         return str(self.tenant.value) if self.tenant is not None else self.tenant_id
+
+    async def _range_picked(self) -> None:
+        if self._auto_range is not None and self.range.value == self._auto_range:
+            self._auto_range = None  # the page's own fitting, reported back: already being shown
+            return
+        self._auto_range = None
+        self._range_fitted = True  # the person's choice stays
+        await self.refresh()
+
+    async def _fit_range(self) -> None:
+        """The smallest range holding every run of the last 30 days, so the data fills the charts."""
+        self._range_fitted = True
+        oldest = await self.context.database.run(oldest_run, self.current_tenant())
+        if oldest is None:
+            return
+        age = utcnow() - (oldest if oldest.tzinfo else oldest.replace(tzinfo=utcnow().tzinfo))
+        fitting = next((name for name, span in RANGES.items() if span >= age * 1.05), list(RANGES)[-1])
+        if fitting != self.range.value:
+            self._auto_range = fitting
+            self.range.set_value(fitting)
 
     def filters(self) -> Filters:
         until = utcnow()
@@ -157,6 +184,11 @@ class DashboardView(ui.column):
                 self._took = self._refreshed_at - started
 
     async def _refresh(self) -> None:
+        try:
+            if not self._range_fitted:
+                await self._fit_range()
+        except DATABASE_ERRORS as exc:  # the default range stays
+            log.warning("dashboard range not fitted: %s", exc)
         f = self.filters()
         try:
             data = await self.context.database.run(repo.dashboard_data, f)
@@ -166,7 +198,9 @@ class DashboardView(ui.column):
                 self._types = await self.context.database.run(repo.metric_node_types, f)
                 self._options_key, self._options_at = options_key, time.monotonic()
             flows, types = self._flows, self._types
-            keys = await self._cache_keys(f)
+            keys = await top_cache_keys(self.context, f)
+            labels = await self.context.database.run(
+                node_labels, f.tenant_id, {r.flow_id for r in data.by_node if r.flow_id})
         except Exception as exc:  # noqa: BLE001 - the database or cache away: shown, the next tick retries
             log.warning("dashboard refresh failed: %s", exc)
             self.updated.set_text(f"Could not read the metrics: {exc}")
@@ -177,37 +211,20 @@ class DashboardView(ui.column):
         self._options(self.flow, {ALL: "All flows", **{v: v for v in flows}})
         self._options(self.node_type, {ALL: "All node types", **{v: v for v in types}})
         self._show("by_type", percentiles_figure(data.by_type, by="node_type"))
-        self._show("by_node", percentiles_figure(data.by_node, by="node_id"))
+        self._show("by_node", percentiles_figure(data.by_node, by="node_id", names=labels))
         window = f.window()
         self._show("durations", durations_figure(data.durations, window=window))
         self._show("runs", runs_figure(data.runs, bucket_s=data.run_bucket_s, window=window))
         self._show("cache_types", cache_types_figure(data.cache_types))
-        self._show("cache_keys", cache_keys_figure(keys))
+        self._show("cache_keys", cache_keys_figure(keys.counts, about=keys.about))
         self._show("first_chunk", first_chunk_figure(data.first_chunk_width, data.first_chunk,
                                                      p50=data.first_chunk_p50, p95=data.first_chunk_p95))
         self._show("tokens", tokens_figure(data.tokens, bucket_s=data.bucket_s, window=window))
         self._kpis(data)
         self.slowest.show(data.slowest)
+        busiest = list(dict.fromkeys(r.flow_id for r in data.by_node if r.flow_id))
+        await self.suggestions.show(f.tenant_id, [f.flow_id] if f.flow_id else busiest)
         self.updated.set_text(f"Updated {utcnow():%H:%M:%S} UTC" + (" · live" if self.live.value else ""))
-
-    async def _cache_keys(self, f: Filters) -> dict[str, dict[str, Any]]:
-        """Hit rates per key from the cache's own counters (keys carry tenant and node type)."""
-        cache = self.context.cache
-        if cache is None:
-            return {}
-        stats = await cache.stats(f.tenant_id)
-        keys = stats.get("keys", {})
-        if f.node_type:
-            prefix = self.context.settings.cache_prefix
-            kept = {}
-            for key, counts in keys.items():
-                try:
-                    if parse_key(key, prefix)[1] == f.node_type:
-                        kept[key] = counts
-                except (CacheKeyError, IndexError):
-                    continue
-            keys = kept
-        return keys
 
     def _show(self, name: str, figure: dict[str, Any]) -> None:
         if self._figures.get(name) == figure:

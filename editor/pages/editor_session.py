@@ -17,14 +17,18 @@ from typing import Any
 from nicegui import app, ui
 
 from editor.canvas import CanvasEventArguments, FlowCanvas
-from editor.canvas.model import normalize_edge, normalize_group, normalize_node
+from editor.canvas.model import normalize_edge, normalize_group, normalize_node, normalize_note
 from editor.context import AkisContext
+from editor.desktop.files import save_file
 from editor.graph import EditError, FlowDraft, ProblemIndex, canvas_props, check
+from editor.graph.layout import NODE_SIZE, Box, free_spot, inside
+from editor.graph.notes import NOTE_PREFIX, NOTE_SIZE, NOTE_TYPE, note_props, split_ids
 from editor.services.errors import DATABASE_ERRORS, FlowProblems, ServiceError
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
 
 log = logging.getLogger("akis.editor")
+MAP_STRIP_PX = 170  # the canvas's bottom strip holds the zoom controls and the minimap
 PATCH_LIMIT = 40  # more changed nodes than this: one full send is cheaper than many patches
 
 
@@ -57,7 +61,9 @@ class EditorSession:
             except (KeyError, TypeError, ValueError):  # a draft from an older format: drop it, keep the page
                 log.warning("discarded an unreadable draft of flow %s", self.flow_id)
                 self._forget_draft()
-        self.draft = FlowDraft(start, context.registry, tenant, version=version, saved=document.dump())
+        self.draft = FlowDraft(document, context.registry, tenant, version=version)
+        if start is not document:  # the kept work is one undo step over the saved version
+            self.draft.replace_document(start)
         self.problems: ProblemIndex = check(self.draft.document, context.registry, tenant)
         self.selection: list[str] = []
         self.canvas: FlowCanvas | None = None
@@ -79,6 +85,9 @@ class EditorSession:
         canvas.on_palette_drop(self.on_palette_drop)
         canvas.on_shortcut(self.on_shortcut)
         canvas.on_group_click(lambda e: self.inspector.show_group(e.args.get("id")) if self.inspector else None)
+        canvas.on_node_click(self.on_node_click)
+        canvas.on_note_change(self.on_note_change)
+        canvas.set_graph(notes=note_props(self.draft.document))
 
     def sync_canvas(self) -> None:
         """Send the canvas what differs from what it shows."""
@@ -101,6 +110,9 @@ class EditorSession:
             (a["id"], a["type"], a["position"]) == (b["id"], b["type"], b["position"])
             for a, b in zip(nodes, current, strict=True))
         changed = [n for n, c in zip(nodes, current, strict=True) if n != c] if same_nodes else []
+        notes = [normalize_note(n) for n in note_props(self.draft.document)]
+        if notes != canvas.notes:
+            canvas.set_graph(notes=notes)
         if same_nodes and len(changed) <= PATCH_LIMIT:
             for node in changed:
                 canvas.update_node(node["id"], {**node["data"], "label": node["label"]})
@@ -144,15 +156,35 @@ class EditorSession:
         self.edit(self.draft.connect, e.args["source"], e.args["target"], e.args.get("sourceHandle") or None)
 
     def on_selection_change(self, e: CanvasEventArguments) -> None:
-        self.selection = list(e.args.get("nodes", []))
+        self.selection = split_ids(e.args.get("nodes", []))[0]  # sticky notes have no form
         if self.inspector is not None:
             self.inspector.show_selection(self.selection)
         self.notify_listeners()
 
+    def on_node_click(self, e: CanvasEventArguments) -> None:
+        """A plain click on the node already selected brings its form back (the inspector may be
+        showing its group since); a click that changes the selection arrives as ``selection_change``."""
+        node_id = e.args.get("id")
+        if not e.args.get("multi") and self.selection == [node_id] and self.inspector is not None:
+            self.inspector.show_selection(self.selection)
+
     def on_delete_request(self, e: CanvasEventArguments) -> None:
         self.edit(self.draft.delete, e.args.get("nodes", []), e.args.get("edges", []))
 
+    def on_note_change(self, e: CanvasEventArguments) -> None:
+        note_id = str(e.args.get("id", "")).removeprefix(NOTE_PREFIX)
+        if "text" in e.args:
+            self.edit(self.draft.set_note_text, note_id, str(e.args["text"]))
+            self.draft.seal()  # the next edit of the note is its own undo step
+        if "width" in e.args or "height" in e.args:
+            self.edit(self.draft.set_note_box, note_id, width=e.args.get("width"), height=e.args.get("height"))
+        if "color" in e.args:
+            self.edit(self.draft.set_note_color, note_id, str(e.args["color"]))
+
     def on_palette_drop(self, e: CanvasEventArguments) -> None:
+        if e.args.get("type") == NOTE_TYPE:
+            self.edit(self.draft.add_note, float(e.args["x"]) - 130, float(e.args["y"]) - 24)
+            return
         node_id = self.edit(self.draft.add_node, e.args["type"], float(e.args["x"]), float(e.args["y"]), centred=True)
         if node_id:
             self.select_later([node_id])
@@ -167,14 +199,37 @@ class EditorSession:
         return handler() if handler else None
 
     # ---------- actions ----------
-    def add_from_palette(self, type_id: str) -> None:
-        """A palette click: place the node to the right of the selection (or of the whole flow)."""
-        anchors = [self.draft.position(n) for n in self.selection if self.draft.document.node(n)] or [
-            self.draft.position(n.id) for n in self.draft.document.nodes]
-        x, y = (max(a[0] for a in anchors) + 300, max(anchors, key=lambda a: a[0])[1]) if anchors else (0.0, 0.0)
-        node_id = self.edit(self.draft.add_node, type_id, x, y)
-        if node_id:
+    async def add_from_palette(self, type_id: str) -> None:
+        """A palette click: place the node in free space right of the selection (or of the whole
+        flow), on screen where there is room; if it lands off screen the view moves to it."""
+        doc = self.draft.document
+        picked = [self.draft.position(n) for n in self.selection if doc.node(n)]
+        anchor = max(picked, key=lambda a: a[0]) if picked else None
+        taken: list[Box] = [(*self.draft.position(n.id), *NODE_SIZE) for n in doc.nodes]
+        taken += [(n.x, n.y, float(n.width), float(n.height)) for n in doc.notes]
+        view = await self._view()
+        size = (float(NOTE_SIZE[0]), float(NOTE_SIZE[1])) if type_id == NOTE_TYPE else NODE_SIZE
+        x, y = free_spot(anchor, taken, view, size)
+        if type_id == NOTE_TYPE:
+            self.edit(self.draft.add_note, x, y)
+        elif node_id := self.edit(self.draft.add_node, type_id, x, y):
             self.select_later([node_id])
+        if self.canvas is not None and view is not None and not inside(view, (x, y, *size)):
+            self.canvas.set_center(x + size[0] / 2, y + size[1] / 2)
+
+    async def _view(self) -> Box | None:
+        """The visible part of the canvas in flow coordinates (x, y, width, height), if the browser says."""
+        if self.canvas is None or not self.canvas.is_ready:
+            return None
+        try:
+            port = await self.canvas.get_viewport()
+        except TimeoutError:
+            return None
+        if not isinstance(port, dict) or not port.get("zoom") or not port.get("width"):
+            return None
+        zoom = float(port["zoom"])
+        usable = max(float(port["height"]) - MAP_STRIP_PX, float(port["height"]) / 2)  # not under the minimap
+        return (-float(port["x"]) / zoom, -float(port["y"]) / zoom, float(port["width"]) / zoom, usable / zoom)
 
     def select_later(self, node_ids: list[str], delay: float = 0.15) -> None:
         """Select once the canvas has drawn the nodes (it applies new props on its next tick)."""
@@ -208,11 +263,12 @@ class EditorSession:
             self.inspector.show_group(group_id)
 
     def delete_selected(self) -> None:
-        if self.canvas is not None and self.canvas.selection.get("edges") and not self.selection:
-            self.edit(self.draft.delete, [], self.canvas.selection["edges"])
-        elif self.selection:
-            edges = self.canvas.selection.get("edges", []) if self.canvas is not None else []
-            self.edit(self.draft.delete, list(self.selection), edges)
+        picked = self.canvas.selection if self.canvas is not None else {"nodes": [], "edges": []}
+        notes = [f"{NOTE_PREFIX}{n}" for n in split_ids(picked.get("nodes", []))[1]]
+        if picked.get("edges") and not self.selection and not notes:
+            self.edit(self.draft.delete, [], picked["edges"])
+        elif self.selection or notes:
+            self.edit(self.draft.delete, [*self.selection, *notes], picked.get("edges", []))
         else:
             ui.notify("Select the nodes or edges to delete first.")
 
@@ -276,9 +332,10 @@ class EditorSession:
         self.notify_listeners()
         return version
 
-    def export(self) -> None:
+    async def export(self) -> None:
+        """A download in the browser; the Save dialog in the desktop window."""
         data = self.draft.document.dump_json().encode("utf-8")
-        ui.download.content(data, f"{self.flow_id}.json", "application/json")
+        await save_file(data, f"{self.flow_id}.json")
 
     def discard_changes(self) -> None:
         """Back to the saved version (undoable until the page is left)."""

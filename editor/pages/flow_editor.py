@@ -18,10 +18,13 @@ from editor.context import AkisContext
 from editor.inspector import Inspector, InspectorActions
 from editor.palette import Palette
 from editor.run_pane import RunPane
-from editor.services.errors import NotFound, ServiceError
+from editor.run_pane.chat import ChatLayout
+from editor.services.errors import DATABASE_ERRORS, NotFound, ServiceError
 from editor.theme import apply_theme, header
 
 from .editor_session import EditorSession, load_draft
+from .panels import FoldingPanel
+from .publish_dialog import open_publish
 from .versions import ago, open_versions
 
 log = logging.getLogger("akis.editor")
@@ -50,6 +53,8 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
         return None
     document, version = stored.document.model_copy(deep=True), stored.version  # the editor changes its copy
     session = EditorSession(context, tenant, document, version, load_draft(tenant, flow_id))
+    flow_choices = await _other_flows(context, tenant, flow_id)
+    knowledge_choices = await _knowledge_bases(context, tenant)
     ui.page_title(f"{document.name or flow_id} · Akis")
 
     with ui.column().classes("w-full gap-0 no-wrap").style("height: 100vh"):
@@ -60,8 +65,8 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
         if session.restored_from is not None:
             _restored_banner(session)
         with ui.row().classes("w-full no-wrap gap-0 grow").style("min-height: 0"):
-            with (ui.column().classes("akis-panel border-r h-full gap-0 no-wrap").style("width: 248px; flex: none"),
-                  ui.scroll_area().classes("h-full w-full").props("content-style='padding: 12px'")):
+            with (FoldingPanel("palette", 248, "Nodes", side="left").body,
+                  ui.scroll_area().classes("w-full grow").props("content-style='padding: 4px 12px 12px'")):
                 types = [t.describe() for t in context.registry.types_for(tenant)]
                 Palette(types, session.add_from_palette).style("width: 212px")
             with ui.column().classes("grow h-full gap-0 no-wrap").style("min-width: 0"):
@@ -72,10 +77,32 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
                     canvas.props("data-testid=canvas")
                     session.attach(canvas)
                 _problem_bar(session)
-            with ui.column().classes("akis-panel border-l h-full gap-0 no-wrap").style("width: 380px; flex: none"):
-                _side_panel(context, session, canvas, tenant, pick_tenant=identity.single_user)
+            with FoldingPanel("side", 380, "Inspector · Run", side="right").body:
+                _side_panel(context, session, canvas, tenant, pick_tenant=identity.single_user,
+                            flow_choices=flow_choices, knowledge_choices=knowledge_choices)
     ui.timer(0.5, session.persist_draft)
     return session
+
+
+async def _other_flows(context: AkisContext, tenant: str, flow_id: str) -> dict[str, str]:
+    """The tenant's other flows, id -> "name (id)": what a sub-flow, iterate or a flow tool may
+    run (the inspector offers them; a flow id typed by hand still works)."""
+    try:
+        summaries = await context.flows.summaries(tenant)
+    except DATABASE_ERRORS as exc:  # the picker is a convenience: the editor opens without it
+        log.warning("flows for the flow picker not read: %s", exc)
+        return {}
+    return {s.id: f"{s.name} ({s.id})" if s.name and s.name != s.id else s.id for s in summaries if s.id != flow_id}
+
+
+async def _knowledge_bases(context: AkisContext, tenant: str) -> dict[str, str]:
+    """The tenant's knowledge bases, id -> "name (id)", for knowledge_retrieval's picker."""
+    try:
+        bases = await context.knowledge.bases(tenant)
+    except DATABASE_ERRORS as exc:  # the picker is a convenience: the editor opens without it
+        log.warning("knowledge bases for the picker not read: %s", exc)
+        return {}
+    return {b.id: f"{b.name} ({b.id})" if b.name and b.name != b.id else b.id for b in bases}
 
 
 # ---------- pieces ----------
@@ -115,16 +142,19 @@ def _toolbar(session: EditorSession) -> None:
             "flat no-caps dense data-testid=validate")
         _tool("download", "Export the flow as JSON", session.export, "export")
         _tool("history", "Versions: history, compare, restore", lambda: open_versions(session), "versions")
+        ui.button("Publish", icon="public", on_click=lambda: open_publish(session)).props(
+            "flat no-caps dense data-testid=publish").tooltip("Put this flow's chat on a website")
 
     def update() -> None:
         undo.set_enabled(session.draft.history.can_undo)
         redo.set_enabled(session.draft.history.can_redo)
         group.set_enabled(len(session.selection) >= 2)
-        delete.set_enabled(bool(session.selection) or bool(session.canvas and session.canvas.selection.get("edges")))
-        count = len(session.problems)
-        validate.props(f"icon={'error_outline' if count else 'check_circle'}")
-        validate.text = f"{count} problem{'s' * (count != 1)}" if count else "Valid"
-        validate.classes(replace="text-red-600" if count else "text-green-700")
+        picked = session.canvas.selection if session.canvas else {}
+        delete.set_enabled(bool(session.selection or picked.get("edges") or picked.get("nodes")))
+        count, warned = len(session.problems), len(session.problems.warnings)
+        validate.props(f"icon={'error_outline' if count else 'warning_amber' if warned else 'check_circle'}")
+        validate.text = problem_summary(count, warned, valid="Valid")
+        validate.classes(replace="text-red-600" if count else "text-amber-700" if warned else "text-green-700")
 
     update()
     session.listeners.append(update)
@@ -155,17 +185,28 @@ async def _save_with_comment(session: EditorSession) -> None:
 
 def _validate(session: EditorSession) -> None:
     session.after_edit(rebuild_inspector=False)
-    count = len(session.problems)
-    if count:
-        ui.notify(f"{count} problem{'s' * (count != 1)}: see the list below the canvas", type="warning")
+    count, warned = len(session.problems), len(session.problems.warnings)
+    if count or warned:
+        ui.notify(f"{problem_summary(count, warned)}: see the list below the canvas",
+                  type="warning" if count else "info")
     else:
         ui.notify("The flow is valid", type="positive")
+
+
+def problem_summary(errors: int, warnings: int, valid: str = "No problems") -> str:
+    """"2 problems · 1 warning", "Valid · 3 warnings": errors stop a run, warnings do not."""
+    parts = [f"{errors} problem{'s' * (errors != 1)}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    if not errors:
+        parts.insert(0, valid)
+    return " · ".join(parts)
 
 
 def _restored_banner(session: EditorSession) -> None:
     kept = session.restored_from or {}
     base = kept.get("base_version")
-    note = f"Restored your unsaved changes from {_when(kept.get('saved_at'))}"
+    note = str(kept.get("note") or f"Restored your unsaved changes from {_when(kept.get('saved_at'))}")
     if base is not None and base != session.draft.version:
         note += f" (made on version {base}; version {session.draft.version} was saved since)"
     with ui.row().classes("w-full items-center no-wrap gap-2 px-4 py-1 bg-amber-100 text-amber-900 text-sm").props(
@@ -173,7 +214,7 @@ def _restored_banner(session: EditorSession) -> None:
         ui.icon("restore")
         ui.label(note)
         ui.space()
-        ui.button("Keep", on_click=banner.delete).props("flat dense no-caps")
+        ui.button("Keep", on_click=banner.delete).props("flat dense no-caps data-testid=keep-draft")
 
         def discard() -> None:
             session.discard_changes()
@@ -208,12 +249,13 @@ def _problem_bar(session: EditorSession) -> None:
     head.on("click", toggle)
 
     def update() -> None:
-        problems = session.problems.problems
-        count = len(problems)
-        icon.name = "error_outline" if count else "check_circle"
-        icon.classes(replace="text-red-600 text-lg" if count else "text-green-600 text-lg")
-        summary.text = f"{count} problem{'s' * (count != 1)}" if count else "No problems"
-        area.visible = state.open and count > 0
+        problems = session.problems.errors + session.problems.warnings  # errors first
+        count, warned = len(session.problems), len(session.problems.warnings)
+        icon.name = "error_outline" if count else "warning_amber" if warned else "check_circle"
+        icon.classes(replace="text-red-600 text-lg" if count else "text-amber-600 text-lg" if warned
+                     else "text-green-600 text-lg")
+        summary.text = problem_summary(count, warned)
+        area.visible = state.open and bool(problems)
         chevron.name = "expand_more" if area.visible else "expand_less"
         key = [p.message for p in problems]
         if key == state.shown:
@@ -224,7 +266,11 @@ def _problem_bar(session: EditorSession) -> None:
             for problem in problems:
                 with ui.row().classes("akis-problem-row w-full items-start no-wrap gap-2 px-2 py-1").props(
                         "data-testid=problem-row") as row:
-                    ui.icon("error_outline").classes("text-red-600 text-base mt-px")
+                    if problem.is_warning:
+                        ui.icon("warning_amber").classes("text-amber-600 text-base mt-px").props(
+                            "data-testid=problem-warning")
+                    else:
+                        ui.icon("error_outline").classes("text-red-600 text-base mt-px")
                     ui.label(problem.message).classes("text-sm")
                 row.on("click", lambda _, p=problem: session.select_problem(p))
 
@@ -239,7 +285,8 @@ class _BarState:
 
 
 def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str, *,
-                pick_tenant: bool = False) -> None:
+                pick_tenant: bool = False, flow_choices: dict[str, str] | None = None,
+                knowledge_choices: dict[str, str] | None = None) -> None:
     actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
                                group_selected=session.group_selected, delete_selected=session.delete_selected)
     mounted = False
@@ -261,7 +308,9 @@ def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas
             "w-full grow bg-transparent").style("min-height: 0"):
         with (ui.tab_panel(inspect_tab).classes("p-0 h-full"), ui.scroll_area().classes("h-full"),
               ui.column().classes("w-full p-3 gap-3")):
-            session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False), actions)
+            session.inspector = Inspector(session.draft, lambda: session.after_edit(rebuild_inspector=False), actions,
+                                          flow_choices=flow_choices, knowledge_choices=knowledge_choices)
+            session.inspector.show_problems(session.problems)  # the opened flow's, before any edit
         with ui.tab_panel(run_tab).classes("p-0 h-full"):
             run_holder = ui.column().classes("w-full h-full gap-0")
 
@@ -269,8 +318,9 @@ def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas
 def _run_pane(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str,
               pick_tenant: bool = False) -> None:
     try:
-        RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
-                on_apply=session.apply_document, pick_tenant=pick_tenant)
+        pane = RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
+                       on_apply=session.apply_document, pick_tenant=pick_tenant)
+        ChatLayout(pane.chat, pane.message, pane.answers, pane.result_box).follow(pane.chat_switch, pane.run)
     except Exception as exc:  # its failure must not take the editor with it
         log.exception("the run pane failed to start")
         ui.label(f"The run pane could not start: {exc}").classes("text-sm text-red-600 p-4")

@@ -12,6 +12,7 @@ from nicegui import events, ui
 
 from editor.auth import DEFAULT_TENANT, current_tenant, watch_page
 from editor.context import AkisContext
+from editor.desktop.files import native_dialogs, open_file, save_file
 from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.services.flow_files import Example, examples
 from editor.services.flows import FlowSummary, ImportMode, ImportResult
@@ -43,6 +44,7 @@ class FlowsPage:
         self.tenant = current_tenant()  # the signed-in user's (from the session), never the page's
         self.query = ""
         self.summaries: list[FlowSummary] = []
+        self.experiments: dict[str, str] = {}  # flow id -> its running A/B test
 
     async def build(self) -> None:
         watch_page()
@@ -73,6 +75,14 @@ class FlowsPage:
                 ui.label(f"The flows cannot be read right now: {exc}").classes("text-red-600")
             return
         self._render()
+        try:  # after the list shows: the flows with a running A/B test get a badge
+            running = await self.context.experiments.running_flows(self.tenant)
+        except DATABASE_ERRORS as exc:
+            log.warning("running experiments not listed: %s", exc)
+            return
+        if running != self.experiments:
+            self.experiments = running
+            self._render()
 
     def _search(self, query: str) -> None:
         self.query = query
@@ -101,6 +111,11 @@ class FlowsPage:
                 with ui.row().classes("items-center gap-2 no-wrap"):
                     ui.label(s.name).classes("text-base font-semibold ellipsis")
                     ui.badge(f"v{s.version}").props("outline").classes("text-xs")
+                    if s.id in self.experiments:  # an A/B test splits this flow's conversations
+                        experiment = self.experiments[s.id]
+                        ui.badge("A/B test", color="positive").props(f"data-testid=ab-{s.id}").classes(
+                            "text-xs cursor-pointer").on("click.stop", lambda _, e=experiment: ui.navigate.to(
+                                f"/experiments/{e}"))
                 if s.description:
                     ui.label(s.description).classes("text-sm akis-muted ellipsis w-full")
                 run = (f"last run {ago(s.last_run_at)} ({s.last_run_status})" if s.last_run_at else "never run")
@@ -149,7 +164,7 @@ class FlowsPage:
         except ServiceError as exc:
             ui.notify(f"Not exported: {exc.detail}", type="negative")
             return
-        ui.download.content(text.encode("utf-8"), f"{flow_id}.json", "application/json")
+        await save_file(text.encode("utf-8"), f"{flow_id}.json")  # the Save dialog in the desktop window
 
     async def _confirm_delete(self, summary: FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
@@ -196,12 +211,21 @@ class FlowsPage:
             ui.label("Import a flow").classes("text-lg font-semibold")
             ui.label("A JSON file as export writes it. It is checked first; nothing is saved if it has a problem.") \
                 .classes("text-sm akis-muted")
-            upload = ui.upload(label="Choose or drop a flow JSON file", auto_upload=True, max_file_size=MAX_UPLOAD,
-                               on_rejected=lambda: ui.notify(f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB",
-                                                             type="negative")).props(
-                "accept=.json,application/json flat bordered data-testid=import-upload").classes("w-full")
+            picker = ui.column().classes("w-full")
             result = ui.column().classes("w-full gap-2").props("data-testid=import-result")
-            upload.on_upload(lambda e: self._imported(e, result, upload))
+            with picker:
+                if native_dialogs():  # the desktop window: the system's Open dialog instead of an upload field
+                    ui.button("Choose a flow JSON file…", icon="folder_open",
+                              on_click=lambda: self._open_native(result)).props(
+                        "outline no-caps data-testid=import-open").classes("w-full")
+                else:
+                    upload = ui.upload(label="Choose or drop a flow JSON file", auto_upload=True,
+                                       max_file_size=MAX_UPLOAD,
+                                       on_rejected=lambda: ui.notify(
+                                           f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB",
+                                           type="negative")).props(
+                        "accept=.json,application/json flat bordered data-testid=import-upload").classes("w-full")
+                    upload.on_upload(lambda e: self._imported(e, result, upload))
             with ui.row().classes("w-full justify-end"):
                 ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
@@ -211,6 +235,14 @@ class FlowsPage:
         upload.reset()
         result = await self.context.flows.import_text(self.tenant, data)
         self._show_import(result, data, box, e.file.name)
+
+    async def _open_native(self, box: ui.column) -> None:
+        chosen = await open_file(MAX_UPLOAD)
+        if chosen is None:
+            return
+        name, data = chosen
+        result = await self.context.flows.import_text(self.tenant, data)
+        self._show_import(result, data, box, name)
 
     def _show_import(self, result: ImportResult, data: bytes, box: ui.column, name: str) -> None:
         box.clear()

@@ -13,6 +13,9 @@ from nicegui import ui
 from editor.graph import Change, diff_documents
 from runtime.flow.model import FlowDocument
 
+from .evaluate_menu import dataset_choices, evaluate_button
+from .experiment_create import experiment_bar
+
 DRAFT = "draft"
 
 
@@ -67,6 +70,8 @@ async def open_versions(session: Any) -> None:
             ui.label(f"Versions of {session.draft.document.name or session.flow_id}").classes("text-lg font-semibold")
             ui.space()
             ui.button(icon="close", on_click=dialog.close).props("flat round dense")
+        await experiment_bar(session.context, session.tenant, session.flow_id, list(documents), current)
+        datasets = await dataset_choices(session.context, session.tenant)  # for each version's Evaluate
         with ui.row().classes("w-full no-wrap gap-4 items-stretch").style("min-height: 0; flex: 1"):
             with ui.scroll_area().classes("w-[340px]").style("height: 60vh"):
                 for row in rows:
@@ -85,6 +90,8 @@ async def open_versions(session: Any) -> None:
                             ui.button("Restore", on_click=lambda _, v=row.version: restore(v)).props(
                                 f"flat dense no-caps size=sm data-testid=restore-{row.version}").set_enabled(
                                 row.version != current or session.draft.dirty)
+                            evaluate_button(session.context, session.tenant, session.flow_id, row.version, current,
+                                            datasets)
             with ui.column().classes("grow min-w-0 gap-2"):
                 keys = list(options)
                 newer = keys[0] if keys else None

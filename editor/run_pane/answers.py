@@ -25,6 +25,7 @@ class AnswerPanes(ui.column):
     def start(self, live: LiveRun) -> None:
         """New panes for a new run, one per streaming node, in flow order."""
         self._live = live
+        self.set_visibility(True)  # chat mode hides the last reply once the transcript shows it
         self.clear()
         self._texts.clear()
         self._meta.clear()

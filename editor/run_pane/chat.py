@@ -2,10 +2,13 @@
 gives the flow on the next turn (save_message stores each turn in the background)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import ui
 
 from editor.context import AkisContext
-from editor.services.errors import DATABASE_ERRORS
+from editor.services.errors import DATABASE_ERRORS, ServiceError
 
 from .data import chat_history
 from .marks import tag
@@ -17,6 +20,7 @@ class ChatView(ui.column):
         self.context = context
         self.classes("w-full gap-0")
         self.count = 0
+        self.after_refresh: Callable[[], None] | None = None  # ChatLayout's: a new turn is shown
 
     async def refresh(self, tenant_id: str, session_id: str) -> None:
         try:
@@ -36,3 +40,73 @@ class ChatView(ui.column):
                 user = row.role == "user"
                 tag(ui.chat_message(row.content, name="you" if user else "assistant", sent=user),
                     f"chat-{row.role}").classes("w-full")
+                if not user and row.run_id:
+                    self._thumbs(tenant_id, row.run_id)
+        if self.after_refresh is not None:
+            self.after_refresh()
+
+    def _thumbs(self, tenant_id: str, run_id: str) -> None:
+        """Thumbs up or down on the answer's run: the feedback an A/B test counts per variant."""
+        with ui.row().classes("gap-0 -mt-2 mb-1"):
+            for rating, icon, label in ((1, "thumb_up", "Helpful"), (-1, "thumb_down", "Not helpful")):
+                button = ui.button(icon=icon).props("flat round dense size=sm").tooltip(label)
+                tag(button, f"chat-feedback-{'up' if rating > 0 else 'down'}-{run_id}")
+                button.on_click(lambda _, r=rating, b=button: self._feedback(tenant_id, run_id, r, b))
+
+    async def _feedback(self, tenant_id: str, run_id: str, rating: int, button: ui.button) -> None:
+        try:
+            await self.context.experiments.feedback(tenant_id, run_id, rating)
+        except ServiceError as exc:
+            ui.notify(f"Feedback not saved: {exc.detail}", type="warning")
+            return
+        except DATABASE_ERRORS as exc:
+            ui.notify(f"Feedback not saved: {exc}", type="warning")
+            return
+        button.props("color=primary")
+        ui.notify("Thanks: feedback saved on this run")
+
+
+class ChatLayout:
+    """Chat mode lays the pane out like a chat: the transcript, under it the reply being written,
+    under that the message box. Once the transcript holds the reply (save_message stored the
+    turn), the reply's card goes, and the run's Output JSON (the same answer again) is not shown
+    in chat mode: the answer appears once."""
+
+    def __init__(self, chat: ChatView, message: ui.element, answers: ui.element, result: ui.element) -> None:
+        self.chat, self.message, self.answers, self.result = chat, message, answers, result
+        self.on = False
+        self.shown = chat.count
+        parent = message.parent_slot.parent if message.parent_slot is not None else None
+        self.home = (parent, parent.default_slot.children.index(message) if parent is not None else 0)
+        chat.after_refresh = self._turn_shown
+
+    def set(self, on: bool) -> None:
+        self.on = on
+        if on:
+            self.result.classes(add="akis-chat-result")
+            self.message.classes(add="akis-chat-input")
+        else:
+            self.result.classes(remove="akis-chat-result")
+            self.message.classes(remove="akis-chat-input")
+        container = self.answers.parent_slot.parent if self.answers.parent_slot is not None else None
+        if on and container is not None:
+            self.message.move(container, container.default_slot.children.index(self.answers) + 1)
+        elif self.home[0] is not None:
+            self.message.move(self.home[0], self.home[1])
+
+    def follow(self, switch: ui.switch, send: Callable[[], Any] | None = None) -> ChatLayout:
+        """Lay out for chat whenever ``switch`` (the pane's Chat switch) is on; ``send`` (the
+        pane's Run) then answers Enter in the message box, as a chat does (Shift+Enter: a new line)."""
+        switch.on_value_change(lambda e: self.set(bool(e.value)))
+        if send is not None:
+            self.message.on("keydown", lambda _: send(), js_handler=(
+                "(e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing"
+                " && e.target.closest('.akis-chat-input')) { e.preventDefault(); emit(); } }"))
+        if switch.value:
+            self.set(True)
+        return self
+
+    def _turn_shown(self) -> None:
+        if self.on and self.chat.count > self.shown:
+            self.answers.set_visibility(False)  # the transcript has the reply now
+        self.shown = self.chat.count

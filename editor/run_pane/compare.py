@@ -10,6 +10,7 @@ from editor.services.runs import RunService
 from runtime.engine.engine import RunHandle
 from runtime.events import Event
 from runtime.flow.model import FlowDocument
+from runtime.flow.names import node_labels
 from runtime.report import RunReport
 
 from ..charts.compare import compare_figure
@@ -50,7 +51,7 @@ class CompareResult:
         return self.total_ms("sequential") - self.total_ms("parallel")
 
     def figure(self) -> dict[str, Any]:
-        labels = {n.id: n.label or n.id for n in self.document.nodes}
+        labels = node_labels(self.document)
         preds = predecessors(self.document)
         seq, par = (bars_from_report(self.reports[m], labels) for m in MODES)
         return compare_figure(

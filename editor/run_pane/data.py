@@ -10,13 +10,14 @@ from sqlmodel import Session
 from editor.context import AkisContext
 from editor.services.errors import DATABASE_ERRORS
 from runtime.flow.model import FlowDocument
+from runtime.flow.names import node_labels
 from runtime.reads import key_inputs
 from runtime.suggestions import NodeStats
 from storage.errors import StorageError
 from storage.models import Message, Run
 from storage.repos import dashboard, flows, messages, metrics, runs
 
-from ..charts.timeline import TimelineBar, observed_critical_path, outcome_of
+from ..charts.timeline import STEP_MARK, TimelineBar, observed_critical_path, outcome_of
 from .live import exclusive_nodes, predecessors, queue_blockers
 
 STATS_RANGE = timedelta(days=7)
@@ -88,15 +89,17 @@ async def stored_timeline(context: AkisContext, tenant_id: str, run: Run,
     """A past run's timeline from its metric rows: each row is written when its node ends, so
     the node started ``duration`` before that, measured from the run's start."""
     rows = await context.database.run(metrics.run_metrics, tenant_id, run.id)
-    labels = {n.id: n.label or n.id for n in document.nodes} if document is not None else {}
+    labels = node_labels(document) if document is not None else {}
     bars = []
     for row in rows:
         end_ms = (row.created_at - run.started_at).total_seconds() * 1000
         node_type = context.registry.get(row.node_type, tenant_id)
         status = f"{row.status} (background)" if node_type is not None and node_type.background else row.status
-        bars.append(TimelineBar(row.node_id, labels.get(row.node_id, row.node_id), row.node_type,
+        parent, _, step = row.node_id.partition("/")  # a node's step (an agent's turn): "<node>/<step>"
+        label = f"{STEP_MARK}{step}" if step else labels.get(row.node_id, row.node_id)
+        bars.append(TimelineBar(row.node_id, label, row.node_type,
                                 max(0.0, end_ms - row.duration_ms), row.duration_ms, outcome_of(status, row.cache),
-                                cache=row.cache))
+                                cache=row.cache, parent=parent if step else None))
     # rows carry their end as wall-clock time and their duration separately: allow a few ms
     critical = observed_critical_path(
         bars, predecessors(document), slack_ms=5.0,

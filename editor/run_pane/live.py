@@ -22,6 +22,7 @@ from runtime.events import (
 )
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import FlowDocument
+from runtime.flow.names import NodeNames
 from runtime.nodes.registry import NodeRegistry
 from runtime.report import RunReport
 from storage.recorder import trace_id_of
@@ -58,7 +59,8 @@ class LiveRun:
     trace_id: str | None = None  # the run's trace (run.started/run.finished), None with tracing off
 
     def __post_init__(self) -> None:
-        self.labels = {n.id: n.label or n.id for n in self.document.nodes}
+        names = NodeNames(self.document)  # two nodes with one label: the id is added to tell them apart
+        self.labels = {n.id: names.plain(n.id) for n in self.document.nodes}
         for node in self.document.nodes:
             if node.id in self.streaming:
                 self.answers[node.id] = Answer(node.id, self.labels[node.id])
@@ -69,8 +71,8 @@ class LiveRun:
         streaming, background = set(), set()
         for node in document.nodes:
             node_type = registry.get(node.type, tenant_id)
-            if node_type is not None and node_type.streams:
-                streaming.add(node.id)
+            if node_type is not None and node_type.streams and getattr(node_type, "shows_text", True):
+                streaming.add(node.id)  # an answer pane (not for iterate: its items are steps, not text)
             if node_type is not None and node_type.background:
                 background.add(node.id)
         return cls(document, frozenset(streaming), frozenset(background),
@@ -101,9 +103,10 @@ class LiveRun:
             return [(node, {"status": status, "duration_ms": _ms(event.duration_ms), "error": None})]
         if kind == NODE_FAILED and node:
             error = event.error or "failed"
-            if event.status == "continued":
-                error = f"{error} (the run went on: on_error is 'continue')"
-            return [(node, {"status": "failed", "duration_ms": _ms(event.duration_ms), "error": error})]
+            status = "failed"
+            if event.status == "continued":  # shown "failed, continued" in amber, not a plain red failure
+                error, status = f"{error} (the run went on: on_error is 'continue')", "continued"
+            return [(node, {"status": status, "duration_ms": _ms(event.duration_ms), "error": error})]
         if kind == NODE_SKIPPED and node:
             return [(node, {"status": "skipped", "duration_ms": None, "error": None})]
         if kind == BACKGROUND_FINISHED and node:

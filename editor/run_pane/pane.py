@@ -32,15 +32,18 @@ from runtime.errors import AkisError, Problem
 from runtime.events import BACKGROUND_FINISHED, MESSAGE_CHUNK, RUN_FINISHED, Event
 from runtime.flow.model import FlowDocument
 from runtime.flow.validate import validate_flow
+from runtime.providers.notices import flow_providers, used_notices
 
 from ..charts.style import fmt_ms
 from ..charts.timeline import timeline_figure
 from ..trace_link import trace_id_view
 from .answers import AnswerPanes
 from .chat import ChatView
+from .citations import citations_view
 from .compare import run_compare
 from .data import stored_version
 from .history import HistoryView
+from .inspecting import InspectingPane
 from .live import LiveRun, Patch
 from .marks import fixed, fixed_plot, tag
 from .suggestions_view import SuggestionsView
@@ -50,11 +53,16 @@ DEFAULT_MESSAGE = "Transpalet arıyorum"
 KEEP_RUNS = 20
 
 
+def text_of(value: object) -> str:
+    """A field's value as text: a page can send any JSON value (true, 3) for a text field."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
 def new_session_id() -> str:
     return f"editor-{uuid.uuid4().hex[:8]}"
 
 
-class RunPane(ui.column):
+class RunPane(InspectingPane, ui.column):
     """Run the canvas's flow and watch it; see the module docstring for the arguments."""
 
     def __init__(self, context: AkisContext, flow_provider: Callable[[], FlowDocument], canvas: FlowCanvas | None,
@@ -76,13 +84,16 @@ class RunPane(ui.column):
         tag(self, "run-pane").classes("w-full h-full gap-2 q-pa-sm no-wrap").style("overflow-y: auto")
         with self:
             with ui.tabs().props("dense align=left").classes("w-full") as tabs:
+                self.tabs = tabs
                 ui.tab("run", "Test run", icon="play_circle")
                 ui.tab("history", "History", icon="history")
             with ui.tab_panels(tabs, value="run").classes("w-full").props("keep-alive"):
                 with ui.tab_panel("run").classes("q-pa-none gap-2"):
                     self._build_run(tenant_id, pick_tenant)
                 with ui.tab_panel("history").classes("q-pa-none"):
-                    self.history = HistoryView(context, self.tenant, flow_provider, self.recent.get)
+                    self.history = HistoryView(context, self.tenant, flow_provider, self.recent.get,
+                                               on_select=self.show_node, run_node=self._in_run_tab(self.run_node),
+                                               run_from=self._in_run_tab(self.run_from))
         tabs.on_value_change(self._tab_changed)
         self._ticker = ui.timer(0.1, self._tick, active=False)
         self.suggestions.set_visibility(False)
@@ -124,6 +135,7 @@ class RunPane(ui.column):
         self.answers = AnswerPanes()
         self.result_box = ui.column().classes("w-full gap-1")
         self.timeline_box = ui.column().classes("w-full")
+        self._build_inspection()  # the run's nodes: what each received and returned; run one (docs/run_pane.md)
         self.compare_box = ui.column().classes("w-full")
         self.suggestions = SuggestionsView(self.context, self.tenant, self.flow_provider, self._on_apply, self.canvas)
 
@@ -136,14 +148,14 @@ class RunPane(ui.column):
         """The tenant runs act for: the page's (its session's), or the field's without users."""
         if self.tenant_input is None:
             return self._tenant_id
-        return (self.tenant_input.value or "").strip()
+        return text_of(self.tenant_input.value).strip()
 
     def session(self) -> str:
-        return (self.session_input.value or "").strip()
+        return text_of(self.session_input.value).strip()
 
     def inputs(self) -> dict[str, Any]:
         """The message plus any extra inputs; raises ValueError naming what is wrong."""
-        extra_text = (self.extra_inputs.value or "").strip()
+        extra_text = text_of(self.extra_inputs.value).strip()
         extra: dict[str, Any] = {}
         if extra_text:
             try:
@@ -152,7 +164,7 @@ class RunPane(ui.column):
                 raise ValueError(f"More inputs is not JSON: {exc.msg} (line {exc.lineno})") from None
             if not isinstance(extra, dict):
                 raise ValueError("More inputs must be a JSON object, like {\"amount\": 120}")
-        return {**extra, "user_message": self.message.value or ""}
+        return {**extra, "user_message": text_of(self.message.value)}
 
     def new_session(self) -> None:
         self.session_input.set_value(new_session_id())
@@ -228,6 +240,7 @@ class RunPane(ui.column):
         finally:
             self._end()
         self._show_result(live)
+        await self._inspect(started.handle.run_id)
         if live.status == "succeeded":
             if self.chat_switch.value:
                 self.message.set_value("")
@@ -271,7 +284,7 @@ class RunPane(ui.column):
     def _background_done(self, live: LiveRun) -> None:
         """A background node finished after the answer: add its bar, show the saved turn."""
         if self.timeline_plot is not None and self.live is live:
-            self.timeline_plot.update_figure(fixed(self._timeline(live)))
+            self.timeline_plot.update_figure(fixed(self._timeline(live, self.selected_node)))
         if self.chat_switch.value:
             background_tasks.create(self.chat.refresh(self.tenant(), self.session()))
 
@@ -288,6 +301,7 @@ class RunPane(ui.column):
         self.result_box.clear()
         self.timeline_box.clear()
         self.timeline_plot = None
+        self.inspection.set_visibility(False)
         self.compare_box.clear()
         self.problems.clear()
         self.status.set_text(status)
@@ -320,23 +334,27 @@ class RunPane(ui.column):
         self.status.set_text(" · ".join(parts).capitalize())
         with self.result_box:
             trace_id_view(live.trace_id, self.context.settings, "run-trace")
-            for notice in self.context.services.notices:  # e.g. no API key: the offline mock answered
+            # e.g. no API key: the offline mock answered (only for the providers this flow uses)
+            for notice in used_notices(self.context.services.notices, flow_providers(live.document)):
                 tag(ui.label(f"Note: {notice}"), "run-notice").classes("text-caption text-grey-7 w-full")
             if live.error:
                 tag(ui.label(live.error), "run-error").classes("text-negative text-body2 w-full").style(
                     "white-space: pre-wrap")
+            citations_view(live.output)  # an answer that cites: its numbered sources (issue 19)
             if live.output:
                 ui.label("Output").classes("text-weight-medium")
                 output = json.dumps(live.output, indent=2, ensure_ascii=False)
                 tag(ui.code(output, language="json"), "run-output").classes("w-full")
         with self.timeline_box:
-            self.timeline_plot = tag(fixed_plot(self._timeline(live)), "run-timeline").classes("w-full")
+            self.timeline_plot = tag(fixed_plot(self._timeline(live, self.selected_node)), "run-timeline").classes(
+                "w-full")
+            self._watch_timeline()  # a click on a bar selects its node
 
     @staticmethod
-    def _timeline(live: LiveRun) -> dict[str, Any]:
+    def _timeline(live: LiveRun, selected: str | None = None) -> dict[str, Any]:
         report = live.report
         return timeline_figure(live.bars(), critical=live.critical_path(), first_chunk_ms=report.first_chunk_ms,
-                               result_ms=report.result_ms, title="Timeline")
+                               result_ms=report.result_ms, title="Timeline", selected=selected)
 
     async def _after_run(self) -> None:
         if self.is_deleted:
@@ -392,4 +410,8 @@ class RunPane(ui.column):
                              "(caches off in both).")
         with self.compare_box:
             tag(fixed_plot(result.figure()), "compare-timeline").classes("w-full")
+            with ui.row().classes("items-center gap-4"):  # each run's trace, to open it beside the other
+                for mode, live in lives.items():
+                    trace_id_view(live.trace_id, self.context.settings, f"compare-trace-{mode}",
+                                  prefix=f"{mode} trace ")
         await self._after_run()

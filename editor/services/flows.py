@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from runtime.agents.references import cycle_problems, flow_references
 from runtime.cache.events import CacheEvents
 from runtime.errors import Problem
 from runtime.flow.model import FlowDocument
@@ -30,7 +31,7 @@ from storage import errors as storage_errors
 from storage.db import Database
 from storage.models import Flow
 from storage.repos import flows as repo
-from storage.repos.runs import list_runs
+from storage.repos.runs import list_runs, newest_runs
 from storage.repos.tenants import list_tenant_ids
 
 from . import flow_files
@@ -148,8 +149,14 @@ class FlowService:
 
     # ---------- checking and saving ----------
     async def check(self, source: str | bytes | FlowDocument, tenant: str) -> tuple[FlowDocument | None, list[Problem]]:
-        """Parse strictly and validate; the problems name the node and field of each mistake."""
-        return await run_in_threadpool(flow_files.check_source, source, self.registry, tenant)
+        """Parse strictly and validate; the problems name the node and field of each mistake.
+        Calls of other flows (sub-flows, iterations, flow tools) must not lead back to this one."""
+        document, problems = await run_in_threadpool(flow_files.check_source, source, self.registry, tenant)
+        if document is not None and flow_references(document):
+            from .flow_source import StoredFlowSource  # it imports this module
+
+            problems = [*problems, *await cycle_problems(document, StoredFlowSource(self), tenant)]
+        return document, problems
 
     async def create(self, tenant: str, source: str | bytes | FlowDocument, comment: str | None = None) -> StoredFlow:
         """A new flow (its version 1). :class:`Conflict` when the id is taken."""
@@ -168,6 +175,17 @@ class FlowService:
         await self._save(tenant, document, comment, "version")
         return await self.read(tenant, flow_id)
 
+    async def make_current(self, tenant: str, flow_id: str, version: int) -> StoredFlow:
+        """Point the flow at one of its saved versions (an experiment's promoted variant); its
+        cache events apply from now on. :class:`NotFound` for an unknown flow or version."""
+        try:
+            await self.database.run(repo.set_current_version, tenant, flow_id, version)
+        except storage_errors.NotFound:
+            raise NotFound(f"flow {flow_id!r} version {version}") from None
+        stored = await self.read(tenant, flow_id)
+        self._learn(tenant, stored.document)
+        return stored
+
     async def import_text(self, tenant: str, text: str | bytes, mode: ImportMode = "new") -> ImportResult:
         """Check a flow file, then save it: ``new`` (refuse a taken id), ``version`` (add a
         version to the flow of that id) or ``copy`` (save under a fresh id)."""
@@ -183,8 +201,10 @@ class FlowService:
         if mode == "new" and await self.exists(tenant, flow_id):
             return ImportResult(exists=True, document=document)
         if mode == "copy" or flow_id != str(document.flow_id):
+            original = flow_id
             flow_id = await self.database.run(self._unique_id, tenant, flow_id)
-            document = FlowDocument.model_validate({**document.dump(), "flow_id": flow_id})
+            renamed = {"name": copy_name(document, original)} if mode == "copy" else {}
+            document = FlowDocument.model_validate({**document.dump(), "flow_id": flow_id, **renamed})
         version = await self._save(tenant, document, "imported", "any")
         return ImportResult(flow_id=flow_id, version=version, document=document)
 
@@ -210,7 +230,7 @@ class FlowService:
         found = await self.read(tenant, flow_id)
         new_id = await self.database.run(self._unique_id, tenant, f"{flow_id}-copy")
         copy = FlowDocument.model_validate({**found.document.dump(), "flow_id": new_id,
-                                           "name": f"{found.document.name or flow_id} (copy)"})
+                                           "name": copy_name(found.document, flow_id)})
         await self._save(tenant, copy, f"duplicated from {flow_id} v{found.version}", "create")
         return new_id
 
@@ -310,17 +330,18 @@ class FlowService:
 
     @staticmethod
     def _summaries(session: Session, tenant: str) -> list[FlowSummary]:
+        documents = repo.current_documents(session, tenant)  # three queries, however many flows
+        newest = newest_runs(session, tenant)
         out = []
         for flow in repo.list_flows(session, tenant):
-            row = repo.get_version(session, tenant, flow.id)
-            document = row.document if row else {}
+            document = documents.get(flow.id, {})
             nodes = document.get("nodes", [])
-            runs = list_runs(session, tenant, flow.id, limit=1)
+            last = newest.get(flow.id)
             out.append(FlowSummary(
                 id=flow.id, name=flow.name or flow.id, version=flow.current_version, created_at=flow.created_at,
                 updated_at=flow.updated_at, description=str(document.get("description", "")),
                 nodes=len(nodes) if isinstance(nodes, list) else 0,
-                last_run_at=runs[0].started_at if runs else None, last_run_status=runs[0].status if runs else None,
+                last_run_at=last[0] if last else None, last_run_status=last[1] if last else None,
             ))
         return out
 
@@ -344,3 +365,8 @@ class FlowService:
             document = FlowDocument.model_validate({**document.dump(), "flow_id": flow_id})
         self._store(session, tenant, document, "from the examples", "create")
         return document
+
+
+def copy_name(document: FlowDocument, flow_id: str) -> str:
+    """A copy's name, so the flows list tells it from the original at a glance."""
+    return f"{document.name or flow_id} (copy)"

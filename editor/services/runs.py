@@ -8,14 +8,17 @@ this process so its own stream can resume, and :func:`relay_state` says ``degrad
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from editor.observability.metrics import AppMetrics
 from runtime.channels import ChannelHub, ChannelUnavailable, check_session_id, check_tenant_id
 from runtime.engine.engine import Engine, InputError, RunHandle, channel_for
+from runtime.engine.inspect import NodeRecord, RecordSink, start_inspected
+from runtime.engine.resume import Known
 from runtime.errors import AkisError, FlowLoadError, FlowValidationError, Problem
 from runtime.events import Event
 from runtime.flow.model import FlowDocument
@@ -23,12 +26,16 @@ from runtime.logs import reset_run, set_run
 from storage.db import Database
 from storage.errors import StorageError
 from storage.models import Run
-from storage.recorder import RunRecorder
+from storage.recorder import NO_LABELS, RunLabels, RunRecorder
 from storage.repos import runs as runs_repo
 
 from .active_runs import ActiveRun, ActiveRuns
 from .errors import FlowProblems, Invalid, NotFound
 from .flows import FlowService
+from .queued_runs import QueuedRuns, QueueUnavailable, RemoteRunHandle
+from .variants import VariantChooser
+
+log = logging.getLogger(__name__)
 
 
 class Hub(Protocol):
@@ -53,6 +60,17 @@ class Hub(Protocol):
 
 RelayState = Literal["ok", "degraded", "off"]
 Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """What a run starts with: ``known`` node outputs settled without running them (run from
+    here), ``seed`` outputs of nodes outside the document that its templates read (one node
+    with pinned inputs); ``on_records`` also gets the run's node records when it ends."""
+
+    known: Known | None = None
+    seed: Mapping[str, dict[str, Any]] | None = None
+    on_records: RecordSink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,25 +99,40 @@ class RunService:
         # Events of runs started while the relay was down, kept here so their own stream resumes.
         self.kept = ChannelHub(max_events=10_000, retention_s=600.0)
         self.prometheus: AppMetrics | None = None  # set when /metrics is on: every run then feeds it
+        self.variants: VariantChooser | None = None  # A/B tests: a flow's running experiment picks the version
+        self.queued: QueuedRuns | None = None  # set in queue mode (AKIS_RUN_MODE): workers execute runs
+        # each node's inputs, rendered config and output are recorded (inspection; docs/run_pane.md)
+        self.inspect = True
 
     async def start_stored(self, tenant: str, flow_id: str, inputs: Mapping[str, object], *,
                            session_id: str | None = None, version: int | None = None,
                            listener: Listener | None = None,
-                           trace_parent: Mapping[str, str] | None = None) -> StartedRun:
-        """Run a stored version (the current one by default); :class:`FlowProblems` when it has any."""
+                           trace_parent: Mapping[str, str] | None = None,
+                           labels: RunLabels = NO_LABELS) -> StartedRun:
+        """Run a stored version (the current one by default); :class:`FlowProblems` when it has any.
+        ``labels``: the experiment variant or evaluation the run belongs to, stored on its row.
+        With no ``version`` and no labels, a running experiment on the flow picks the variant (sticky per session)."""
+        if version is None and labels == NO_LABELS and self.variants is not None:
+            session_id = session_id or str(inputs.get("session_id") or "") or uuid.uuid4().hex
+            pick = await self.variants.choose(tenant, flow_id, session_id)
+            if pick is not None:
+                flow_id, version, labels = pick.flow_id, pick.version, pick.labels
         stored = await self.flows.read(tenant, flow_id, version)
         if stored.problems:
             raise FlowProblems(f"the flow has {len(stored.problems)} problem(s) and cannot run", list(stored.problems))
         return await self.start(tenant, stored.document, inputs, session_id=session_id, version=stored.version,
-                                listener=listener, trace_parent=trace_parent)
+                                listener=listener, trace_parent=trace_parent, labels=labels)
 
     async def start(self, tenant: str, document: FlowDocument, inputs: Mapping[str, object], *,
                     session_id: str | None = None, version: int | None = None,
                     listener: Listener | None = None,
-                    trace_parent: Mapping[str, str] | None = None) -> StartedRun:
+                    trace_parent: Mapping[str, str] | None = None,
+                    labels: RunLabels = NO_LABELS, reuse: Reuse | None = None) -> StartedRun:
         """Start ``document`` (a stored version, or the editor's draft with the version it was
         loaded from). ``session_id`` may also come in ``inputs``; both must agree.
-        ``trace_parent``: the caller's W3C trace headers, which the run's span continues."""
+        ``trace_parent``: the caller's W3C trace headers, which the run's span continues.
+        ``reuse``: node outputs known before the run (run from here, one node with pinned
+        inputs: ``editor/services/node_runs.py``) and who else gets its node records."""
         run_inputs = dict(inputs)
         given = run_inputs.pop("session_id", None)
         if session_id and given is not None and str(given) != session_id:
@@ -111,7 +144,14 @@ class RunService:
             cursor, relay_down = await self._cursor(channel)
         except AkisError as exc:  # a tenant or session id a channel cannot carry
             raise Invalid(str(exc)) from None
-        local = self.kept if relay_down is not None else None
+        if self.queued is not None and relay_down is None and reuse is None:
+            try:
+                return await self._enqueue(tenant, document, run_inputs, session, version, listener, trace_parent,
+                                           labels, channel, cursor)
+            except QueueUnavailable as exc:  # Redis went away since the cursor: run here, degraded
+                log.warning("%s: running the run in this process", exc)
+                cursor, relay_down = self.kept.last_cursor(channel), str(exc)
+        local = self.kept if relay_down is not None else None  # queue mode too: Redis is down, run here
         recorder = self.recorder
         observer = self.prometheus.observer(tenant, str(document.flow_id)) if self.prometheus is not None else None
 
@@ -124,12 +164,19 @@ class RunService:
             if listener is not None:
                 listener(event)
 
-        recorder.expect(run_id, {**run_inputs, "session_id": session}, version)
+        recorder.expect(run_id, {**run_inputs, "session_id": session}, version, labels)
         # the run's task (and every task it starts) inherits its ids: each log line carries them
         ids = set_run(run_id, tenant)
         try:
-            handle = self.engine.start(document, run_inputs, tenant_id=tenant, session_id=session, run_id=run_id,
-                                       on_event=on_event, trace_parent=trace_parent)
+            if self.inspect or reuse is not None:
+                handle = start_inspected(self.engine, document, run_inputs, tenant_id=tenant, session_id=session,
+                                         run_id=run_id, on_event=on_event, sink=self._sink(reuse),
+                                         known=reuse.known if reuse else None, seed=reuse.seed if reuse else None,
+                                         trace_parent=trace_parent, trace_attributes=labels.span_attributes())
+            else:
+                handle = self.engine.start(document, run_inputs, tenant_id=tenant, session_id=session, run_id=run_id,
+                                           trace_attributes=labels.span_attributes(),
+                                           on_event=on_event, trace_parent=trace_parent)
         except (FlowValidationError, FlowLoadError) as exc:
             raise FlowProblems(f"the flow has {len(exc.problems)} problem(s) and cannot run", list(exc.problems)) \
                 from None
@@ -140,6 +187,71 @@ class RunService:
         entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle, local=local)
         self.active.add(entry)
         return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, relay_down)
+
+    def _sink(self, reuse: Reuse | None) -> RecordSink:
+        """Node records go to the recorder (written with the run's row), and to ``reuse.on_records``."""
+        attach = self.recorder.attach_nodes
+        extra = reuse.on_records if reuse is not None else None
+        if extra is None:
+            return attach
+
+        def both(run_id: str, records: list[NodeRecord]) -> None:
+            attach(run_id, records)
+            extra(run_id, records)
+        return both
+
+    async def _enqueue(self, tenant: str, document: FlowDocument, inputs: dict[str, object], session: str,
+                       version: int | None, listener: Listener | None, trace_parent: Mapping[str, str] | None,
+                       labels: RunLabels, channel: str, cursor: int) -> StartedRun:
+        """Queue mode: check the flow here (problems answer at once), store and queue the run."""
+        assert self.queued is not None
+        try:
+            self.engine.plan(document, check_tenant_id(tenant))
+        except (FlowValidationError, FlowLoadError) as exc:
+            raise FlowProblems(f"the flow has {len(exc.problems)} problem(s) and cannot run", list(exc.problems)) \
+                from None
+        except AkisError as exc:
+            raise FlowProblems(str(exc), [Problem("input", str(exc))]) from None
+        observer = self.prometheus.observer(tenant, str(document.flow_id)) if self.prometheus is not None else None
+        follow = listener
+        if observer is not None:
+            def follow(event: Event) -> None:
+                observer(event)
+                if listener is not None:
+                    listener(event)
+        run_id, handle, entry = await self.queued.start(
+            tenant, document, dict(inputs), session=session, version=version, listener=follow,
+            trace_parent=trace_parent, labels=labels, channel=channel, cursor=cursor)
+        self.active.add(entry)
+        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, None)
+
+    async def locate(self, tenant: str, run_id: str) -> ActiveRun | None:
+        """Where a run's events are: a run of this process, or (queue mode) any process's run."""
+        entry = self.active.get(tenant, run_id)
+        if entry is None and self.queued is not None:
+            entry = await self.queued.locate(tenant, run_id)
+        return entry
+
+    def events_of(self, run: ActiveRun, after_index: int) -> AsyncIterator[Event]:
+        """Where a resumed stream reads a located run's events: this process's copy (a run
+        started while the relay was down), queue mode's follower (patient with Redis, ends from
+        the run's row), or the run's channel. :class:`NotFound` with no relay at all."""
+        if run.local is not None:
+            return run.local.subscribe(run.channel, after=run.start_cursor)
+        if self.queued is not None and (run.handle is None or isinstance(run.handle, RemoteRunHandle)):
+            return self.queued.events(run.tenant_id, run.run_id, run.channel, run.start_cursor, after_index)
+        if self.hub is None:
+            raise NotFound(f"run {run.run_id!r}")
+        return self.hub.subscribe(run.channel, after=run.start_cursor)
+
+    async def cancel_any(self, tenant: str, run_id: str) -> bool:
+        """Cancel a run of this process or (queue mode) of any process: True when it was still going."""
+        entry = self.active.get(tenant, run_id)
+        if entry is not None and entry.handle is not None and not isinstance(entry.handle, RemoteRunHandle):
+            return self.cancel(tenant, run_id)
+        if self.queued is not None:
+            return await self.queued.cancel(tenant, run_id)
+        return self.cancel(tenant, run_id)
 
     def recent(self, tenant: str, run_id: str) -> ActiveRun:
         """A run of this process (running, or ended in the last minutes); :class:`NotFound` otherwise."""

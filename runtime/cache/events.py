@@ -18,6 +18,7 @@ log = logging.getLogger("runtime.cache")
 DEFAULT_EVENTS: dict[str, list[str]] = {
     "product.updated": ["products"],
     "category.updated": ["categories"],
+    "knowledge.updated": ["knowledge"],  # every knowledge_retrieval entry of the tenant (one base: its own tag)
 }
 
 EventMap = Mapping[str, Iterable[str]]

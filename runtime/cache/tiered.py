@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from .. import tracing
 from ..ports import CachePolicy
 from .codec import Entry, NotCacheable, decode, decode_local, encode, encode_local
 from .flight import SingleFlight
@@ -26,6 +27,7 @@ from .tiers.memory_tier import MemoryTier
 log = logging.getLogger("runtime.cache")
 
 NEVER_CACHE = frozenset({"ai_response"})
+IN_FLIGHT = -1  # a lookup answered by joining a computation of the same key already running
 Compute = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -56,10 +58,12 @@ class TieredCache:
         self.lock_wait_s = lock_wait_s
         self.lock_poll_s = lock_poll_s
         self._extra = list(extra)  # tiers used only for versions/stats/locks, closed with us
-        self._flight: SingleFlight[tuple[dict[str, Any], bool]] = SingleFlight()
+        self._flight: SingleFlight[tuple[dict[str, Any], int | None]] = SingleFlight()
         self._good_tags: set[tuple[str, ...]] = {()}
         self._background: set[asyncio.Task[Any]] = set()
         self._uncacheable_warned: set[str] = set()
+        # (node type, tier name, "hit" | "miss") -> lookups: bounded by types x tiers (/metrics)
+        self.tier_counts: dict[tuple[str, str, str], int] = {}
 
     @property
     def tier_names(self) -> list[str]:
@@ -96,38 +100,64 @@ class TieredCache:
         key = build_key(tenant, node_type, policy.key_fields, self.prefix)
         tags = self._tags(policy.tags)
         if key not in self._flight:  # the hot path: a hit needs no coordination
-            value, _ = await self._lookup(key, tenant, tags)
+            value, _, at = await self._lookup(key, tenant, tags)
             if value is not None:
+                self._answered(node_type, at)
                 self.recorder.record(tenant, node_type, key, True)
                 return value, True
-        (value, hit), leader = await self._flight.run(
+        (value, at), leader = await self._flight.run(
             key, lambda: self._resolve(key, tenant, tags, policy.ttl, compute)
         )
-        hit = hit or not leader
+        if leader:
+            self._answered(node_type, at)
+        else:
+            self._answered(node_type, IN_FLIGHT)
+        hit = at is not None or not leader
         self.recorder.record(tenant, node_type, key, hit)
         return value, hit
 
+    def _answered(self, node_type: str, at: int | None) -> None:
+        """Count a lookup by tier: the tiers before the one that answered missed, it hit (none
+        answered: every tier missed; ``IN_FLIGHT``: it joined a computation already running),
+        and name the tier on the running node's span (``akis.cache.tier``)."""
+        counts = self.tier_counts
+        if at == IN_FLIGHT:
+            name = "in-flight"
+            counts[(node_type, name, "hit")] = counts.get((node_type, name, "hit"), 0) + 1
+        else:
+            missed = len(self.tiers) if at is None else at
+            for tier in self.tiers[:missed]:
+                row = (node_type, tier.name, "miss")
+                counts[row] = counts.get(row, 0) + 1
+            if at is None:
+                return
+            name = self.tiers[at].name
+            counts[(node_type, name, "hit")] = counts.get((node_type, name, "hit"), 0) + 1
+        if tracing.enabled:
+            tracing.set_attribute("akis.cache.tier", name)
+
     async def _resolve(
         self, key: str, tenant: str, tags: tuple[str, ...], ttl: int, compute: Compute
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[dict[str, Any], int | None]:
         """The miss path, one caller per key: look again (another caller may have just stored
-        it), take the cross-process lock, compute, store."""
-        value, versions = await self._lookup(key, tenant, tags)
+        it), take the cross-process lock, compute, store. Returns the value and the position
+        of the tier that had it (None: computed here)."""
+        value, versions, at = await self._lookup(key, tenant, tags)
         if value is not None:
-            return value, True
+            return value, at
         write_versions = await self.versions.ensure(tenant, tags, versions)
         locked = await self._lock(key)
         try:
             if locked is False:  # another process is computing this key: wait a little for it
-                value = await self._wait_for_other(key, tenant, tags)
+                value, at = await self._wait_for_other(key, tenant, tags)
                 if value is not None:
-                    return value, True
+                    return value, at
             value = await compute()
             await self._store(key, value, ttl, write_versions)
         finally:
             if locked and self.lock_tier is not None:  # locked: there is a lock tier
                 await self.lock_tier.delete(lock_key(key, self.prefix))
-        return value, False
+        return value, None
 
     # --- public node-level API --------------------------------------------------------------
     async def get(
@@ -136,7 +166,7 @@ class TieredCache:
         """The cached output, or ``None`` on a miss (counted in the stats like any lookup)."""
         key = self.key(tenant_id, node_type, fields)
         tenant = str(tenant_id)
-        value, _ = await self._lookup(key, tenant, self._tags(tags))
+        value, _, _ = await self._lookup(key, tenant, self._tags(tags))
         self.recorder.record(tenant, node_type, key, value is not None)
         return value
 
@@ -156,6 +186,31 @@ class TieredCache:
         tags = self._tags(tags)
         versions = await self.versions.ensure(str(tenant_id), tags, None)
         return await self._store(key, value, ttl, versions)
+
+    def ttl_left(self, key: str) -> int | None:
+        """Seconds the entry under ``key`` has left in the fastest local tier holding it, or None
+        (not there, or no local tier: :meth:`entry_ttl` asks the shared ones). For inspection."""
+        for tier in self.tiers:
+            if tier.local:
+                local = tier.get_now(key)
+                if local is not None:
+                    return max(decode_local(local).ttl_left(), 0)
+        return None
+
+    async def entry_ttl(self, key: str) -> int | None:
+        """Seconds the entry under ``key`` has left in the first tier holding it, or None (gone,
+        expired or never stored). Tag invalidation is not checked: this says when it expires."""
+        local = self.ttl_left(key)
+        if local is not None:
+            return local
+        for tier in self.tiers:
+            if tier.local:
+                continue
+            raw = await tier.get(key)
+            entry = decode(raw) if raw is not None else None
+            if entry is not None and entry.ttl_left() > 0:
+                return entry.ttl_left()
+        return None
 
     async def delete(self, tenant_id: Any, node_type: str, fields: Mapping[str, Any]) -> bool:
         key = self.key(tenant_id, node_type, fields)
@@ -194,8 +249,9 @@ class TieredCache:
     # --- internals --------------------------------------------------------------------------
     async def _lookup(
         self, key: str, tenant: str, tags: tuple[str, ...]
-    ) -> tuple[dict[str, Any] | None, Versions | None]:
-        """Walk the tiers; return the first fresh value and the tag versions seen (if any)."""
+    ) -> tuple[dict[str, Any] | None, Versions | None, int | None]:
+        """Walk the tiers; return the first fresh value, the tag versions seen (if any) and the
+        position of the tier that answered (None: no tier did)."""
         versions: Versions | None = None if tags else {}
         for position, tier in enumerate(self.tiers):
             raw: bytes | None = None
@@ -227,13 +283,13 @@ class TieredCache:
                     else:
                         versions = await self.versions.current(tenant, tags)
                     if versions is None:  # tags cannot be checked: nothing tagged is fresh
-                        return None, None
+                        return None, None, None
                 if not is_fresh(entry.tags, versions) and not await self._fresh(entry, tenant, versions):
                     continue
             if position:
                 self._fill(position, key, entry, raw)
-            return entry.value, versions
-        return None, versions
+            return entry.value, versions, position
+        return None, versions, None
 
     async def _fresh(self, entry: Entry, tenant: str, versions: Versions) -> bool:
         """The slow path of the freshness test: the entry carries tags not asked for now."""
@@ -288,18 +344,21 @@ class TieredCache:
             return None
         return await self.lock_tier.add(lock_key(key, self.prefix), b"1", self.lock_ttl_s)
 
-    async def _wait_for_other(self, key: str, tenant: str, tags: tuple[str, ...]) -> dict[str, Any] | None:
+    async def _wait_for_other(
+        self, key: str, tenant: str, tags: tuple[str, ...]
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """(the value another process stored meanwhile, the tier it was found in), or (None, None)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_wait_s
         while loop.time() < deadline:
             await asyncio.sleep(self.lock_poll_s)
-            value, _ = await self._lookup(key, tenant, tags)
+            value, _, at = await self._lookup(key, tenant, tags)
             if value is not None:
-                return value
+                return value, at
             if self.lock_tier is None or await self.lock_tier.get(lock_key(key, self.prefix)) is None:
-                value, _ = await self._lookup(key, tenant, tags)  # it may have stored just now
-                return value  # else it gave up or failed: compute ourselves
-        return None
+                value, _, at = await self._lookup(key, tenant, tags)  # it may have stored just now
+                return value, at  # else it gave up or failed: compute ourselves
+        return None, None
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -11,10 +11,11 @@ When Redis does not answer. Every call is bounded (the client's connect and sock
 and the call as a whole by their sum), and a failure opens a circuit breaker (the cache's, see
 :mod:`runtime.cache.breaker`): for ``retry_after_s`` no call goes to Redis, then one probes it.
 Meanwhile runs go on and stream to their own callers: ``publish`` drops events (counted in
-``dropped``), ``cursor`` and ``subscribe`` raise :class:`ChannelUnavailable` at once, and the
-outage is logged once (``runtime.channels``) and counted (``health()``). When Redis is back the
-first write puts a ``relay.degraded`` event in each channel that lost events, per run, so a
-subscriber reading it later is told rather than handed a shorter answer in silence.
+``dropped``; a worker's hub, ``keep_on_outage``, holds them until Redis answers instead),
+``cursor`` and ``subscribe`` raise :class:`ChannelUnavailable` at once, and the outage is logged once
+(``runtime.channels``) and counted (``health()``). When Redis is back the first write puts a
+``relay.degraded`` event in each channel that lost events, per run, so a subscriber reading it
+later is told rather than handed a shorter answer in silence.
 """
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return n
 """
 
+# The same, fenced (queue mode): KEYS[3] holds the run's current attempt; an event of an older
+# attempt (a worker that lost the run's lease and does not know it yet) is not appended.
+_APPEND_FENCED = """
+if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[5]) then return 0 end
+""" + _APPEND
+
+# KEYS[1] fence; ARGV: attempt, ttl ms. Raises the fence to this attempt (never lowers it).
+_RAISE_FENCE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+"""
+
+Fence = tuple[str, int]  # (run id, attempt): whose events these are
 _BATCH = 256
 _MAX_LOST_RUNS = 10_000  # runs whose lost events are remembered for a relay.degraded note
 
@@ -89,6 +105,8 @@ class RedisChannelHub:
         client: Any = None,
         timeouts: RedisTimeouts | None = None,
         retry_after_s: float = 5.0,
+        keep_on_outage: bool = False,
+        max_backlog: int = 100_000,
     ) -> None:
         self.timeouts = timeouts or request_timeouts()
         if client is None:
@@ -100,13 +118,21 @@ class RedisChannelHub:
         self.block_ms = max(1, min(block_ms, int(self.timeouts.socket_s * 500)))
         self.prefix = prefix
         self.dropped = 0  # events that could not be written (Redis down): counted, logged
+        # a worker's events are the only copy its runs' followers get: held and written when Redis
+        # answers again, up to ``max_backlog`` queued events, rather than dropped
+        self.keep_on_outage = keep_on_outage
+        self.max_backlog = max_backlog
         self.breaker = CircuitBreaker(
             "channels", retry_after_s, describe=f"redis ({safe_url(url)})", kind="channel relay",
             effect=f"runs go on, {DEGRADED}", logger=logging.getLogger("runtime.channels"),
         )
         self._client = client
         self._sha: str | None = None  # the append script, loaded once per connection to Redis
-        self._queue: asyncio.Queue[tuple[str, Event]] | None = None
+        self._fenced_sha: str | None = None
+        self._queue: asyncio.Queue[tuple[str, Event, Fence | None]] | None = None
+        self._queued = 0  # events published so far ...
+        self._settled = 0  # ... and of those, written or dropped (in order)
+        self._progress: asyncio.Event | None = None  # set when _settled grows
         self._writer: asyncio.Task[None] | None = None
         self._known: set[str] = set()
         self._closed = False
@@ -119,6 +145,14 @@ class RedisChannelHub:
 
     def counter_key(self, channel: str) -> str:
         return f"{self.prefix}ch:{{{channel}}}:n"
+
+    def fence_key(self, channel: str, run_id: str) -> str:
+        return f"{self.prefix}ch:{{{channel}}}:f:{run_id}"
+
+    async def raise_fence(self, channel: str, run_id: str, attempt: int) -> None:
+        """From now on the run's events of earlier attempts are refused (a takeover; bounded)."""
+        key = self.fence_key(check_channel(channel), run_id)
+        await self._call(lambda: self._client.eval(_RAISE_FENCE, 1, key, attempt, self.counter_ttl_ms))
 
     # --- health ------------------------------------------------------------------------------
     @property
@@ -169,8 +203,9 @@ class RedisChannelHub:
         return f"the channel relay (Redis) is not answering{reason}: {DEGRADED}"
 
     # --- publishing --------------------------------------------------------------------------
-    def publish(self, channel: str, event: Event) -> None:
-        """Queue the event for the writer task; never blocks, never raises for Redis trouble."""
+    def publish(self, channel: str, event: Event, fence: Fence | None = None) -> None:
+        """Queue the event for the writer task; never blocks, never raises for Redis trouble.
+        ``fence``: the run and attempt publishing it (see :meth:`raise_fence`)."""
         if self._closed:
             return
         if channel not in self._known:
@@ -180,7 +215,8 @@ class RedisChannelHub:
             self._known.add(channel)
         if self._queue is None:
             self._queue = asyncio.Queue()
-        self._queue.put_nowait((channel, event))
+        self._queue.put_nowait((channel, event, fence))
+        self._queued += 1
         if self._writer is None or self._writer.done():
             try:
                 loop = asyncio.get_running_loop()
@@ -200,42 +236,71 @@ class RedisChannelHub:
             finally:
                 for _ in batch:
                     queue.task_done()
+                self._settled += len(batch)
+                if self._progress is not None:
+                    self._progress.set()
+                    self._progress = None
 
-    async def _write(self, batch: list[tuple[str, Event]]) -> None:
-        """Append the batch; while Redis is down, drop it at once (counted, remembered per run)."""
-        notes = self._notes()
-        try:
-            await self._call(lambda: self._append(notes + batch))
-        except ChannelUnavailable:
-            self._drop(batch)
+    def mark(self) -> int:
+        """How many events were published so far (for :meth:`settled`)."""
+        return self._queued
+
+    async def settled(self, mark: int) -> None:
+        """Until the first ``mark`` events published are written (or dropped): a worker saves a
+        node's checkpoint only once the node's chunks are in the channel, so a takeover that
+        skips the node never leaves a follower without them."""
+        while self._settled < mark and not self._closed:
+            progress = self._progress = self._progress or asyncio.Event()
+            await progress.wait()
+
+    async def _write(self, batch: list[tuple[str, Event, Fence | None]]) -> None:
+        """Append the batch; while Redis is down, drop it at once (counted, remembered per run),
+        or with ``keep_on_outage`` try it again when the breaker lets a probe through. A retried
+        write may append events twice (the first try's reply was lost, not its work): followers
+        pass an event on once by its index."""
+        while True:
+            notes = self._notes()
+            try:
+                await self._call(lambda: self._append(notes + batch))  # noqa: B023 - awaited at once
+            except ChannelUnavailable:
+                queued = self._queue.qsize() if self._queue is not None else 0
+                if self.keep_on_outage and not self._closed and queued < self.max_backlog:
+                    await asyncio.sleep(self.breaker.retry_after_s)
+                    continue
+                self._drop(batch)
+                return
+            for channel, note, _ in notes:
+                self._lost.pop((channel, note.run_id), None)
             return
-        for channel, note in notes:
-            self._lost.pop((channel, note.run_id), None)
 
-    async def _append(self, items: list[tuple[str, Event]]) -> None:
+    async def _append(self, items: list[tuple[str, Event, Fence | None]]) -> None:
         for attempt in range(2):
             if self._sha is None:
                 self._sha = await self._client.script_load(_APPEND)
+            if self._fenced_sha is None and any(fence is not None for *_, fence in items):
+                self._fenced_sha = await self._client.script_load(_APPEND_FENCED)
             # EVALSHA directly, not a registered script: redis-py would add a round trip
             # (SCRIPT EXISTS) to every pipeline; a flushed script cache fails once and reloads.
             pipe = self._client.pipeline(transaction=False)
-            for channel, event in items:
-                pipe.evalsha(
-                    self._sha, 2, self.stream_key(channel), self.counter_key(channel),
-                    encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms,
-                )
+            for channel, event, fence in items:
+                args = (encode(event), self.max_events, self.retention_ms, self.counter_ttl_ms)
+                if fence is None:
+                    pipe.evalsha(self._sha, 2, self.stream_key(channel), self.counter_key(channel), *args)
+                else:
+                    pipe.evalsha(self._fenced_sha, 3, self.stream_key(channel), self.counter_key(channel),
+                                 self.fence_key(channel, fence[0]), *args, fence[1])
             try:
                 await pipe.execute()
                 return
             except NoScriptError:  # Redis restarted or SCRIPT FLUSH: nothing was appended
-                self._sha = None
+                self._sha = self._fenced_sha = None
                 if attempt:
                     raise
 
-    def _drop(self, batch: list[tuple[str, Event]]) -> None:
+    def _drop(self, batch: list[tuple[str, Event, Fence | None]]) -> None:
         self.dropped += len(batch)
         lost = self._lost
-        for channel, event in batch:
+        for channel, event, _ in batch:
             if event.event == RELAY_DEGRADED:
                 continue
             entry = lost.get((channel, event.run_id))
@@ -247,7 +312,7 @@ class RedisChannelHub:
             if event.event == RUN_FINISHED:
                 entry[1] = True
 
-    def _notes(self) -> list[tuple[str, Event]]:
+    def _notes(self) -> list[tuple[str, Event, Fence | None]]:
         """A ``relay.degraded`` event per (channel, run) that lost events, written first when
         Redis answers again."""
         if not self._lost:
@@ -256,7 +321,7 @@ class RedisChannelHub:
             (channel, Event(RELAY_DEGRADED, run_id, 0.0, index=first, status="degraded",
                             error=f"{count} event(s) of this run were not relayed while Redis was not answering;"
                                   " the stored run has the full answer",
-                            extra={"lost": count, "finished_lost": finished}))
+                            extra={"lost": count, "finished_lost": finished}), None)
             for (channel, run_id), (count, finished, first) in list(self._lost.items())[:_BATCH]
         ]
 
@@ -273,9 +338,14 @@ class RedisChannelHub:
         value = await self._call(lambda: self._client.get(key))
         return int(value) if value else 0
 
-    async def subscribe(self, channel: str, after: int | None = None) -> AsyncIterator[Event]:
+    async def subscribe(self, channel: str, after: int | None = None,
+                        stop: asyncio.Event | None = None) -> AsyncIterator[Event]:
         """Like the in-process hub's ``subscribe``; with ``after=None`` the start is the newest
         cursor when iteration begins (use ``after=await hub.cursor(channel)`` to fix it earlier).
+        ``stop``: once set, iteration ends after the read under way returns (within ``block_ms``).
+        Ending so, instead of cancelling the read, keeps its connection: a read cancelled while
+        blocked closes the connection, and the next command paid a new one (about 2.5 ms, the
+        largest part of queue mode's added time to first chunk; bench/bench_durable.py).
 
         Raises :class:`ChannelUnavailable` when Redis stops answering (resume with the last
         cursor seen once it is back)."""
@@ -289,7 +359,7 @@ class RedisChannelHub:
         else:
             position = after
         block_s = self.block_ms / 1000
-        while not self._closed:
+        while not self._closed and not (stop is not None and stop.is_set()):
             try:
                 streams = {key: f"{position}-0"}
                 # B023: the lambda is called and awaited before the loop goes round: these are its streams
@@ -316,6 +386,8 @@ class RedisChannelHub:
         except TimeoutError:
             log.warning("closing the Redis channel hub with events still queued")
         self._closed = True
+        if self._progress is not None:
+            self._progress.set()  # nobody waits for writes that will not happen
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)

@@ -17,6 +17,7 @@ from ..nodes.base import NodeContext
 from ..nodes.registry import NodeRegistry
 from ..ports import BackgroundJob, BackgroundOutcome
 from ..services import Services
+from . import spans
 from .eager import run_eagerly
 
 log = logging.getLogger("akis.background")
@@ -33,18 +34,14 @@ async def execute_job(job: BackgroundJob, registry: NodeRegistry, services: Serv
     if not tracing.enabled or not tracing.sampled(job.traceparent):  # off, or the run was not sampled
         await node_type.run(config, ctx)
         return
-    # not made current: an in-process job may be stepped in its run's context (see eager.py)
-    span = tracing.start(f"akis.background {job.node_type}", tracing.extract(
-        {"traceparent": job.traceparent} if job.traceparent else None), {
-        "akis.node.id": job.node_id, "akis.node.type": job.node_type, "akis.tenant.id": job.tenant_id,
-        "akis.run.id": job.run_id})
+    # no context made current: an in-process job may be stepped in its run's context (see eager.py)
+    start_ns = time.time_ns()
     try:
         await node_type.run(config, ctx)
     except Exception as exc:
-        tracing.record(span, exc)
-        tracing.end(span, "failed", f"{type(exc).__name__}: {exc}")
+        spans.end_background(job, start_ns, exc)
         raise
-    tracing.end(span, "succeeded")
+    spans.end_background(job, start_ns, None)
 
 
 class InProcessBackgroundRunner:
@@ -62,6 +59,7 @@ class InProcessBackgroundRunner:
         self._tasks: set[asyncio.Future[BackgroundOutcome]] = set()  # still running: what drain waits for
         self.completed = 0
         self.failed = 0
+        self.observers: list[Callable[[BackgroundJob, BackgroundOutcome], None]] = []  # e.g. the app's metrics
 
     def submit(self, job: BackgroundJob) -> asyncio.Future[BackgroundOutcome]:
         key = (job.tenant_id, job.run_id, job.node_id)
@@ -90,6 +88,8 @@ class InProcessBackgroundRunner:
             else:
                 self.completed += 1
                 outcome = BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
+        for observe in self.observers:
+            observe(job, outcome)
         return outcome
 
     @property

@@ -20,6 +20,7 @@ from ..nodes.registry import NodeRegistry, default_registry
 from ..ports import BackgroundOutcome, BackgroundRunner, EventPublisher, MetricRow, MetricsSink, NodeCache
 from ..services import Services
 from .background import InProcessBackgroundRunner, execute_job
+from .buffer import EventBuffer
 from .eager import run_eagerly
 from .metrics import MemoryMetricsSink
 from .plan import Plan, PlannedNode, compile_plan
@@ -94,6 +95,8 @@ class Engine:
         # would cost about 14 us a run (8% of the throughput bench's CPU per run).
         self._plans: LRUCache[tuple[int, str], Plan] = LRUCache(maxsize=256)
         self._after_success = self._queue_background  # one bound method for every run
+        if self.services.engine is None:
+            self.services.engine = self  # what sub-flow, iterate and flow tools run inner flows with
 
     # -- public API ---------------------------------------------------------------------------
     async def run(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
@@ -104,12 +107,16 @@ class Engine:
     async def stream(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None,
                      *, include_background: bool = True, **options: Any) -> AsyncIterator[Event]:
         """Yield every event of the run; closing the iterator early cancels the run."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        handle = self.start(flow, inputs, on_event=queue.put_nowait, **options)
+        buffer: EventBuffer[Event] = EventBuffer()
+        handle = self.start(flow, inputs, on_event=buffer.push, **options)
         pending_background: int | None = None
+        events, create_future = buffer.items, buffer.loop.create_future
         try:
             while True:
-                event = await queue.get()
+                while not events:  # the wait, inlined: one coroutine less per event
+                    waiter = buffer.waiter = create_future()
+                    await waiter
+                event = events.popleft()
                 yield event
                 if event.event == RUN_FINISHED:
                     if not include_background:
@@ -128,19 +135,39 @@ class Engine:
     def start(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
               tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
               on_event: Listener | None = None, warmup: bool = False,
-              trace_parent: Mapping[str, str] | None = None) -> RunHandle:
+              trace_parent: Mapping[str, str] | None = None,
+              trace_attributes: Mapping[str, str] | None = None) -> RunHandle:
         """Validate, compile (cached) and start a run on the current event loop. ``trace_parent``:
         the caller's W3C headers (``traceparent``, ``tracestate``); the run's span joins that
-        trace (tracing on only; without them it is a child of the current span, if any)."""
+        trace (tracing on only; without them it is a child of the current span, if any).
+        ``trace_attributes``: more attributes of the run's span (what the run belongs to)."""
         run = self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, run_id=run_id,
-                            on_event=on_event, warmup=warmup, trace_parent=trace_parent)
+                            on_event=on_event, warmup=warmup, trace_parent=trace_parent,
+                            trace_attributes=trace_attributes)
         task = asyncio.get_running_loop().create_task(run.execute(), name=f"akis-run-{run.run_id}")
         return RunHandle(run, task)
+
+    def start_child(self, flow: FlowDocument, inputs: dict[str, Any], *, tenant_id: str, session_id: str,
+                    on_event: Listener | None, warmup: bool = False) -> RunHandle:
+        """A run inside a node of another run (a sub-flow, an iteration's item, a flow tool):
+        the same registry, cache, metrics and background runner; its events go to ``on_event``
+        only, never to the conversation's channel (the outer node reports them as its steps)."""
+        run = self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, on_event=on_event,
+                            warmup=warmup, publish=False)
+        task = asyncio.get_running_loop().create_task(run.execute(), name=f"akis-child-run-{run.run_id}")
+        return RunHandle(run, task)
+
+    async def run_child(self, flow: FlowDocument, inputs: dict[str, Any], *, tenant_id: str,
+                        session_id: str) -> RunResult:
+        """:meth:`start_child` without events, run in the caller's task (an iteration's item, a
+        flow tool): only the result is wanted."""
+        return await self._prepare(flow, inputs, tenant_id=tenant_id, session_id=session_id, publish=False).execute()
 
     def _prepare(self, flow: FlowDocument | dict[str, Any] | str, inputs: dict[str, Any] | None = None, *,
                  tenant_id: str | int | None = None, session_id: str | None = None, run_id: str | None = None,
                  on_event: Listener | None = None, warmup: bool = False,
-                 trace_parent: Mapping[str, str] | None = None) -> Run:
+                 trace_parent: Mapping[str, str] | None = None, publish: bool = True,
+                 trace_attributes: Mapping[str, str] | None = None) -> Run:
         """Validate, compile (cached) and set up a run; nothing runs yet."""
         document = load_flow(flow)
         values = dict(inputs or {})
@@ -150,12 +177,13 @@ class Engine:
         run_id = run_id or uuid.uuid4().hex
         values.update(tenant_id=tenant, session_id=session, run_id=run_id)
         listener = on_event
-        if self.publisher is not None:
+        if self.publisher is not None and publish:
             published = partial(self.publisher.publish, channel_for(tenant, session))
             listener = published if listener is None else FanOut(listener, published)
         return Run(plan, values, run_id=run_id, tenant_id=tenant, session_id=session, services=self.services,
                    cache=self.cache, metrics=self.metrics, listener=listener, warmup=warmup,
-                   on_succeeded=self._after_success, trace_parent=dict(trace_parent) if trace_parent else None)
+                   on_succeeded=self._after_success, trace_parent=dict(trace_parent) if trace_parent else None,
+                   trace_attributes=dict(trace_attributes) if trace_attributes else None)
 
     def plan(self, flow: FlowDocument, tenant_id: str) -> Plan:
         """Validate and compile ``flow`` for a tenant once; later runs reuse the plan."""

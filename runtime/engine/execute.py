@@ -10,9 +10,11 @@ from .. import tracing
 from ..errors import NodeError
 from ..events import MESSAGE_CHUNK, Event
 from ..nodes.base import NodeContext
+from ..nodes.steps import Step
 from ..ports import Usage
 from .plan import PlannedNode
 from .result import as_result
+from .steps import record_step
 
 if TYPE_CHECKING:
     from .run import Run
@@ -49,6 +51,7 @@ async def attempts(run: Run, node: PlannedNode, config: Any, ctx: NodeContext,
                     or not getattr(exc, "retryable", True)):  # a missing key will not appear on retry
                 raise
             assert retry is not None
+            run.retrying(node)
             wait = retry.backoff_s * 2 ** (attempt - 1)
             await asyncio.sleep(max(wait, float(getattr(exc, "retry_after", 0) or 0)))
     raise AssertionError("unreachable")
@@ -82,11 +85,15 @@ async def call(run: Run, node: PlannedNode, config: Any, ctx: NodeContext) -> di
                 usage = ctx.usage
                 usage["tokens_in"] = usage.get("tokens_in", 0) + item.input_tokens
                 usage["tokens_out"] = usage.get("tokens_out", 0) + item.output_tokens
+            elif type(item) is Step:
+                record_step(run, node, item)
             else:
                 result = as_result(item, node)
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()  # closes an upstream HTTP stream on cancel or error
+    if not parts:
+        del run.texts[node.id]  # no text (an iteration, a silent sub-flow): not the run's answer
     return result if result is not None else node.node_type.stream_result("".join(parts))
 

@@ -157,4 +157,7 @@ def _effective_cache(flow: FlowDocument, spec: NodeSpec, node_type: NodeType) ->
     if not node_type.cacheable or streams(node_type):
         return None
     strategy = spec.cache or flow.cache_strategy.get(spec.type)
-    return strategy if strategy is not None and strategy.enabled else None
+    if strategy is None or not strategy.enabled:
+        return None
+    extra = [tag for tag in node_type.cache_tags(spec.config) if tag not in strategy.tags]
+    return strategy.model_copy(update={"tags": [*strategy.tags, *extra]}) if extra else strategy

@@ -26,8 +26,10 @@ from ..events import (
     CacheOutcome,
     Event,
 )
+from ..flow.names import node_name
 from ..nodes.base import NodeContext
 from ..ports import BackgroundJob, CachePolicy, MetricRow, MetricsSink, NodeCache
+from ..providers.notices import flow_providers, used_notices
 from ..services import Services
 from . import spans
 from .clock import NodeClock, NodeTiming
@@ -51,8 +53,8 @@ class Run:
     __slots__ = (  # no per-run __dict__: one object less for the collector per run in flight
         "cache", "clock", "counts", "deferred", "done", "exclusive_running", "fatal", "first_chunk_ms", "index",
         "last_chunk_ms", "listener", "loop", "metrics", "on_succeeded", "plan", "pumping", "ready", "results",
-        "run_id", "running", "services", "session_id", "settled", "t0", "tenant_id", "texts", "trace", "trace_ctx",
-        "trace_nodes", "trace_parent", "trace_token", "usage", "values", "warmup",
+        "run_id", "running", "services", "session_id", "settled", "t0", "tenant_id", "texts", "trace",
+        "trace_attributes", "trace_ctx", "trace_nodes", "trace_parent", "trace_token", "usage", "values", "warmup",
     )
 
     def __init__(
@@ -61,6 +63,7 @@ class Run:
         listener: Listener | None, warmup: bool = False,
         on_succeeded: Callable[[Run, RunResult], None] | None = None,
         trace_parent: dict[str, str] | None = None,
+        trace_attributes: dict[str, str] | None = None,
     ) -> None:
         self.plan, self.values, self.run_id = plan, values, run_id
         self.tenant_id, self.session_id = tenant_id, session_id
@@ -87,6 +90,7 @@ class Run:
         self.texts: dict[str, list[str]] = {}  # streamed chunks per node
         self.usage: dict[str, int] = {}
         self.trace_parent = trace_parent  # W3C headers of the caller's span (tracing on only)
+        self.trace_attributes = trace_attributes  # more attributes of the run's span (an experiment's variant)
         self.trace: Any = None  # the run's span, while tracing is on
         self.trace_ctx: Any = None  # the context with the run's span: the parent of its node spans
         self.trace_token: Any = None  # undoes making the run's span current (spans.end_run)
@@ -109,7 +113,7 @@ class Run:
         try:
             self.emit(Event(RUN_STARTED, self.run_id, 0.0, flow_id=self.plan.flow_id,
                             tenant_id=self.tenant_id, session_id=self.session_id,
-                            extra=NO_EXTRA if self.trace is None else {"trace_id": tracing.trace_id(self.trace)}))
+                            extra=NO_EXTRA if self.trace is None else self.trace.extra))
             for root in self.plan.roots:
                 self._make_ready(root)
             self._pump()
@@ -144,18 +148,23 @@ class Run:
             node_timings=self.clock.by_index, total_ms=total,
             first_chunk_ms=self.first_chunk_ms, last_chunk_ms=self.last_chunk_ms, error=error,
             failed_node=failed_node, answer=self._last_answer(), usage=dict(self.usage),
-            notices=tuple(self.services.notices),
+            notices=self._notices(),
         )
         extra = NO_EXTRA
         if self.trace is not None:
-            result.trace_id = tracing.trace_id(self.trace)
-            extra = {"trace_id": result.trace_id}
+            result.trace_id = self.trace.trace_id
+            extra = self.trace.extra
             spans.end_run(self, status, error, failed_node)
         self.emit(Event(RUN_FINISHED, self.run_id, total, duration_ms=total, status=status, error=error,
                         node_id=failed_node, output=output, usage=result.usage or None,
                         flow_id=self.plan.flow_id, tenant_id=self.tenant_id, session_id=self.session_id,
                         extra=extra))
         return result
+
+    def _notices(self) -> tuple[str, ...]:
+        """The resolver's notices about the providers this flow uses (not another flow's)."""
+        notices = self.services.notices
+        return used_notices(notices, flow_providers(self.plan.flow)) if notices else ()
 
     async def _cancel_running(self) -> None:
         tasks = list(self.running.values())
@@ -171,9 +180,12 @@ class Run:
         else:
             assert node.config is not None  # plan.py: a config without templates is validated once
             config = node.config.model_dump(mode="json")
-        parent = tracing.traceparent(self.trace_ctx) if self.trace_ctx is not None else ""
+        parent = self.trace.traceparent if self.trace is not None else ""
         return BackgroundJob(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id,
                              node.id, node.type_id, config, parent)
+
+    def retrying(self, node: PlannedNode) -> None:
+        """The node failed an attempt and is tried again (an inspected run counts them)."""
 
     # -- scheduling ---------------------------------------------------------------------------
     def _make_ready(self, i: int) -> None:
@@ -273,8 +285,7 @@ class Run:
                 self.listener(Event(NODE_STARTED, self.run_id, start, index, node.id, node.type_id))
             ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                               self.values, self.services)
-            span: Any = None
-            error: str | None = None
+            span: spans.NodeSpan | None = None
             if self.trace_nodes:
                 span = spans.start_node(self, node)
             status = "succeeded"
@@ -295,14 +306,12 @@ class Run:
                         result = as_result(result, node)  # a dict subclass passes, anything else fails
             except asyncio.CancelledError:
                 self.clock.ended(node.index, self.now_ms() - start, "cancelled", cache)
-                if span is not None:
-                    spans.end_node(span, "cancelled", cache, "cancelled")
+                spans.end_node(span)
                 raise
             except Exception as exc:  # noqa: BLE001 - the node's on_error decides what a failure does
                 status, result = self._failed(node, start, cache, ctx, exc)
-                if span is not None:
-                    tracing.record(span.span, exc)
-                    error = describe_error(exc, node)
+                if self.trace_nodes:
+                    spans.failed(self, node, exc, describe_error(exc, node))
             if status == "succeeded" or status == "fallback":
                 self.results[node.id] = result
                 if node.merge:
@@ -314,7 +323,7 @@ class Run:
                     self.listener(Event(NODE_FINISHED, self.run_id, end, index, node.id, node.type_id, None, None,
                                         end - start, cache, status))
             if span is not None:
-                spans.end_node(span, status, cache, error)
+                spans.end_node(span)
             next_node = self._settle(node.index, status, result, worker)
 
     def _failed(self, node: PlannedNode, start: float, cache: CacheOutcome, ctx: NodeContext,
@@ -330,7 +339,8 @@ class Run:
                         duration_ms=end - start, status=status, error=message, extra=self._partial(node)))
         if status == "failed":
             if self.fatal is None:
-                self.fatal = _Fatal(node.id, f"node {node.id!r} ({node.type_id}) failed: {message}")
+                name = node_name(self.plan.flow, node.id)  # its label, as the canvas shows it
+                self.fatal = _Fatal(node.id, f"node {name} ({node.type_id}) failed: {message}")
             return status, {}
         self.results[node.id] = {}
         return status, {}

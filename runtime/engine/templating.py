@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import re
 import threading
-import time
 from collections import ChainMap, OrderedDict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -43,6 +42,7 @@ from .sandbox import (
     TemplateLimits,
     TemplateTimeout,
     TrialVars,
+    render_clock,
 )
 
 _ENV = BoundedEnvironment(DEFAULT_LIMITS)
@@ -317,10 +317,10 @@ class TemplateCheck:
                 return _VERDICTS[text]
         if self.seconds <= 0:
             return None  # the flow's time to try templates is spent: the rest are bounded at run time
-        started = time.thread_time()  # CPU time: a busy machine does not change what is found
+        started = render_clock()  # CPU time: a busy machine does not change what is found
         seconds = min(limits.render_s, self.seconds)
         verdict = _try(template, seconds, limits)
-        took = time.thread_time() - started
+        took = render_clock() - started
         self.seconds -= took
         if verdict is None and took >= seconds:
             return None  # out of time: not a verdict to keep
@@ -341,7 +341,7 @@ def _try(template: Template, seconds: float, limits: TemplateLimits) -> str | No
     Only counts and sizes are findings: how long a render takes depends on the machine and on
     what else validation tried first, so running out of time here finds nothing (a run is
     bounded in time anyway)."""
-    previous = sandbox.activate(Budget(limits, seconds, "the time validation gives one template", time.thread_time))
+    previous = sandbox.activate(Budget(limits, seconds, "the time validation gives one template"))
     try:
         context = template.new_context(TrialVars(template.globals), shared=True)
         written = 0

@@ -70,6 +70,19 @@ class ParallelGroup(_Model):
     ui: dict[str, Any] | None = None
 
 
+class StickyNote(_Model):
+    """A note on the canvas, in Markdown, for the people reading the flow. The engine and the
+    validator never read notes; export, import and versions carry them like the layout."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    text: str = Field("", max_length=20_000, description="Markdown.")
+    x: float = 0
+    y: float = 0
+    width: int = Field(260, ge=120, le=2000)
+    height: int = Field(160, ge=60, le=2000)
+    color: Literal["yellow", "blue", "green", "pink", "grey"] = "yellow"
+
+
 class FlowSettings(_Model):
     execution: Literal["parallel", "sequential"] = "parallel"
     cache_events: dict[str, list[str]] = Field(
@@ -90,6 +103,7 @@ class FlowDocument(_Model):
     parallel_groups: list[ParallelGroup] = Field(default_factory=list)
     cache_strategy: dict[str, CacheStrategy] = Field(default_factory=dict)
     settings: FlowSettings = Field(default_factory=FlowSettings)
+    notes: list[StickyNote] = Field(default_factory=list, description="Sticky notes on the canvas (ignored by runs).")
     ui: dict[str, Any] | None = None
 
     @field_validator("parallel_groups")
@@ -105,6 +119,16 @@ class FlowDocument(_Model):
                 group.id = candidate
                 taken.add(candidate)
         return groups
+
+    @field_validator("notes")
+    @classmethod
+    def _unique_notes(cls, notes: list[StickyNote]) -> list[StickyNote]:
+        seen: set[str] = set()
+        for note in notes:
+            if note.id in seen:
+                raise ValueError(f"two sticky notes have the id {note.id!r}")
+            seen.add(note.id)
+        return notes
 
     def node(self, node_id: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.id == node_id), None)

@@ -58,6 +58,12 @@ class NodeContext:
         return self._usage
 
     @property
+    def idempotency_key(self) -> str:
+        """Run id + node id: the same for every execution of this node in this run, including a
+        re-execution after a worker died (durable runs), so a side effect can be made once."""
+        return f"{self.run_id}:{self.node_id}"
+
+    @property
     def reported_usage(self) -> dict[str, int] | None:
         """What the node reported, or ``None`` when it reported nothing (no dict made)."""
         return self._usage
@@ -92,6 +98,11 @@ class NodeType:
     def output_keys(self, config: dict[str, Any]) -> set[str]:
         """Keys this node writes into the flat context, from its raw config (for validation)."""
         return set(self.outputs) if self.merge_outputs else set()
+
+    def cache_tags(self, config: dict[str, Any]) -> tuple[str, ...]:
+        """Tags this node's cache entries carry besides its strategy's, from its raw config
+        (``knowledge_retrieval``: one per knowledge base, which a document change invalidates)."""
+        return ()
 
     def run(self, config: Any, ctx: NodeContext) -> Any:  # Awaitable[dict] | AsyncIterator[str|Usage|dict]
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """Anthropic through the official SDK: Messages API with ``stream=True`` (raw SSE events).
 
 The raw event stream rather than the ``messages.stream()`` helper: we need only text deltas,
-the usage in ``message_start``/``message_delta`` and ``message_stop`` as the end marker, and
+``tool_use`` blocks (their JSON arguments arrive in ``input_json_delta`` pieces), the usage
+in ``message_start``/``message_delta`` and ``message_stop`` as the end marker, and
 the raw stream lets us close the HTTP response the moment the consumer stops.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from ..ports import LLMRequest, Usage
 from .streaming import Part, StreamingProvider
+from .tool_format import anthropic_messages, anthropic_tools, parse_arguments
 from .translate import SdkErrors
 
 
@@ -52,9 +54,11 @@ class AnthropicProvider(StreamingProvider):
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
+            "messages": anthropic_messages(request.messages),
             "stream": True,
         }
+        if request.tools:
+            params["tools"] = anthropic_tools(request.tools)
         if request.system:
             params["system"] = request.system
         if request.temperature is not None and self._takes_temperature:
@@ -64,17 +68,30 @@ class AnthropicProvider(StreamingProvider):
         return await self.client.messages.create(**params)
 
     async def _parse(self, upstream: Any) -> AsyncIterator[Part]:
+        tools: dict[int, tuple[str, str, list[str]]] = {}  # block index -> (id, name, JSON pieces)
         async for event in upstream:
             kind = getattr(event, "type", "")
             if kind == "content_block_delta":
                 delta = event.delta
-                if getattr(delta, "type", "") == "text_delta" and delta.text:
+                delta_type = getattr(delta, "type", "")
+                if delta_type == "text_delta" and delta.text:
                     yield "text", delta.text
+                elif delta_type == "input_json_delta" and event.index in tools:
+                    tools[event.index][2].append(delta.partial_json or "")
+            elif kind == "content_block_start":
+                block = event.content_block
+                if getattr(block, "type", "") == "tool_use":
+                    tools[event.index] = (block.id, block.name, [])
+            elif kind == "content_block_stop" and getattr(event, "index", None) in tools:
+                call_id, name, pieces = tools.pop(event.index)
+                yield "tool", parse_arguments(call_id, name, "".join(pieces))
             elif kind == "message_start":
                 yield "usage", _usage(getattr(event.message, "usage", None))
             elif kind == "message_delta":
                 yield "usage", _usage(getattr(event, "usage", None))
             elif kind == "message_stop":
+                for call_id, name, pieces in tools.values():  # cut off (max_tokens): the model is told
+                    yield "tool", parse_arguments(call_id, name, "".join(pieces))
                 yield "end", None
 
     async def aclose(self) -> None:

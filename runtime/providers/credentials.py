@@ -82,10 +82,10 @@ class ChainedCredentials:
     """The first source that knows the name wins (stored credentials, then the environment)."""
 
     def __init__(self, *sources: CredentialSource) -> None:
-        self._sources = sources
+        self.sources = sources
 
     def get(self, name: str, tenant_id: str) -> Credential | None:
-        for source in self._sources:
+        for source in self.sources:
             found = source.get(name, tenant_id)
             if found is not None:
                 return found

@@ -2,6 +2,8 @@
 
 Its settings are its own (:class:`MockOptions`), given per node as the AI node's
 ``provider_options``; they are read also when the mock stands in for a provider without a key.
+``script`` plays a tool-calling conversation: turn N of the script answers the request that
+already holds N assistant turns (``runtime.providers.mock_tools``).
 """
 from __future__ import annotations
 
@@ -13,10 +15,24 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from ..ports import LLMRequest, Usage
+from ..ports import LLMRequest, ToolCall, Usage
 
 DEFAULT_DELAY_MS = 300.0
 DEFAULT_TOKENS_PER_SECOND = 40.0
+
+
+@with_config(ConfigDict(extra="forbid"))
+class MockToolCall(TypedDict):
+    name: str
+    arguments: dict[str, object]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class MockTurn(TypedDict, total=False):
+    """One scripted model turn: some text, and the tools it calls (none: the final answer)."""
+
+    text: str
+    tool_calls: list[MockToolCall]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -30,6 +46,8 @@ class MockOptions(TypedDict, total=False):
     tokens_per_second: Annotated[float, Field(ge=0, le=100000, description="Pace (default 40; 0: no wait).")]
     chunks: Annotated[int, Field(ge=0, le=100000, description="Exact number of chunks (0: one per word).")]
     text: str | None  # a fixed answer (else one made from the prompt)
+    script: Annotated[list[MockTurn], Field(max_length=100, description="Scripted turns of a tool-calling "
+                                                                         "conversation, played in order.")]
 
 
 def mock_answer(request: LLMRequest) -> str:
@@ -37,6 +55,10 @@ def mock_answer(request: LLMRequest) -> str:
     fixed = request.options.get("text")
     if fixed:
         return str(fixed)
+    script = request.options.get("script")
+    if script:  # a scripted conversation without tools: turn N's text
+        turn = sum(1 for m in request.messages if m.get("role") == "assistant")
+        return str(script[min(turn, len(script) - 1)].get("text") or "")
     prompt = request.messages[-1]["content"] if request.messages else ""
     listed = [line[2:].strip() for line in prompt.splitlines() if line.startswith("- ")]
     pick = f"I would recommend the {listed[0]}. " if listed else ""
@@ -94,8 +116,36 @@ class MockProvider:
                 # Pace against the start time so the stream does not drift under load.
                 await asyncio.sleep(max(0.0, start + position * interval - loop.time()))
             yield piece
-        prompt_words = sum(len(m["content"].split()) for m in request.messages)
-        yield Usage(input_tokens=prompt_words, output_tokens=len(pieces))
+        yield Usage(input_tokens=prompt_words(request), output_tokens=len(pieces))
+
+    async def stream_tools(self, request: LLMRequest) -> AsyncIterator[str | Usage | ToolCall]:
+        """One turn of a tool-calling conversation: scripted (``script``), else a demo agent
+        that calls the first tool once and then answers from what it returned."""
+        from .mock_tools import next_turn  # the conversation logic lives beside, not in the hot path
+
+        text, calls = next_turn(request)
+        if not text:  # only tool calls: nothing to stream
+            delay_s = float(request.options.get("delay_ms", DEFAULT_DELAY_MS)) / 1000
+            if delay_s:
+                await asyncio.sleep(delay_s)
+            for call in calls:
+                yield call
+            yield Usage(input_tokens=prompt_words(request), output_tokens=len(calls))
+            return
+        options = dict(request.options)
+        options["text"] = text
+        options.pop("chunks", None)
+        async for item in self.stream(LLMRequest(request.model, request.messages, request.system,
+                                                 request.temperature, request.max_tokens, options)):
+            if isinstance(item, Usage):
+                for call in calls:
+                    yield call
+            yield item
+
+
+def prompt_words(request: LLMRequest) -> int:
+    """The mock's input token count: the words of every message's text."""
+    return sum(len(str(m.get("content") or "").split()) for m in request.messages)
 
 
 def _regroup(pieces: list[str], wanted: int) -> list[str]:

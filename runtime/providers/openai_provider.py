@@ -2,7 +2,8 @@
 code speaks to any OpenAI-compatible server (vLLM, Ollama, LM Studio).
 
 The SDK swallows the ``[DONE]`` line, so the end marker is a choice with a ``finish_reason``;
-usage arrives in the last chunk when ``stream_options.include_usage`` is asked for.
+usage arrives in the last chunk when ``stream_options.include_usage`` is asked for. Tool
+calls stream as ``delta.tool_calls`` pieces keyed by index; they are complete at the finish.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from ..ports import LLMRequest, Usage
 from .streaming import Part, StreamingProvider
+from .tool_format import OpenAIToolCalls, openai_messages, openai_tools
 from .translate import SdkErrors
 
 # OpenAI-compatible servers often need no key, but the SDK refuses an empty one.
@@ -52,11 +54,13 @@ class OpenAIProvider(StreamingProvider):
         self.client = openai.AsyncOpenAI(**kwargs)
 
     async def _open(self, request: LLMRequest, headers: dict[str, str] | None = None) -> Any:
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m["role"], "content": m["content"]} for m in request.messages)
+        messages.extend(openai_messages(request.messages))
         params: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
+        if request.tools:
+            params["tools"] = openai_tools(request.tools)
         params["max_tokens" if self.compatible else "max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
@@ -67,6 +71,7 @@ class OpenAIProvider(StreamingProvider):
         return await self.client.chat.completions.create(**params)
 
     async def _parse(self, upstream: Any) -> AsyncIterator[Part]:
+        calls = OpenAIToolCalls()
         async for chunk in upstream:
             usage = getattr(chunk, "usage", None)
             if usage is not None:
@@ -77,10 +82,15 @@ class OpenAIProvider(StreamingProvider):
             for choice in chunk.choices or ():
                 if getattr(choice, "index", 0) != 0:
                     continue
-                content = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                delta = choice.delta
+                content = getattr(delta, "content", None) if delta is not None else None
                 if content:
                     yield "text", content
+                if delta is not None and getattr(delta, "tool_calls", None):
+                    calls.feed(delta.tool_calls)  # name and JSON arguments arrive in pieces
                 if choice.finish_reason is not None:
+                    for call in calls.done():
+                        yield "tool", call
                     yield "end", None
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from .anthropic_provider import AnthropicProvider
 from .credentials import Credential, CredentialSource, EnvCredentials, check_name, env_prefix, key_variable
 from .errors import MissingKey, UnknownProvider
 from .mock import MOCK, MockProvider
+from .notices import NOTICE_TAIL
 from .openai_provider import OpenAIProvider
 
 KINDS = ("anthropic", "openai", "openai_compatible", "mock")
@@ -39,7 +40,7 @@ def missing_variable(provider: str, credential: str) -> str:
 
 
 def fallback_notice(provider: str, credential: str) -> str:
-    return f"no {missing_variable(provider, credential)}: using the offline mock provider instead of {provider}"
+    return f"no {missing_variable(provider, credential)}{NOTICE_TAIL}{provider}"
 
 
 class EnvProviderResolver:

@@ -2,16 +2,18 @@
 usage at the end, and closing the upstream stream however the consumer stops.
 
 A subclass says how to open the SDK stream (``_open``) and how to read its events
-(``_parse``, yielding ``("text", str)``, ``("usage", Usage)`` and ``("end", None)``).
+(``_parse``, yielding ``("text", str)``, ``("tool", ToolCall)``, ``("usage", Usage)`` and
+``("end", None)``). ``stream`` and ``stream_tools`` are the same generator: a request without
+tools never gets a tool call back, so ``stream`` stays text and usage only.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from .. import tracing
-from ..ports import LLMRequest, Usage
+from ..ports import LLMRequest, ToolCall, Usage
 from .errors import StreamDropped
 from .genai import ModelSpan
 from .text import WholeText
@@ -37,8 +39,12 @@ class StreamingProvider:
     def _parse(self, upstream: Any) -> AsyncIterator[Part]:
         raise NotImplementedError
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
-        """Text deltas as they arrive, then one :class:`Usage`.
+    def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
+        """Text deltas as they arrive, then one :class:`Usage` (see :meth:`stream_tools`)."""
+        return cast(AsyncIterator[str | Usage], self.stream_tools(request))
+
+    async def stream_tools(self, request: LLMRequest) -> AsyncIterator[str | Usage | ToolCall]:
+        """Text deltas as they arrive, the tool calls once each is complete, then one :class:`Usage`.
 
         Raises a :class:`~runtime.providers.errors.ProviderError`; when text had already
         arrived, the error's ``partial`` holds it. Closing this iterator (or cancelling its
@@ -48,6 +54,7 @@ class StreamingProvider:
         joiner = WholeText()
         usage = Usage()
         finished = False
+        calls: list[ToolCall] = []
         upstream: Any = None
         span = ModelSpan(self.name, self.where, request) if tracing.enabled else None
         failure: BaseException | None = None
@@ -69,6 +76,8 @@ class StreamingProvider:
                                 span.first_chunk()
                             parts.append(text)
                             yield text
+                    elif kind == "tool":
+                        calls.append(value)
                     elif kind == "usage":
                         usage = Usage(
                             input_tokens=max(usage.input_tokens, value.input_tokens),
@@ -97,6 +106,8 @@ class StreamingProvider:
                 provider=self.name,
                 partial=partial,
             )
+        for call in calls:
+            yield call
         yield usage
 
 

@@ -16,7 +16,16 @@ from typing import Any
 from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.redis_clients import RedisTimeouts, arq_pool, job_timeouts
 
-from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_id, job_to_dict, outcome_from_dict, serialize
+from .codec import (
+    JOB_FUNCTION,
+    QUEUE_NAME,
+    RESULT_WAIT_S,
+    deserialize,
+    job_id,
+    job_to_dict,
+    outcome_from_dict,
+    serialize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +37,7 @@ class ArqRunner:
         *,
         queue_name: str = QUEUE_NAME,
         poll_interval_s: float = 0.2,
-        result_timeout_s: float = 120.0,
+        result_timeout_s: float = RESULT_WAIT_S,
         timeouts: RedisTimeouts | None = None,
     ) -> None:
         self.redis_url = redis_url

@@ -13,6 +13,12 @@ from runtime.ports import BackgroundJob, BackgroundOutcome
 
 JOB_FUNCTION = "akis.background"
 QUEUE_NAME = "akis:jobs"
+# A background job (a save) is short: cancelled after JOB_TIMEOUT_S. arq keeps a job's
+# in-progress mark for its timeout + 10 s, so a job whose worker died is run again by another
+# worker within ORPHAN_RETRY_S; the app waits for a result long enough to see that retry end.
+JOB_TIMEOUT_S = 20.0
+ORPHAN_RETRY_S = JOB_TIMEOUT_S + 10.0
+RESULT_WAIT_S = ORPHAN_RETRY_S + JOB_TIMEOUT_S + 5.0
 
 
 def job_id(job: BackgroundJob) -> str:

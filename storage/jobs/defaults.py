@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from runtime.cache.warmup import warm_up
+from runtime.cache.warmup import ROUND_SHARE, cluster_round_lock, warm_up
 from runtime.engine.background import execute_job
 from runtime.ports import BackgroundJob
 from runtime.services import Services
@@ -30,13 +30,19 @@ def engine_executor(services: Services) -> Callable[[BackgroundJob], Awaitable[N
 
 
 def stored_flows_warmup(services: Services, database: Database) -> Callable[[], Awaitable[Any]]:
-    """Warm-up over the current version of every stored flow that has warm-up inputs."""
+    """Warm-up over the current version of every stored flow that has warm-up inputs, once per
+    round across the cluster: the web instances claim the same round (``cluster_round_lock``)."""
+    settings = get_settings()
     cache = build_cache()
-    shared = any(t in ("redis", "memcached") for t in get_settings().tiers)
+    shared = any(t in ("redis", "memcached") for t in settings.tiers)
+    lock = cluster_round_lock(settings)
 
     async def warm() -> Any:
         if cache is None or not shared:
             log.info("cache warm-up skipped: no shared cache tier (AKIS_CACHE_TIERS) for workers to fill")
+            return None
+        if lock is not None and not await lock.claim(max(settings.warmup_interval_s, 60.0) * ROUND_SHARE):
+            log.info("cache warm-up skipped: another instance warms this round")
             return None
         runs = 0
         for tenant_id in await database.run(tenants.list_tenant_ids):

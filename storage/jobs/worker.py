@@ -26,13 +26,15 @@ from ..catalogue import SqlProductCatalog
 from ..conversations import SqlConversationStore
 from ..db import Database, init_db
 from ..errors import StorageError
-from .codec import JOB_FUNCTION, QUEUE_NAME, deserialize, job_from_dict, outcome_to_dict, serialize
+from .codec import JOB_FUNCTION, JOB_TIMEOUT_S, QUEUE_NAME, deserialize, job_from_dict, outcome_to_dict, serialize
 
 log = logging.getLogger(__name__)
 
 Executor = Callable[[BackgroundJob], Awaitable[None]]
 ExecutorFactory = Callable[[Services], Executor]
 WarmupFactory = Callable[..., Callable[[], Awaitable[Any]]]  # (services) or (services, database)
+RunsFactory = Callable[[Database], Any]  # database -> a started-by-us run executor (start(), async stop())
+JobDone = Callable[[BackgroundJob, BackgroundOutcome], None]  # told each job's final outcome (metrics)
 
 
 @dataclass
@@ -41,11 +43,11 @@ class WorkerOptions:
     database_url: str = ""
     queue_name: str = QUEUE_NAME
     max_jobs: int = 10
-    job_timeout_s: float = 300.0
+    job_timeout_s: float = JOB_TIMEOUT_S  # a dead worker's job is retried after this + 10 s
     max_tries: int = 5
     retry_backoff_s: float = 1.0  # after a failed try; grows linearly with the try number
     warmup_interval_s: float = 240.0  # every 4 minutes (AKIS_WARMUP_INTERVAL_S); 0 turns it off
-    in_progress_timeout_s: float | None = None  # None: arq's (job timeout + 10 s)
+    in_progress_timeout_s: float | None = None  # None: the job timeout + 10 s (ORPHAN_RETRY_S by default)
     poll_delay_s: float = 0.5
     burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
     handle_signals: bool = True  # False when embedded in another event loop (tests)
@@ -93,6 +95,9 @@ async def _run_job(ctx: dict[str, Any], job: BackgroundJob) -> dict[str, Any]:
         outcome = BackgroundOutcome(job.node_id, "failed", _ms(t0), error, started_at)
     else:
         outcome = BackgroundOutcome(job.node_id, "succeeded", _ms(t0), None, started_at)
+    done = ctx.get("job_done")
+    if done is not None:  # the worker's own metrics (background node durations)
+        done(job, outcome)
     return outcome_to_dict(outcome)
 
 
@@ -113,19 +118,27 @@ def build_worker(
     options: WorkerOptions,
     executor_factory: ExecutorFactory,
     warmup_factory: WarmupFactory | None = None,
+    runs_factory: RunsFactory | None = None,
+    job_done: JobDone | None = None,
 ) -> Any:
-    """An arq Worker wired to the database and the injected node executor."""
+    """An arq Worker wired to the database and the injected node executor; with
+    ``runs_factory`` it also executes whole queued runs (queue mode, storage/durable)."""
     from arq import cron  # arq only where a queue is used: the default install runs without Redis
     from arq.worker import Worker, func
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         database = await asyncio.to_thread(init_db, options.database_url)
         services = Services(catalogue=SqlProductCatalog(database), conversations=SqlConversationStore(database))
-        ctx.update(options=options, db=database, execute=executor_factory(services))
+        ctx.update(options=options, db=database, execute=executor_factory(services), job_done=job_done)
         ctx["warmup"] = make_warmup(warmup_factory, services, database)
+        if runs_factory is not None:
+            ctx["runs"] = runs_factory(database)
+            ctx["runs"].start()
         log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if "runs" in ctx:
+            await ctx["runs"].stop()
         if "db" in ctx:
             ctx["db"].dispose()
 
@@ -155,18 +168,22 @@ def build_worker(
         max_tries=options.max_tries + 1,
         handle_signals=options.handle_signals,
     )
-    if options.in_progress_timeout_s is not None:
-        worker.in_progress_timeout_s = options.in_progress_timeout_s
+    # arq marks a job in progress for its longest function timeout + 10 s, and the warm-up cron's
+    # timeout is minutes: a save orphaned by a dead worker would wait that long. The mark follows
+    # the jobs' own timeout instead, so another worker retries an orphan within ORPHAN_RETRY_S.
+    worker.in_progress_timeout_s = (options.in_progress_timeout_s if options.in_progress_timeout_s is not None
+                                    else options.job_timeout_s + 10)
     return worker
 
 
 def run_worker(options: WorkerOptions, executor_factory: ExecutorFactory,
-               warmup_factory: WarmupFactory | None = None) -> None:
+               warmup_factory: WarmupFactory | None = None, runs_factory: RunsFactory | None = None,
+               job_done: JobDone | None = None) -> None:
     """Block running the worker until SIGINT/SIGTERM (arq finishes or requeues running jobs).
 
     Waits for Redis first (5 tries a second apart), as arq does when it makes its own client."""
     wait_for_redis(options.redis_url, options.timeouts or job_timeouts())
-    build_worker(options, executor_factory, warmup_factory).run()
+    build_worker(options, executor_factory, warmup_factory, runs_factory, job_done).run()
 
 
 def _ms(t0: float) -> float:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import StorageError
 from ..models import ID_LEN
+from ..types import utcnow
 
 
 def tenant_key(tenant_id: str | int) -> str:
@@ -18,6 +19,18 @@ def tenant_key(tenant_id: str | int) -> str:
     if not value or len(value) > ID_LEN:
         raise StorageError(f"invalid tenant id {tenant_id!r}: 1 to {ID_LEN} characters")
     return value
+
+
+def revoke_row(session: Session, model: Any, tenant_id: str, row_id: str) -> bool:
+    """Set ``revoked_at`` on the tenant's row ``row_id`` (an API token, a publishable key); False
+    when the tenant has no such row, or it is revoked already."""
+    row = session.get(model, row_id)
+    if row is None or row.tenant_id != tenant_key(tenant_id) or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    session.add(row)
+    session.flush()
+    return True
 
 
 def jsonable(value: Any) -> Any:

@@ -1,6 +1,8 @@
 """Provider credentials: the secret is encrypted before it reaches a column."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -50,3 +52,25 @@ def delete_credential(session: Session, tenant_id: str, name: str) -> bool:
         delete(Credential).where(col(Credential.tenant_id) == tenant_key(tenant_id), col(Credential.name) == name)
     )
     return bool(result.rowcount)
+
+
+def save_provider_credential(session: Session, tenant_id: str, name: str, provider: str, api_key: str,
+                             base_url: str, *, box: SecretBox | None = None) -> Credential:
+    """A provider's key and base URL, encrypted together (Settings' provider credentials)."""
+    secret = json.dumps({"api_key": api_key, "base_url": base_url})
+    return set_credential(session, tenant_id, name, provider, secret, box=box)
+
+
+def read_provider_credential(session: Session, tenant_id: str, name: str,
+                             *, box: SecretBox | None = None) -> tuple[str, str] | None:
+    """(api_key, base_url) of a stored credential; a secret stored as plain text is the key."""
+    secret = get_secret(session, tenant_id, name, box=box)
+    if secret is None:
+        return None
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return secret, ""
+    if not isinstance(data, dict):
+        return secret, ""
+    return str(data.get("api_key") or ""), str(data.get("base_url") or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import and_, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -76,6 +76,15 @@ def get_flow(session: Session, tenant_id: str, flow_id: str) -> Flow | None:
 def list_flows(session: Session, tenant_id: str) -> list[Flow]:
     query = select(Flow).where(Flow.tenant_id == tenant_key(tenant_id)).order_by(col(Flow.updated_at).desc())
     return list(session.exec(query))
+
+
+def current_documents(session: Session, tenant_id: str) -> dict[str, dict[str, Any]]:
+    """Each of the tenant's flows -> its current version's document, in one query (the flows list)."""
+    tenant = tenant_key(tenant_id)
+    current = and_(col(Flow.tenant_id) == col(FlowVersion.tenant_id), col(Flow.id) == col(FlowVersion.flow_id),
+                   col(Flow.current_version) == col(FlowVersion.version))
+    query = select(FlowVersion.flow_id, FlowVersion.document).join(Flow, current).where(FlowVersion.tenant_id == tenant)
+    return {str(flow_id): dict(document or {}) for flow_id, document in session.exec(query)}
 
 
 def get_version(session: Session, tenant_id: str, flow_id: str, version: int | None = None) -> FlowVersion | None:

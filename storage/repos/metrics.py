@@ -1,10 +1,10 @@
 """Node metrics (``tenant_flow_metrics``): batched inserts and the dashboard's aggregates."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, insert
 from sqlalchemy import select as sa_select
@@ -15,6 +15,9 @@ from runtime.ports import MetricRow
 from ..models import NodeMetric
 from ..types import utcnow
 from ._common import tenant_key
+
+if TYPE_CHECKING:
+    from ..recorder import RunLabels
 
 
 @dataclass(slots=True)
@@ -33,20 +36,24 @@ class NodeStat:
         return round(100.0 * self.cache_hits / self.count, 2) if self.count else 0.0
 
 
-def metric_values(row: MetricRow) -> dict[str, Any]:
+def metric_values(row: MetricRow, labels: RunLabels | None = None) -> dict[str, Any]:
     return {
         "tenant_id": tenant_key(row.tenant_id), "flow_id": str(row.flow_id), "run_id": row.run_id,
         "node_id": row.node_id, "node_type": row.node_type, "duration_ms": float(row.duration_ms),
         "cache": row.cache, "status": row.status, "tokens_in": row.tokens_in,
         "tokens_out": row.tokens_out, "created_at": row.created_at,
+        "experiment_id": labels.experiment_id if labels else None, "variant": labels.variant if labels else None,
     }
 
 
-def add_metric_rows(session: Session, rows: Sequence[MetricRow]) -> int:
-    """One INSERT for the whole batch (executemany). Each row carries its own tenant."""
+def add_metric_rows(session: Session, rows: Sequence[MetricRow],
+                    labels: Mapping[str, RunLabels] | None = None) -> int:
+    """One INSERT for the whole batch (executemany). Each row carries its own tenant; ``labels``
+    (run id -> its experiment and variant) tags the rows of runs in an A/B test."""
     if not rows:
         return 0
-    session.execute(insert(NodeMetric), [metric_values(r) for r in rows])
+    found = labels or {}
+    session.execute(insert(NodeMetric), [metric_values(r, found.get(r.run_id)) for r in rows])
     return len(rows)
 
 

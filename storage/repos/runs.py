@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ..models import Run
@@ -30,6 +31,9 @@ def record_run(
     tokens_in: int = 0,
     tokens_out: int = 0,
     trace_id: str | None = None,
+    experiment_id: str | None = None,
+    variant: str | None = None,
+    evaluation_id: str | None = None,
 ) -> bool:
     """Store a finished run in one write; False when this run id was already recorded."""
     finished = utcnow()
@@ -40,7 +44,8 @@ def record_run(
         "output": jsonable(output) if output is not None else None, "error": error, "started_at": started,
         "finished_at": finished, "duration_ms": duration_ms, "first_chunk_ms": first_chunk_ms,
         "timings": jsonable(timings or {}), "tokens_in": tokens_in, "tokens_out": tokens_out,
-        "trace_id": trace_id or None,
+        "trace_id": trace_id or None, "experiment_id": experiment_id, "variant": variant,
+        "evaluation_id": evaluation_id,
     }))
 
 
@@ -57,6 +62,17 @@ def list_runs(
     if flow_id is not None:
         query = query.where(Run.flow_id == str(flow_id))
     return list(session.exec(query.order_by(col(Run.started_at).desc()).limit(limit)))
+
+
+def newest_runs(session: Session, tenant_id: str) -> dict[str, tuple[datetime, str]]:
+    """Each flow with runs -> (start, status) of its newest run, in one query (the flows list)."""
+    tenant = tenant_key(tenant_id)
+    newest = (select(Run.flow_id, func.max(Run.started_at).label("started")).where(Run.tenant_id == tenant)
+              .group_by(col(Run.flow_id)).subquery())
+    query = (select(Run.flow_id, Run.started_at, Run.status)
+             .join(newest, (col(Run.flow_id) == newest.c.flow_id) & (col(Run.started_at) == newest.c.started))
+             .where(Run.tenant_id == tenant))
+    return {str(flow_id): (started, str(status)) for flow_id, started, status in session.exec(query)}
 
 
 def slowest_runs(session: Session, tenant_id: str, since: datetime, until: datetime | None = None,

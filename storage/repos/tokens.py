@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from ..models import ApiToken
 from ..types import utcnow
-from ._common import tenant_key
+from ._common import revoke_row, tenant_key
 from .tenants import ensure_tenant
 
 PREFIX = "akis"
@@ -43,14 +43,7 @@ def list_tokens(session: Session, tenant_id: str) -> list[ApiToken]:
 
 def revoke_token(session: Session, tenant_id: str, token_id: str) -> bool:
     """Mark the token revoked; False when this tenant has no such (live) token."""
-    query = select(ApiToken).where(ApiToken.id == token_id, ApiToken.tenant_id == tenant_key(tenant_id))
-    row = session.exec(query).first()
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = utcnow()
-    session.add(row)
-    session.flush()
-    return True
+    return revoke_row(session, ApiToken, tenant_id, token_id)
 
 
 def verify_token(session: Session, token: str) -> str | None:

@@ -76,6 +76,26 @@ def list_users(session: Session, tenant_id: str) -> list[User]:
     return list(session.exec(select(User).where(User.tenant_id == tenant_key(tenant_id)).order_by(col(User.username))))
 
 
+def tenants_with_user(session: Session, username: str, limit: int = 10) -> list[str]:
+    """The tenants that have a user of this name (ids only): the sign-in form needs no tenant
+    when the name and password fit one user. System use: it returns no row of a tenant."""
+    query = select(User.tenant_id).where(User.username == username.strip()).order_by(col(User.tenant_id))
+    return list(session.exec(query.limit(limit)))
+
+
+def authenticate_by_name(session: Session, username: str, password: str, tenant_id: str = "") -> list[User]:
+    """The users of this name whose password matches: in ``tenant_id`` when given, else in any
+    tenant (a person rarely has one name and password in two; then the form asks the tenant)."""
+    if tenant_id.strip():
+        user = authenticate(session, tenant_id, username, password)
+        return [user] if user is not None else []
+    tenants = tenants_with_user(session, username)
+    if not tenants:
+        _hasher.hash(password)  # same work as a wrong password: no timing hint that the name is unknown
+        return []
+    return [user for tenant in tenants if (user := authenticate(session, tenant, username, password)) is not None]
+
+
 def any_users(session: Session) -> bool:
     """Whether any tenant has an editor user: from then on the editor requires a login."""
     return session.exec(select(User.id).limit(1)).first() is not None

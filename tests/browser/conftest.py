@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import free_port, stop_process
+from tests.processes import free_port, slow_but_finished, stop_process
 
 from .editor_app import ARTIFACTS as EDITOR_ARTIFACTS
 from .editor_app import EditorApp
@@ -156,16 +156,10 @@ def editor_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorApp]:
     yield app
     app.stop()
     errors = [line for line in app.log_text().splitlines()
-              if ("Traceback" in line or " ERROR " in f" {line} ") and not _slow_but_finished(line)]
+              if ("Traceback" in line or " ERROR " in f" {line} ") and not slow_but_finished(line)]
     assert not errors, f"the app logged errors:\n{app.log_text()[-4000:]}"
 
 
-def _slow_but_finished(line: str) -> bool:
-    """NiceGUI's shutdown waits 2 s for cancelled tasks, then names those still running. With no
-    name listed, every task did finish, just late (a loaded machine): not an app error. A task
-    that really hangs is named, and fails the test."""
-    _, found, names = line.partition("Could not cancel ")
-    return bool(found) and "tasks within timeout:" in names and not names.split("tasks within timeout:", 1)[1].strip()
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from runtime.settings import AkisSettings  # noqa: E402
 from storage.repos import metrics, runs  # noqa: E402
 
 CATEGORY = {"user_input": "input", "ai_response": "ai", "output": "output", "save_message": "output",
-            "condition": "logic", "template": "logic", "delay": "logic", "http_request": "integration"}
+            "condition": "logic", "template": "logic", "delay": "logic", "http_request": "integration",
+            "agent": "ai", "extract": "ai", "subflow": "logic", "iterate": "logic"}
 
 
 def flows() -> dict[str, dict[str, Any]]:
@@ -56,8 +57,16 @@ def flows() -> dict[str, dict[str, Any]]:
     for node in seed_fast["nodes"]:
         if node["type"] == "delay":
             node["config"]["ms"] = node["config"]["ms"] / 5
+    support = json.loads((ROOT / "examples" / "support_assistant.json").read_text(encoding="utf-8"))
+    support["nodes"][3]["config"].update(provider="mock", provider_options={"delay_ms": 30, "tokens_per_second": 150})
+    agent = json.loads((ROOT / "examples" / "agent_assistant.json").read_text(encoding="utf-8"))
+    for node in agent["nodes"]:  # no key here: the mock's demo agent answers (issue 20)
+        if "provider_options" in node.get("config", {}):
+            node["config"]["provider_options"] = {"delay_ms": 120, "tokens_per_second": 60}
     return {"demo": demo, "quick": quick, "keyless": keyless, "seed": seed, "seed_fast": seed_fast, "slow": slow,
-            "broken": broken, "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow()}
+            "broken": broken, "crafted": crafted_flow(), "chat": chat_flow(), "failing": failing_flow(),
+            "support": support,  # cites the seeded support-docs knowledge base (issue 19)
+            "agent": agent}
 
 
 def failing_flow() -> dict[str, Any]:

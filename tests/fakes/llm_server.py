@@ -24,6 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .llm_tools import anthropic_tool_events, openai_tool_events
+
 DEFAULT_TEXT = ["Hello", " from", " the", " fake", " server", "."]
 
 
@@ -44,6 +46,7 @@ class Reply:
     omit_end: bool = False  # end the body cleanly but without the end-of-message events
     mid_error: str = ""  # Anthropic: an ``error`` event of this type after the deltas
     usage: tuple[int, int] = (11, 0)  # input tokens, output tokens (0: one per delta)
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, arguments) after the text
 
 
 def normal(chunks: list[str] | None = None, **kw: Any) -> Reply:
@@ -67,6 +70,12 @@ def status(code: int, message: str = "", retry_after: float | None = None) -> Re
 
 def drop(after: int, chunks: list[str] | None = None) -> Reply:
     return Reply(chunks=chunks or list(DEFAULT_TEXT), drop_after=after)
+
+
+def tool_calls(*calls: tuple[str, dict[str, Any]], chunks: list[str] | None = None, **kw: Any) -> Reply:
+    """A turn that calls tools: ``chunks`` of text first (none by default), then each call,
+    its JSON arguments streamed in two pieces as both APIs do."""
+    return Reply(chunks=list(chunks or []), tool_calls=list(calls), **kw)
 
 
 @dataclass
@@ -181,6 +190,9 @@ class FakeLLMServer:
 
     async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter, gone: asyncio.Event) -> None:
         reply, api = rec.reply, rec.api
+        if rec.path.rstrip("/").endswith("/embeddings"):
+            await _send_embeddings(rec, writer)
+            return
         if not rec.path.rstrip("/").endswith(("/messages", "/chat/completions")):
             await _send_json(writer, 404, {"error": {"message": f"no route {rec.path}"}}, {})
             return
@@ -233,6 +245,14 @@ def _usage(rec: Recorded) -> tuple[int, int]:
     return tokens_in, tokens_out or len(rec.reply.chunks)
 
 
+def _anthropic_tool_events(rec: Recorded) -> list[tuple[str, bytes]]:
+    return anthropic_tool_events(rec.reply.tool_calls, _sse)
+
+
+def _openai_tool_events(rec: Recorded, chunk: Any) -> list[tuple[str, bytes]]:
+    return openai_tool_events(rec.reply.tool_calls, chunk)
+
+
 def _anthropic_events(rec: Recorded) -> list[tuple[str, bytes]]:
     model = rec.body.get("model", "claude-fake")
     tokens_in, tokens_out = _usage(rec)
@@ -260,15 +280,17 @@ def _anthropic_events(rec: Recorded) -> list[tuple[str, bytes]]:
         return out
     if rec.reply.omit_end:
         return out
+    out.append(("meta", _sse("content_block_stop", {"type": "content_block_stop", "index": 0})))
+    out += _anthropic_tool_events(rec)
     out += [
-        ("meta", _sse("content_block_stop", {"type": "content_block_stop", "index": 0})),
         (
             "meta",
             _sse(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": "tool_use" if rec.reply.tool_calls else "end_turn",
+                              "stop_sequence": None},
                     "usage": {"output_tokens": tokens_out},
                 },
             ),
@@ -289,9 +311,10 @@ def _openai_events(rec: Recorded) -> list[tuple[str, bytes]]:
 
     out: list[tuple[str, bytes]] = [("meta", chunk({"role": "assistant", "content": ""}))]
     out += [("delta", chunk({"content": text})) for text in rec.reply.chunks]
+    out += _openai_tool_events(rec, chunk)
     if rec.reply.omit_end:
         return out
-    out.append(("meta", chunk({}, "stop")))
+    out.append(("meta", chunk({}, "tool_calls" if rec.reply.tool_calls else "stop")))
     if (rec.body.get("stream_options") or {}).get("include_usage"):
         tokens_in, tokens_out = _usage(rec)
         usage = {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
@@ -309,6 +332,50 @@ def _error_body(api: str, code: int, message: str) -> dict[str, Any]:
     return {
         "error": {"message": message, "type": kind, "param": None, "code": "model_not_found" if code == 404 else None}
     }
+
+
+# --- embeddings (OpenAI ``POST /v1/embeddings``) -------------------------------------------------
+EMBEDDING_DIMENSIONS = 64
+
+
+def fake_embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A deterministic unit vector: each word (lower case, 3+ letters) hashed into one
+    dimension, so texts sharing words are near each other (cosine) and a test can predict ranks."""
+    import hashlib
+    import math
+    import re
+
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w{3,}", text.casefold()):
+        slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big") % dimensions
+        vector[slot] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+async def _send_embeddings(rec: Recorded, writer: asyncio.StreamWriter) -> None:
+    """The embeddings response for ``input`` (a string or a list), as floats or base64 float32
+    (the official SDK asks for base64 by default); a scripted error status answers as chat does."""
+    import base64
+    import struct
+
+    if rec.reply.status != 200:
+        await _send_json(writer, rec.reply.status, _error_body("openai", rec.reply.status, rec.reply.error_message),
+                         rec.reply.headers)
+        return
+    raw = rec.body.get("input", [])
+    texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+    dimensions = int(rec.body.get("dimensions") or EMBEDDING_DIMENSIONS)
+    data = []
+    for index, text in enumerate(texts):
+        vector = fake_embedding(text, dimensions)
+        encoded: Any = vector
+        if rec.body.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = sum(len(t.split()) for t in texts)
+    await _send_json(writer, 200, {"object": "list", "data": data, "model": rec.body.get("model", "fake-embed"),
+                                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, {})
 
 
 # --- HTTP plumbing -----------------------------------------------------------------------------

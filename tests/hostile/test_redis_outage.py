@@ -302,6 +302,7 @@ async def test_the_app_answers_through_both_faults(own_redis: OwnRedis, tmp_path
     _, token = database.call(create_token, TENANT, "outage")
     database.dispose()
     server = AppServer(tmp_path, env={"AKIS_DATABASE_URL": database_url, "AKIS_REDIS_URL": own_redis.url,
+                                      "AKIS_RUN_MODE": "inline",  # no worker here: the app runs its runs
                                       "AKIS_CACHE_TIERS": "memory,redis",
                                       "AKIS_REDIS_RETRY_AFTER_S": str(RETRY_S)}).start()
     try:
@@ -404,3 +405,36 @@ async def relay_works(client: httpx.AsyncClient) -> None:
             if event.event == "run.finished":
                 break
     assert "".join(texts) == ANSWER == (await run).json()["answer"]
+
+
+async def test_a_workers_hub_holds_its_events_through_an_outage(own_redis: OwnRedis) -> None:
+    """Queue mode: a worker's events are the only copy its runs' followers get, so its hub
+    (``keep_on_outage``) writes them once Redis answers again instead of dropping them."""
+    timeouts = RedisTimeouts(0.2, 0.3)
+    worker_hub = RedisChannelHub(own_redis.url, timeouts=timeouts, retry_after_s=RETRY_S, keep_on_outage=True)
+    reader_hub = RedisChannelHub(own_redis.url, timeouts=timeouts, retry_after_s=RETRY_S)
+    channel, run_id = channel_name(TENANT, uuid.uuid4().hex), uuid.uuid4().hex
+    try:
+        start = await reader_hub.cursor(channel)
+        worker_hub.publish(channel, Event(MESSAGE_CHUNK, run_id, 0.0, index=0, text="before "))
+        await worker_hub.flush()
+        own_redis.pause()
+        try:
+            for i in range(1, 20):  # published while Redis does not answer
+                worker_hub.publish(channel, Event(MESSAGE_CHUNK, run_id, float(i), index=i, text=f"w{i} "))
+            await asyncio.sleep(1.2)  # the writer tries, the breaker opens, it probes again
+            assert not worker_hub.available
+        finally:
+            own_redis.resume()
+        await asyncio.wait_for(worker_hub.flush(), 10)
+        assert worker_hub.dropped == 0
+        seen: dict[int, str] = {}
+        async with asyncio.timeout(10):
+            async for event in reader_hub.subscribe(channel, after=start):
+                seen.setdefault(event.index, event.text or "")  # a retried write may repeat events
+                if len(seen) == 20:
+                    break
+        assert [seen[i] for i in range(20)] == ["before ", *[f"w{i} " for i in range(1, 20)]]
+    finally:
+        await worker_hub.aclose()
+        await reader_hub.aclose()

@@ -97,10 +97,10 @@ def test_the_shipped_tenant_plugin_is_listed(installed: Path, empty_folder: Path
     assert "payment_gateway" not in other.stdout
 
 
-def test_serve_from_an_empty_folder_starts_with_the_three_demo_flows(installed: Path, empty_folder: Path) -> None:
+def test_serve_from_an_empty_folder_starts_with_the_five_demo_flows(installed: Path, empty_folder: Path) -> None:
     expected = {json.loads(p.read_text(encoding="utf-8"))["flow_id"]
                 for p in (ROOT / "runtime" / "data" / "examples").glob("*.json")}
-    assert len(expected) == 3
+    assert len(expected) == 5  # seed, sequential, pallet, agent and support assistants
     port = free_port()
     log = empty_folder.parent / "serve.log"
     with log.open("w") as out:

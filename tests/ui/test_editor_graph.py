@@ -85,7 +85,7 @@ def test_connect_refuses_loops_duplicates_and_cycles(draft: FlowDraft) -> None:
         draft.connect("node_2", "node_2")
     with pytest.raises(EditError, match="already connected"):
         draft.connect("node_1", "node_2")
-    with pytest.raises(EditError, match="cycle"):
+    with pytest.raises(EditError, match="connecting 'Output' to 'User message' would make a cycle"):
         draft.connect("node_8", "node_1")
     with pytest.raises(EditError, match="no node 'ghost'"):
         draft.connect("node_1", "ghost")
@@ -141,7 +141,7 @@ def test_problems_are_filed_on_nodes_edges_and_groups(draft: FlowDraft) -> None:
     assert problems.node_messages("node_6")
     nodes, _edges, groups = canvas_props(draft.document, REGISTRY, "1", problems)
     frame = next(g for g in groups if g["id"] == "lookups")
-    assert frame["problems"] and any("node_6" in m for m in frame["problems"])
+    assert frame["problems"] and any("node 'Answer' (ai_response)" in m for m in frame["problems"])
     node = next(n for n in nodes if n["id"] == "node_6")
     assert node["data"]["problems"] and "group:Lookups" in node["data"]["badges"]
 

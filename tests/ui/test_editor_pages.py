@@ -70,6 +70,8 @@ async def test_duplicate_and_delete_with_confirmation(editor_user: EditorUI) -> 
     await editor_user.until(lambda: editor_user.stored(f"{DEMO}-copy") is not None, "the duplicate")
     copy = editor_user.stored(f"{DEMO}-copy")
     assert copy["name"] == "Pallet-jack assistant (copy)" and copy["nodes"] == editor_user.stored(DEMO)["nodes"]
+    # the list refreshes after the save: the copy's row (and its delete button) appears then
+    await editor_user.until(lambda: editor_user.has(f"delete-{DEMO}-copy"), "the copy's row in the list")
     editor_user.by(f"delete-{DEMO}-copy").click()
     await editor_user.user.should_see("This cannot be undone")
     (await editor_user.find("confirm-delete")).click()
@@ -120,7 +122,8 @@ async def test_a_refused_connection_is_taken_back(editor_user: EditorUI) -> None
     c = canvas(editor_user)
     fire(editor_user, "connect", {"id": "node_5->node_2", "source": "node_5", "target": "node_2", "sourceHandle": None})
     assert all(e["id"] != "node_5->node_2" for e in c.edges)
-    await editor_user.user.should_see("would make a cycle")
+    # the toast names the nodes by their labels, as the canvas shows them (issue 18)
+    await editor_user.user.should_see("connecting 'Build context' to 'Detect category' would make a cycle")
 
 
 async def test_move_into_a_frame_marks_the_group_and_the_problem_list_selects(editor_user: EditorUI) -> None:
@@ -360,6 +363,7 @@ async def test_palette_lists_the_tenants_plugin_types_and_searches(editor_user: 
     editor_user.by("palette-search").type("hello customer")
     assert editor_user.has("palette-greeter") and not editor_user.has("palette-product_search")
     editor_user.by("palette-greeter").click()  # a click adds it next to the flow
+    await editor_user.until(lambda: any(n["id"] == "node_9" for n in canvas(editor_user).nodes), "the new node")
     added = node(editor_user, "node_9")
     assert added["type"] == "greeter" and added["position"]["x"] > 1040
 

@@ -86,7 +86,7 @@ async def test_a_failing_node_shows_its_error_on_the_canvas_and_in_full(tmp_path
         assert len(errors) == 1 and "127.0.0.1" in errors[0], errors
         assert page.statuses("quick")[-1] == "done" and page.statuses("out")[-1] == "skipped"
         shown = page.user.find(marker="run-error").elements.pop().text
-        assert shown == live.error and shown.startswith("node 'call' (http_request) failed:")
+        assert shown == live.error and shown.startswith("node 'Stock API' (http_request) failed:")  # by its label
         assert {b.node_id: b.outcome for b in live.bars()}["call"] == "failed"
         page.user.find(marker="run-timeline")
 

@@ -110,7 +110,7 @@ def test_a_cached_node_and_a_continued_failure_look_different():
     [(_, failed)] = live.observe(Event("node.failed", "r", 4.0, node_id="node_4", duration_ms=2.0, status="continued",
                                        error="history store down"))
     assert hit["status"] == "cached"
-    assert failed["status"] == "failed" and "on_error is 'continue'" in failed["error"]
+    assert failed["status"] == "continued" and "on_error is 'continue'" in failed["error"]
 
 
 def test_compare_variants_turn_caches_off_and_set_the_mode():

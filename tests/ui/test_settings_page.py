@@ -29,6 +29,21 @@ async def test_settings_page_shows_what_is_in_use_and_no_secret(tmp_path: Path, 
         assert dict(sections["Database"])["Dialect"] == "sqlite"
         assert dict(sections["Language models"])["Anthropic key"] == "set"
         assert dict(sections["Cache"])["Redis"] == "redis://127.0.0.1:6379/0"
+        assert dict(sections["Runs"])["Where runs execute (AKIS_RUN_MODE)"] == "inline: in this process"
+        observability = dict(sections["Metrics and logs"])
+        assert observability["Prometheus /metrics (AKIS_METRICS_TOKEN, AKIS_METRICS_ALLOW)"].startswith("off")
+        assert observability["Log lines (AKIS_LOG_FORMAT)"] == "text"
+        context.settings.metrics_token = SecretStr(CANARY)
+        context.settings.worker_metrics_port = 9464
+        observability = dict(dict(describe(context, "2"))["Metrics and logs"])
+        assert observability["Prometheus /metrics (AKIS_METRICS_TOKEN, AKIS_METRICS_ALLOW)"] == \
+            "on, read with the metrics token"
+        assert observability["Workers' own /metrics (AKIS_WORKER_METRICS_PORT)"] == "127.0.0.1:9464"
+        assert CANARY not in str(describe(context, "2"))
+        drain = dict(sections["Runs"])["On SIGTERM (AKIS_DRAIN_DELAY_S, AKIS_DRAIN_TIMEOUT_S)"]
+        assert drain == "not ready for 2 s, then in-flight runs and streams finish within 30 s of the signal"
+        knowledge = dict(sections["Knowledge bases"])
+        assert knowledge["Embeddings (AKIS_EMBEDDING_MODEL)"] == "not set: BM25 only (lexical search)"
         assert "payment_gateway" in dict(sections["Node types"])["Available to tenant 2"]  # tenant 2's plugin
         assert "payment_gateway" not in dict(dict(describe(context, "5"))["Node types"])["Available to tenant 5"]
 

@@ -22,6 +22,7 @@ from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
+from editor.auth import pages as auth_pages
 from editor.auth import sessions as auth_sessions
 from editor.auth.sessions import SESSION_COOKIE, SessionRef
 from storage.repos import flows, runs, users
@@ -93,7 +94,7 @@ async def signed_in(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIt
             yield Signed(user, context, row.id)
         finally:
             await asyncio.sleep(0.3)
-            auth_sessions.reset()
+            auth_pages.reset()  # the next test's app must not see alice (users exist)
             context.database.dispose()
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected ERROR logs: {errors}"

@@ -21,19 +21,23 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PATTERN = "https://jaeger.example.com/trace/{trace_id}?uiFind=akis"
 
 
-def traced_engine(context: Any, trace_id: str = TRACE) -> None:
-    """Every run's run.started and run.finished carry ``trace_id``, as they do with tracing on."""
-    start = context.engine.start
+def traced_engine(context: Any, monkeypatch: pytest.MonkeyPatch, trace_id: str = TRACE) -> None:
+    """Every run's run.started and run.finished carry ``trace_id``, as they do with tracing on
+    (runs start through ``engine.start``, or as inspected runs through ``start_inspected``)."""
+    from editor.services import runs as runs_service
 
-    def start_traced(*args: Any, on_event: Any = None, **kwargs: Any) -> Any:
-        def with_trace(event: Event) -> None:
-            if event.event in (RUN_STARTED, RUN_FINISHED):
-                event.extra = {**event.extra, "trace_id": trace_id}
-            if on_event is not None:
-                on_event(event)
-        return start(*args, on_event=with_trace, **kwargs)
+    def traced(start: Any) -> Any:
+        def start_traced(*args: Any, on_event: Any = None, **kwargs: Any) -> Any:
+            def with_trace(event: Event) -> None:
+                if event.event in (RUN_STARTED, RUN_FINISHED):
+                    event.extra = {**event.extra, "trace_id": trace_id}
+                if on_event is not None:
+                    on_event(event)
+            return start(*args, on_event=with_trace, **kwargs)
+        return start_traced
 
-    context.engine.start = start_traced
+    monkeypatch.setattr(context.engine, "start", traced(context.engine.start))
+    monkeypatch.setattr(runs_service, "start_inspected", traced(runs_service.start_inspected))
 
 
 def only(page: Page, marker: str) -> Any:
@@ -47,10 +51,11 @@ def assert_link(element: Any, trace_id: str = TRACE) -> None:
     assert element.text == f"trace {trace_id[:8]}" and element.props["title"] == trace_id
 
 
-async def test_the_run_pane_and_history_link_the_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+async def test_the_run_pane_and_history_link_the_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch):
     async with pane_page(tmp_path, caplog, "quick") as page:
         page.context.settings.trace_url = PATTERN
-        traced_engine(page.context)
+        traced_engine(page.context, monkeypatch)
         await page.run_to_end()
         assert page.pane.live.trace_id == TRACE
         assert_link(only(page, "run-trace"))
@@ -78,10 +83,11 @@ async def test_with_tracing_on_the_link_is_the_runs_own_trace(tmp_path: Path, ca
         assert stored.trace_id == trace_id
 
 
-async def test_without_a_trace_url_the_id_is_text(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+async def test_without_a_trace_url_the_id_is_text(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch):
     async with pane_page(tmp_path, caplog, "quick") as page:
         assert page.context.settings.trace_url == ""
-        traced_engine(page.context)
+        traced_engine(page.context, monkeypatch)
         await page.run_to_end()
         shown = only(page, "run-trace")
         assert "href" not in shown.props and shown.text == f"trace {TRACE[:8]}" and shown.props["title"] == TRACE
@@ -147,3 +153,22 @@ async def test_the_dashboard_without_runs_or_a_trace_url(tmp_path: Path, caplog:
         await view.refresh()
         (shown,) = user.find(marker="slow-trace-plain").elements
         assert "href" not in shown.props and shown.text == f"trace {TRACE[:8]}"
+
+
+async def test_compare_shows_each_runs_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                             spans: InMemorySpanExporter) -> None:
+    """Compare's two runs (real tracing, in memory): each one's trace id, as a link, under the chart."""
+    async with pane_page(tmp_path, caplog, "quick") as page:
+        page.context.settings.trace_url = PATTERN
+        await page.click("compare-button")
+        await page.until(lambda: page.has("compare-timeline"), 15, "the compare chart")
+        runs_traced = {f"{s.context.trace_id:032x}" for s in spans.get_finished_spans() if s.name == "akis.run"}
+        assert len(runs_traced) == 2, "two runs, two traces"
+        shown = {}
+        for mode in ("sequential", "parallel"):
+            link = only(page, f"compare-trace-{mode}")
+            trace_id = link.props["title"]
+            assert link.text == f"{mode} trace {trace_id[:8]}"
+            assert link.props["href"] == PATTERN.replace("{trace_id}", trace_id)
+            shown[mode] = trace_id
+        assert set(shown.values()) == runs_traced

@@ -128,3 +128,21 @@ async def test_a_listener_that_raises_leaves_no_span_current(spans: InMemorySpan
 async def test_warm_up_runs_are_not_traced(spans: InMemorySpanExporter) -> None:
     result = await Engine().run(FLOW, {"user_message": "hi"}, warmup=True)
     assert result.trace_id == "" and not spans.get_finished_spans()
+
+
+async def test_the_run_span_names_the_experiment_variant_it_ran(spans: InMemorySpanExporter) -> None:
+    """A/B tests (issue 17): the runs service passes a run's labels as its span's attributes."""
+    from storage.recorder import NO_LABELS, RunLabels
+
+    labels = RunLabels(experiment_id="exp-7", variant="short")
+    assert NO_LABELS.span_attributes() is None
+    assert RunLabels(evaluation_id="ev-1").span_attributes() == {"akis.evaluation.id": "ev-1"}
+    handle = Engine().start(FLOW, {"user_message": "hi"}, trace_attributes=labels.span_attributes())
+    assert (await handle.result()).status == "succeeded"
+    plain = Engine().start(FLOW, {"user_message": "hi"})
+    assert (await plain.result()).status == "succeeded"
+    runs = [s for s in spans.get_finished_spans() if s.name == "akis.run"]
+    assert len(runs) == 2
+    assert runs[0].attributes["akis.experiment.id"] == "exp-7"
+    assert runs[0].attributes["akis.experiment.variant"] == "short"
+    assert "akis.experiment.id" not in runs[1].attributes and "akis.evaluation.id" not in runs[1].attributes

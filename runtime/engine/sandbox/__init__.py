@@ -18,10 +18,10 @@ stop ``{{ 9**10000000 }}`` (a minute of one CPU, folded while *compiling*), ``{{
   loop doubles the weight, not the memory). A filter that returns a list returns parts of its
   input, no heavier than it. Printing, comparing, hashing or serialising a value costs its weight, so a value
   over the weight limit is refused when it is made, and everything done later with it is bounded;
-* a render has a budget (:class:`Budget`): wall time, loop turns, calls and their nesting
-  (macro recursion), characters written, and characters and items made in all. Every loop turn,
-  call, operator, filter and output checks it, so pure-Python work stops at the deadline and
-  each single step in C is bounded by the size limits above;
+* a render has a budget (:class:`Budget`): CPU time (without the garbage collector's), loop
+  turns, calls and their nesting (macro recursion), characters written, and characters and items
+  made in all. Every loop turn, call, operator, filter and output checks it, so pure-Python work
+  stops at the deadline and each single step in C is bounded by the size limits above;
 * lists, dicts and sets cannot be changed in place (``ImmutableSandboxedEnvironment``: no
   ``append``), so a value keeps the weight it was checked with; ``namespace()`` attributes may
   still be set, and a namespace prints as ``<Namespace>`` (not its attributes) for that reason.
@@ -37,7 +37,7 @@ template with).
 """
 from __future__ import annotations
 
-from .budget import Budget, activate, active
+from .budget import Budget, activate, active, render_clock
 from .compiling import template_size
 from .environment import BoundedEnvironment
 from .limits import DEFAULT_LIMITS, TemplateLimitError, TemplateLimits, TemplateTimeout
@@ -53,5 +53,6 @@ __all__ = [
     "TrialVars",
     "activate",
     "active",
+    "render_clock",
     "template_size",
 ]

@@ -1,2 +1,2 @@
 """Built-in node types. Importing this package registers them."""
-from . import ai, data, http_request, io, logic, messages  # noqa: F401 - imported for effect: each module registers its types
+from . import agent, ai, data, extract, http_request, io, knowledge, logic, messages, subflow  # noqa: F401 - imported for effect: each module registers its types

@@ -49,7 +49,8 @@ class HttpRequest(NodeType):
         from ...net.fetch import fetch  # imports httpx: on first use, not with the registry
 
         fetched = await fetch(
-            config.method, config.url, allowed=ctx.services.http_allow_hosts, headers=config.headers,
+            config.method, config.url, allowed=ctx.services.http_allow_hosts,
+            headers={"Idempotency-Key": ctx.idempotency_key, **config.headers},  # the node's own wins
             json=config.body if config.method in {"POST", "PUT", "PATCH"} else None, timeout_s=config.timeout_s,
             resolve=ctx.services.http_resolver, max_redirects=MAX_REDIRECTS, max_body_bytes=MAX_BODY_BYTES,
         )

@@ -59,6 +59,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         "ANTHROPIC_API_KEY": canaries[1],
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: provider calls fail
         "OPENAI_API_KEY": canaries[2],
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}",  # never api.openai.com (a credential test, a run)
         "SHOP_API_KEY": canaries[3],
         "SHOP_BASE_URL": f"http://127.0.0.1:{free_port()}",
     }).start()

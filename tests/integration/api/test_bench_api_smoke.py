@@ -1,6 +1,8 @@
 """bench/bench_api.py keeps working at its tiny size (the numbers' shape only, never size)."""
 from __future__ import annotations
 
+import pytest
+
 from tests.bench_runner import run_bench
 
 from .harness import server_env
@@ -12,6 +14,29 @@ def test_bench_api_tiny(tmp_path) -> None:
     assert data["http_failures"] == 0
     assert data["sse_chunks"] == 200
     for key in ("http_rps", "http_p50_ms", "http_p99_ms", "engine_rps", "sse_chunks_per_s", "engine_chunks_per_s",
-                "http_vs_engine_rps", "sse_vs_engine_chunks"):
+                "http_vs_engine_rps", "sse_vs_engine_chunks", "framed_chunks_per_s", "sse_vs_framed_chunks"):
         assert data[key] > 0, key
     assert data["http_p50_ms"] <= data["http_p99_ms"]
+
+
+def test_profile_api_tiny(tmp_path) -> None:
+    """bench/profile_api.py: the app's CPU per request, its share by layer and the run's steps."""
+    data = run_bench("profile_api", timeout=300, env=server_env({}), cwd=tmp_path)
+    assert data["benchmark"] == "profile_api" and data["tiny"] is True and data["runs"] == 5
+    assert data["cpu_ms_per_request"] > 0 and data["profiled_cpu_ms_per_request"] > 0
+    assert sum(data["layers_pct"].values()) == pytest.approx(100, abs=1)
+    assert data["steps_ms"]["the engine (Run.execute)"] > 0 and data["steps_ms"]["the run route"] > 0
+
+
+def test_bench_healthz_tiny(tmp_path) -> None:
+    """bench/bench_healthz.py: /healthz latency idle and with streams in flight; every stream ends."""
+    data = run_bench("bench_healthz", timeout=300, env=server_env({}), cwd=tmp_path)
+    assert data["benchmark"] == "healthz" and data["tiny"] is True
+    assert data["opened"] == data["finished"] == data["streams"] == 20
+    for key in ("idle_p50_ms", "idle_p99_ms", "busy_p50_ms", "busy_p99_ms", "probes"):
+        assert data[key] > 0, key
+    assert data["busy_p50_ms"] <= data["busy_p99_ms"] <= data["busy_max_ms"]
+    assert data["steady_probes"] > 0 and data["steady_p50_ms"] <= data["steady_p99_ms"]
+    assert data["chunks"] == 20 * 40 and data["chunk_p50_ms"] <= data["chunk_p99_ms"] <= data["chunk_max_ms"]
+    assert 0 <= data["chunk_beyond_quickest_p50_ms"] <= data["chunk_beyond_quickest_p99_ms"]
+    assert 0 < data["loop_cpu_s"] <= data["app_cpu_s"]

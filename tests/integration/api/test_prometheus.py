@@ -8,6 +8,7 @@ run's ids, and never hold a secret.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Iterator
@@ -139,14 +140,23 @@ async def run(client: httpx.AsyncClient, flow_id: str, message: str = "pallet ja
 
 async def test_metrics_move_by_what_ran(app: App) -> None:
     async with app.client(app.token) as client:
-        for flow in (trivial_flow("echo"), chat_flow("chat", chunks=5), search_flow("search"), failing_flow()):
+        saving = chat_flow("saving", chunks=2)
+        saving["nodes"].append({"id": "save", "type": "save_message"})  # a background node
+        saving["edges"].append({"source": "ai", "target": "save"})
+        for flow in (trivial_flow("echo"), chat_flow("chat", chunks=5), search_flow("search"), failing_flow(), saving):
             assert (await client.post("/api/flows", json=flow)).status_code in (201, 409)
         before = await scrape(app)
         results = [await run(client, "echo") for _ in range(3)]
         results += [await run(client, "chat") for _ in range(2)]
         searches = [await run(client, "search", "forklift battery") for _ in range(3)]
         failed = await run(client, "failing")
-    after = await scrape(app)
+        saved = [await run(client, "saving") for _ in range(2)]
+        for _ in range(50):  # the background saves end after the answer
+            after = await scrape(app)
+            if moved(before, after, "akis_background_node_duration_seconds_count", node_type="save_message",
+                     status="succeeded") >= 2:
+                break
+            await asyncio.sleep(0.1)
     assert failed["status"] == "failed", failed
     assert all(r["status"] == "succeeded" for r in [*results, *searches])
     assert [s["nodes"]["search"]["cache"] for s in searches] == ["miss", "hit", "hit"]
@@ -162,10 +172,10 @@ async def test_metrics_move_by_what_ran(app: App) -> None:
     assert moved(before, after, "akis_run_duration_seconds_sum", flow="echo") > 0
     assert moved(before, after, "akis_run_first_chunk_seconds_count", flow="chat") == 2
     assert moved(before, after, "akis_run_first_chunk_seconds_count", flow="echo") == 0
-    assert moved(before, after, "akis_node_duration_seconds_count", node_type="user_input") == 9
-    assert moved(before, after, "akis_node_duration_seconds_count", node_type="output") == 8
+    assert moved(before, after, "akis_node_duration_seconds_count", node_type="user_input") == 11
+    assert moved(before, after, "akis_node_duration_seconds_count", node_type="output") == 10
     assert moved(before, after, "akis_node_duration_seconds_count", node_type="template") == 3
-    assert moved(before, after, "akis_node_duration_seconds_count", node_type="ai_response") == 2
+    assert moved(before, after, "akis_node_duration_seconds_count", node_type="ai_response") == 4
     assert moved(before, after, "akis_node_duration_seconds_count", node_type="product_search") == 3
     assert moved(before, after, "akis_cache_lookups_total", node_type="product_search", outcome="miss") == 1
     assert moved(before, after, "akis_cache_lookups_total", node_type="product_search", outcome="hit") == 2
@@ -175,6 +185,13 @@ async def test_metrics_move_by_what_ran(app: App) -> None:
     assert value(after, "akis_runs_in_flight") == 0
     assert value(after, "akis_background_jobs_pending") == 0
     assert value(after, "akis_cache_tier_available", tier="memory") == 1
+    lookups = "akis_cache_tier_lookups_total"
+    assert moved(before, after, lookups, tier="memory", node_type="product_search", outcome="miss") == 1
+    assert moved(before, after, lookups, tier="memory", node_type="product_search", outcome="hit") == 2
+    assert all(r["status"] == "succeeded" for r in saved)
+    background = "akis_background_node_duration_seconds"
+    assert moved(before, after, f"{background}_count", node_type="save_message", status="succeeded") == 2
+    assert moved(before, after, f"{background}_bucket", node_type="save_message", status="succeeded", le="+Inf") == 2
     labels = {name for (_, pairs) in after for name, _ in pairs}
     assert labels <= {"flow", "status", "node_type", "outcome", "direction", "tier", "le"}, labels
 

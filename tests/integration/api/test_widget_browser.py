@@ -1,6 +1,8 @@
-"""The example chat widget in headless Chromium: it subscribes, starts a run and shows the
-streamed answer, chunk by chunk, exactly as the run returned it."""
+"""The example chat widget in headless Chromium: it subscribes, starts a run (with a W3C
+``traceparent``) and shows the streamed answer, chunk by chunk, exactly as the run returned it."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -24,6 +26,8 @@ async def test_widget_streams_an_answer(api: Api, chromium_path: str) -> None:
         browser = await playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = await browser.new_page()
+            sent: list[str | None] = []
+            page.on("request", lambda r: sent.append(r.headers.get("traceparent")) if r.method == "POST" else None)
             await page.goto(api.url + "/widget")
             await page.fill("#akis-token", api.token_a)
             await page.fill("#akis-flow", "widget-demo")
@@ -34,5 +38,10 @@ async def test_widget_streams_an_answer(api: Api, chromium_path: str) -> None:
                 "document.querySelector('#akis-status').textContent.startsWith('answered')", timeout=30_000)
             bubbles = await page.locator("#akis-messages .msg.assistant").all_inner_texts()
             assert bubbles == [ANSWER]
+            # the run request carried a W3C traceparent (a trace of its own, sampled), shown on the bubble
+            (parent,) = sent
+            assert parent is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", parent), parent
+            trace_id = await page.locator("#akis-messages .msg.user").get_attribute("data-trace-id")
+            assert trace_id == parent.split("-")[1] and trace_id != "0" * 32
         finally:
             await browser.close()

@@ -13,7 +13,8 @@ class RedisNames:
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
         self.token = uuid.uuid4().hex[:10]
-        self.queue = f"akis:test:{self.token}:jobs"
+        self.prefix = f"akis:test:{self.token}:"  # AKIS_QUEUE_PREFIX of the workers a test starts
+        self.queue = f"{self.prefix}jobs"
 
     def run_id(self, n: int) -> str:
         return f"{self.token}-run-{n}"

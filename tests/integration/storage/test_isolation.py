@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from runtime.engine.inspect import NodeRecord
 from runtime.ports import ChatMessage, MetricRow
 from storage import repos
 from storage.crypto import SecretBox
@@ -21,6 +22,7 @@ from storage.repos import (
     flows,
     messages,
     metrics,
+    node_runs,
     products,
     runs,
     sessions,
@@ -47,6 +49,8 @@ def populate(db: Any) -> dict[str, Any]:
         runs.record_run(s, A, "run-a2", "support", status="succeeded", first_chunk_ms=100.0,
                         inputs={"user_message": "hi"}, duration_ms=200.0, trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
         runs.record_run(s, A, "run-a3", "support", status="failed", inputs={"user_message": "hi"})
+        node_runs.record_run_with_nodes(s, A, "run-n", "support", status="succeeded", nodes=[
+            NodeRecord("n1", "template", "succeeded", inputs={"q": "A's question"}, output={"x": "A's answer"})])
         metrics.add_metric_rows(s, [MetricRow(A, "support", "run-a", "n1", "product_search", 600.0, "hit", "succeeded",
                                               tokens_in=10, tokens_out=20),
                                     MetricRow(B, "b-flow", "run-b", "n1", "template", 5.0, "off", "succeeded")])
@@ -73,6 +77,7 @@ def b_alice_session(s: Any) -> bool:
 CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "flows.get_flow": lambda s, d: flows.get_flow(s, B, "support") is None,
     "flows.list_flows": lambda s, d: [f.id for f in flows.list_flows(s, B)] == ["b-flow"],
+    "flows.current_documents": lambda s, d: list(flows.current_documents(s, B)) == ["b-flow"],
     "flows.get_version": lambda s, d: (
         flows.get_version(s, B, "support", 1) is None and flows.get_version(s, B, "support") is None
     ),
@@ -82,7 +87,16 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "flows.delete_flow": lambda s, d: flows.delete_flow(s, B, "support") is False,
     "flows.save_flow": lambda s, d: flows.save_flow(s, B, FLOW).version == 1,  # B's own flow, A's untouched
     "runs.get_run": lambda s, d: runs.get_run(s, B, "run-a") is None,
+    "node_runs.record_run_with_nodes": lambda s, d: node_runs.record_run_with_nodes(
+        s, B, "run-n", "support", status="failed", nodes=[NodeRecord("n1", "template", "failed")]) is False,
+    "node_runs.add_nodes": lambda s, d: (
+        node_runs.add_nodes(s, B, "run-n", [NodeRecord("n9", "template", "failed")]) is False
+        and len(node_runs.run_nodes(s, A, "run-n")) == 1
+    ),
+    "node_runs.run_nodes": lambda s, d: node_runs.run_nodes(s, B, "run-n") == [],
+    "node_runs.run_node": lambda s, d: node_runs.run_node(s, B, "run-n", "n1") is None,
     "runs.list_runs": lambda s, d: runs.list_runs(s, B) == [] and runs.list_runs(s, B, "support") == [],
+    "runs.newest_runs": lambda s, d: runs.newest_runs(s, B) == {},
     "runs.record_run": lambda s, d: runs.record_run(s, B, "run-a", "support", status="failed") is False,
     "runs.slowest_runs": lambda s, d: (
         runs.slowest_runs(s, B, utcnow() - timedelta(days=1)) == []
@@ -113,6 +127,12 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "credentials.set_credential": lambda s, d: (
         credentials.set_credential(s, B, "anthropic", "anthropic", "sk-B", box=BOX).tenant_id == B
     ),
+    "credentials.read_provider_credential": lambda s, d: (  # B's own (set above), never A's sk-A
+        (credentials.read_provider_credential(s, B, "anthropic", box=BOX) or ("",))[0] not in ("", "sk-A")
+    ),
+    "credentials.save_provider_credential": lambda s, d: (
+        credentials.save_provider_credential(s, B, "anthropic", "anthropic", "sk-B2", "", box=BOX).tenant_id == B
+    ),
     "tokens.list_tokens": lambda s, d: tokens.list_tokens(s, B) == [],
     "tokens.revoke_token": lambda s, d: tokens.revoke_token(s, B, d["token_id"]) is False,
     "tokens.create_token": lambda s, d: tokens.create_token(s, B)[0].tenant_id == B,
@@ -122,6 +142,11 @@ CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "users.authenticate": lambda s, d: users.authenticate(s, B, "alice", "alice's password") is None,
     "users.set_password": lambda s, d: raises(NotFound, users.set_password, s, B, "alice", "hijacked!!"),
     "users.create_user": lambda s, d: users.create_user(s, B, "alice", "B's own alice").tenant_id == B,
+    "users.tenants_with_user": lambda s, d: A in users.tenants_with_user(s, "alice"),  # ids only (sign-in)
+    "users.authenticate_by_name": lambda s, d: (
+        users.authenticate_by_name(s, "alice", "alice's password", B) == []
+        and all(u.tenant_id == A for u in users.authenticate_by_name(s, "alice", "alice's password"))
+    ),  # only the user whose password fits; B's tenant named: none
     "tenants.ensure_tenant": lambda s, d: tenants.ensure_tenant(s, B).id == B,
     "tenants.list_tenant_ids": lambda s, d: set(tenants.list_tenant_ids(s)) >= {A, B},  # ids only, system use
     "users.any_users": lambda s, d: users.any_users(s) is True,  # a yes/no for the whole install, no rows

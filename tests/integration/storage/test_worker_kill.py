@@ -28,12 +28,27 @@ IN_PROGRESS_S = 1.5  # how long a dead worker's claim on a job lasts (arq: job t
 
 def start_worker(names: RedisNames, database_url: str, markers: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(AKIS_REDIS_URL=names.redis_url, AKIS_DATABASE_URL=database_url, AKIS_TEST_MARKERS=str(markers))
+    env.update(AKIS_REDIS_URL=names.redis_url, AKIS_DATABASE_URL=database_url, AKIS_TEST_MARKERS=str(markers),
+               AKIS_QUEUE_PREFIX=names.prefix)  # its run queue too is this test's own (not the default keys)
     command = [sys.executable, "-m", "storage.cli", "worker",
                "--executor", "tests.integration.storage.worker_app:factory", "--queue", names.queue,
                "--max-jobs", "2", "--job-timeout", "30", "--in-progress-timeout", str(IN_PROGRESS_S),
                "--poll-delay", "0.05"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop_worker(worker: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM and wait; one still running after 15 s is killed and the test fails with its log."""
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(10)
+        tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+        pytest.fail("a worker did not stop within 15 s of SIGTERM; its log ends:\n" + "\n".join(tail))
 
 
 def wait_for(condition, what: str, limit_s: float = 60.0) -> None:
@@ -81,12 +96,12 @@ async def test_sigkill_while_jobs_run_and_wait_loses_and_duplicates_nothing(db, 
             outcome = await runner.submit(job)  # already known: follows the stored result
             assert outcome.status == "succeeded", outcome.error
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(15)
-        await runner.aclose()
-        await names.cleanup()
+        try:
+            for n, worker in enumerate(workers, start=1):
+                stop_worker(worker, tmp_path / f"worker{n}.log")
+        finally:
+            await runner.aclose()
+            await names.cleanup()
     with db.engine.connect() as connection:
         rows = connection.execute(text(
             "SELECT session_id, seq, role, content FROM conversation_messages WHERE tenant_id = '2'")).all()

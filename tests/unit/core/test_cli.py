@@ -31,7 +31,8 @@ def test_validate_invalid_flow_lists_every_problem_without_traceback(tmp_path: P
     bad.write_text(json.dumps(data))
     done = akis("validate", str(bad))
     assert done.returncode == 1
-    assert "teleporter" in done.stderr and "ghost" in done.stderr and "node_5" in done.stderr
+    # nodes are named by their labels ('Context builder (50 ms)' is node_5); a missing node by its id
+    assert "teleporter" in done.stderr and "ghost" in done.stderr and "'Context builder (50 ms)'" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
@@ -140,3 +141,14 @@ def test_validate_names_one_clear_problem_per_bad_file_without_traceback(tmp_pat
         assert "Traceback" not in done.stderr + done.stdout, (name, done.stderr)
         assert lines[0] == f"{path}: 1 problem(s)" and len(lines) == 2, (name, done.stderr)
         assert lines[1].startswith("  - ") and words in lines[1], (name, lines[1])
+
+
+def test_validate_lists_wiring_warnings_and_still_exits_0(tmp_path: Path):
+    data = json.loads((ROOT / "examples/pallet_assistant.json").read_text())
+    data["nodes"].append({"id": "lost", "type": "delay", "label": "Lost wait", "config": {"ms": 1}})
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps(data))
+    done = akis("validate", str(loose))
+    assert done.returncode == 0 and "valid (9 nodes, 9 edges), 2 warnings" in done.stdout
+    assert "warning: node 'Lost wait' is not connected to the input 'User message'" in done.stderr
+    assert "warning: node 'Lost wait' leads nowhere" in done.stderr

@@ -13,7 +13,8 @@ from runtime.nodes.base import NodeType
 from runtime.nodes.registry import NodeRegistry, builtin_types, default_registry
 
 BUILTINS = {"user_input", "category_detection", "product_search", "conversation_history", "template", "condition",
-            "http_request", "ai_response", "save_message", "delay", "output"}
+            "http_request", "ai_response", "save_message", "delay", "output", "knowledge_retrieval",
+            "agent", "extract", "subflow", "iterate"}
 
 
 def test_builtins_cover_the_seed_chatbot():

@@ -47,7 +47,7 @@ def test_cycle_is_printed():
     data["edges"].append({"source": "join", "target": "a"})
     found = [p for p in problems_of(data) if p.code == "cycle"]
     assert len(found) == 1
-    assert "a -> join -> a" in found[0].message or "join -> a -> join" in found[0].message
+    assert "'a' -> 'join' -> 'a'" in found[0].message or "'join' -> 'a' -> 'join'" in found[0].message
 
 
 def test_unknown_node_type():

@@ -1,5 +1,5 @@
 // Entry of the Akis canvas bundle: Vue Flow with its background and controls, and the canvas's own
-// sub-components (node card, problem edge, and the minimap: one SVG instead of Vue Flow's
+// sub-components (node card, problem edge, sticky note, and the minimap: one SVG instead of Vue Flow's
 // component per node) with the constants they share with flow_canvas.js. `vue` is left external so
 // the bundle shares NiceGUI's own Vue. esbuild writes the imported CSS next to it as index.css.
 import "@vue-flow/core/dist/style.css";
@@ -23,4 +23,5 @@ export { Background } from "@vue-flow/background";
 export { Controls } from "@vue-flow/controls";
 export { AkisNode, ProblemEdge } from "./nodes.js";
 export { AkisMiniMap } from "./minimap.js";
+export { AkisNote } from "./notes.js";
 export { NODE_W, NODE_H, FIT, DATA_DEFAULTS, edgeId, formatMs, isTyping } from "./shared.js";

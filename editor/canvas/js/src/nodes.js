@@ -39,6 +39,8 @@ export const AkisNode = {
           return "cached" + (d.duration_ms !== null ? ` · ${formatMs(d.duration_ms)}` : "");
         case "failed":
           return "failed";
+        case "continued":
+          return "failed, continued";
         case "skipped":
           return "skipped";
         case "waiting":
@@ -48,14 +50,14 @@ export const AkisNode = {
       }
     },
     statusIcon() {
-      return { running: "sync", done: "check", cached: "bolt", failed: "error", skipped: "block", waiting: "schedule" }[
+      return { running: "sync", done: "check", cached: "bolt", failed: "error", continued: "redo", skipped: "block", waiting: "schedule" }[
         this.d.status
       ];
     },
   },
   template: `
     <div :class="classes" :data-status="d.status || ''" :data-node-id="id">
-      <div class="akis-node" :style="{'--akis-cat': d.color}" :title="d.status === 'failed' && d.error ? d.error : null">
+      <div class="akis-node" :style="{'--akis-cat': d.color}" :title="(d.status === 'failed' || d.status === 'continued') && d.error ? d.error : null">
         <Handle v-if="d.has_input" type="target" position="left" />
         <div class="akis-node__main">
           <i class="material-icons akis-node__icon">{{ d.icon }}</i>
@@ -70,7 +72,7 @@ export const AkisNode = {
           <span v-for="b in badges" :key="b.kind + b.text" class="akis-badge" :class="'akis-badge--' + b.kind">
             <i v-if="b.icon" class="material-icons">{{ b.icon }}</i>{{ b.text }}
           </span>
-          <span v-if="statusText" class="akis-status-chip" :title="d.status === 'failed' ? d.error : null">
+          <span v-if="statusText" class="akis-status-chip" :title="d.status === 'failed' || d.status === 'continued' ? d.error : null">
             <i class="material-icons">{{ statusIcon }}</i>{{ statusText }}
           </span>
         </div>
