@@ -1,5 +1,6 @@
-"""``akis kb``: knowledge bases from the command line, through the same service as the editor
-and the API. Every refusal prints one ``error:`` line and exits 1.
+"""``akis kb``: knowledge bases from the command line, through the same service and cache as the
+editor and the API (a change clears the base's cached retrievals). Every refusal prints one
+``error:`` line and exits 1.
 
     akis kb create support --tenant 2 --name "Support" --chunk-size 800 --chunk-overlap 100
     akis kb upload support docs/*.md docs/faq.pdf --tenant 2
@@ -16,8 +17,10 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from runtime.cache import CacheConfigError, TieredCache
 from runtime.knowledge.settings import KnowledgeSettings
 from runtime.settings import get_settings
+from runtime.wiring import build_cache
 from storage.db import init_db
 from storage.errors import StorageError
 from storage.knowledge import sql_knowledge
@@ -35,10 +38,10 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _service() -> KnowledgeService:
+def _service(cache: TieredCache | None = None) -> KnowledgeService:
     settings = KnowledgeSettings()
     database = init_db(get_settings().sqlalchemy_url)
-    return KnowledgeService(database, sql_knowledge(database), None, settings.knowledge_max_file_bytes, warm=False)
+    return KnowledgeService(database, sql_knowledge(database), cache, settings.knowledge_max_file_bytes, warm=False)
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -46,6 +49,37 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     except (ServiceError, StorageError) as exc:
         _fail(getattr(exc, "detail", None) or str(exc))
+
+
+class _Change:
+    """A command that changes a base goes through the app's cache, built from the same settings,
+    so the base's tag ``knowledge:<base>`` is cleared for every process sharing it (Redis or
+    Memcached). An in-process cache is this process's alone: one line says so, once."""
+
+    def __init__(self, base_id: str) -> None:
+        try:
+            self.cache = build_cache(get_settings())
+        except CacheConfigError as exc:
+            _fail(str(exc))
+        self.service = _service(self.cache)
+        self.base_id = base_id
+        self.noted = False
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        async def closing() -> T:  # the cache's clients belong to this event loop
+            try:
+                return await work
+            finally:
+                await self.cache.close()
+
+        return _run(closing())
+
+    def changed(self) -> None:
+        """After a change: say when a running server's cached retrievals were out of reach."""
+        if not self.noted and not self.cache.versions.store.shared:
+            self.noted = True
+            typer.echo(f"note: the cache is in-process only (no AKIS_REDIS_URL or memcached), so a running "
+                       f"server's cached retrievals of {self.base_id} stay until their TTL ends", err=True)
 
 
 @app.command("create")
@@ -69,17 +103,18 @@ def list_bases(tenant: str = TENANT) -> None:
 def upload(base_id: str, files: list[Path], tenant: str = TENANT) -> None:
     """Upload files (.txt, .md, .html, .pdf); a file of the same name is replaced. Stops at the
     first refusal, after saying which files went in."""
-    service = _service()
+    change = _Change(base_id)
 
     async def work() -> None:
         for path in files:
             if not path.is_file():
                 _fail(f"{path}: no such file")
-            document = await service.upload(tenant, base_id, path.name, path.read_bytes())
+            document = await change.service.upload(tenant, base_id, path.name, path.read_bytes())
             verb = "replaced" if document.replaced else "added"
             typer.echo(f"{verb} {document.filename}: {document.kind}, {document.chunks} chunks")
+            change.changed()
 
-    _run(work())
+    change.run(work())
 
 
 @app.command("docs")
@@ -92,22 +127,28 @@ def documents(base_id: str, tenant: str = TENANT) -> None:
 @app.command("rm-doc")
 def remove_document(base_id: str, document_id: str, tenant: str = TENANT) -> None:
     """Delete one document (and its chunks)."""
-    _run(_service().delete_document(tenant, base_id, document_id))
+    change = _Change(base_id)
+    change.run(change.service.delete_document(tenant, base_id, document_id))
     typer.echo(f"deleted document {document_id}")
+    change.changed()
 
 
 @app.command("delete")
 def delete(base_id: str, tenant: str = TENANT) -> None:
     """Delete a knowledge base with all its documents."""
-    _run(_service().delete(tenant, base_id))
+    change = _Change(base_id)
+    change.run(change.service.delete(tenant, base_id))
     typer.echo(f"deleted knowledge base {base_id}")
+    change.changed()
 
 
 @app.command("reindex")
 def reindex(base_id: str, tenant: str = TENANT) -> None:
     """Embed every chunk again with AKIS_EMBEDDING_MODEL (after turning embeddings on or changing model)."""
-    count = _run(_service().reindex(tenant, base_id))
+    change = _Change(base_id)
+    count = change.run(change.service.reindex(tenant, base_id))
     typer.echo(f"embedded {count} chunks of {base_id}")
+    change.changed()
 
 
 @app.command("search")
