@@ -40,9 +40,11 @@ from .errors import Conflict, FlowProblems, NotFound
 log = logging.getLogger("akis.flows")
 
 ImportMode = Literal["new", "version", "copy"]
-# Problems that forbid storing even a work-in-progress draft: what is stored must read back, and
-# its event mapping must be usable. A draft may keep other problems (a node not wired yet).
-BLOCKING_DRAFT_PROBLEMS = frozenset({"cache_events", "round_trip"})
+# Problems that forbid storing even a work-in-progress draft: what is stored must read back, its
+# event mapping must be usable, and it must not close a cycle of flows calling each other (the
+# flows it calls run now, and would call it back at run time). A draft may keep other problems
+# (a node not wired yet).
+BLOCKING_DRAFT_PROBLEMS = frozenset({"cache_events", "round_trip", "subflow_cycle"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +152,14 @@ class FlowService:
     # ---------- checking and saving ----------
     async def check(self, source: str | bytes | FlowDocument, tenant: str) -> tuple[FlowDocument | None, list[Problem]]:
         """Parse strictly and validate; the problems name the node and field of each mistake.
-        Calls of other flows (sub-flows, iterations, flow tools) must not lead back to this one."""
+        Calls of other flows (sub-flows, iterations, flow tools) must not lead back to this one,
+        also through a stored draft that cannot run yet: its calls count once it is fixed."""
         document, problems = await run_in_threadpool(flow_files.check_source, source, self.registry, tenant)
         if document is not None and flow_references(document):
             from .flow_source import StoredFlowSource  # it imports this module
 
-            problems = [*problems, *await cycle_problems(document, StoredFlowSource(self), tenant)]
+            stored = StoredFlowSource(self, runnable_only=False)
+            problems = [*problems, *await cycle_problems(document, stored, tenant)]
         return document, problems
 
     async def create(self, tenant: str, source: str | bytes | FlowDocument, comment: str | None = None) -> StoredFlow:
