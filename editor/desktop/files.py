@@ -1,9 +1,11 @@
 """Saving and opening files from a page: the operating system's Save and Open dialogs in the
 desktop window, the browser's download and upload in web mode.
 
-Pages call :func:`save_file` for an export and check :func:`native_dialogs` to offer the Open
-dialog (:func:`open_file`) instead of an upload field. A cancelled dialog does nothing; a file
-that cannot be written or read is reported with its path and the reason, never a traceback.
+Every export on a page goes through :func:`save_file` (never ``ui.download`` directly: the
+window's webview has downloads off, so a download there does nothing); pages check
+:func:`native_dialogs` to offer the Open dialog (:func:`open_file`) instead of an upload field.
+A cancelled dialog does nothing; a file that cannot be written or read is reported with its path
+and the reason, never a traceback.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from nicegui import app, ui
 from editor.auth import local
 
 FLOW_FILE_TYPES = ("Flow JSON files (*.json)", "All files (*.*)")
+KINDS = {"json": "JSON files", "jsonl": "JSON Lines files", "csv": "CSV files"}
 SAVE_DIALOG, OPEN_DIALOG = 30, 10  # webview.FileDialog.SAVE / .OPEN (webview is only in the desktop extra)
 
 
@@ -50,6 +53,14 @@ def _chosen(answer: object) -> Path | None:
     return Path(answer) if isinstance(answer, str) and answer else None
 
 
+def file_types(filename: str) -> tuple[str, ...]:
+    """The Save dialog's filter for ``filename``: its own kind first (a flow, a report, a dataset)."""
+    suffix = Path(filename).suffix.lstrip(".").lower()
+    if suffix not in KINDS:
+        return ("All files (*.*)",)
+    return (f"{KINDS[suffix]} (*.{suffix})", "All files (*.*)")
+
+
 def _write(path: Path, data: bytes) -> None:
     """Write the whole file or leave the old one: a temporary file beside it, then a rename."""
     temporary = path.with_name(f".{path.name}.akis-tmp")
@@ -68,7 +79,7 @@ async def save_file(data: bytes, filename: str, media_type: str = "application/j
         ui.download.content(data, filename, media_type)
         return None
     path = _chosen(await window.create_file_dialog(SAVE_DIALOG, directory=_start_folder(),
-                                                   save_filename=filename, file_types=FLOW_FILE_TYPES))
+                                                   save_filename=filename, file_types=file_types(filename)))
     if path is None:
         return None
     try:

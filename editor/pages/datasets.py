@@ -9,6 +9,7 @@ from nicegui import events, ui
 
 from editor.auth import current_tenant, watch_page
 from editor.context import AkisContext
+from editor.desktop.files import save_file
 from editor.services.datasets import FileFormat, check_case
 from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.theme import apply_theme, header
@@ -268,8 +269,8 @@ class DatasetView(ui.column):
     async def export(self, fmt: FileFormat) -> None:
         text = await self.context.datasets.export_text(self.tenant, self.dataset_id, fmt)
         name = self.dataset.name if self.dataset else "dataset"
-        ui.download.content(text.encode("utf-8"), f"{name}.{fmt}",
-                            media_type="text/csv" if fmt == "csv" else "application/x-ndjson")
+        await save_file(text.encode("utf-8"), f"{name}.{fmt}",  # the Save dialog in the desktop window
+                        "text/csv" if fmt == "csv" else "application/x-ndjson")
 
     def import_dialog(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-full").style("max-width: 520px"):

@@ -1,7 +1,8 @@
 """One evaluation's results: progress while it runs, then per version the pass rate, each
 scorer's mean, latency p50/p95 and tokens (a table and Plotly charts), and the cases side by
 side across versions with their answers, scores, a diff against the baseline and a link to
-each case's run; "only changed" narrows the table to the cases whose answer or verdict changed."""
+each case's run (the flow editor opened on it, :mod:`.run_link`); "only changed" narrows the table to
+the cases whose answer or verdict changed."""
 from __future__ import annotations
 
 import difflib
@@ -13,9 +14,12 @@ from nicegui import ui
 from editor.charts.evaluations import latency_figure, scores_figure, tokens_figure
 from editor.charts.style import fmt_ms
 from editor.context import AkisContext
+from editor.desktop.files import native_dialogs, save_file
 from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.services.evaluations import CaseRow, EvaluationReport
 from storage.tables.evaluations import EvalResult
+
+from .run_link import run_url
 
 REFRESH_S = 1.0
 FULL_EVERY = 5  # ticks between two reads of the whole report while it runs
@@ -126,17 +130,16 @@ class EvaluationView(ui.column):
             if e.error and e.status != "cancelled":
                 ui.label(e.error).classes("text-negative")
 
-    def _download(self) -> None:
-        """The whole report, as the API's report route and ``akis eval --json`` give it."""
+    async def _download(self) -> None:
+        """The whole report, as the API's report route and ``akis eval --json`` give it (the Save
+        dialog in the desktop window, where a download does nothing)."""
         if self.report is not None:
             text = json.dumps(self.report.to_dict(), default=str, ensure_ascii=False, indent=1)
-            ui.download.content(text.encode("utf-8"), f"evaluation-{self.evaluation_id}.json",
-                                media_type="application/json")
+            await save_file(text.encode("utf-8"), f"evaluation-{self.evaluation_id}.json", "application/json")
 
-    def _download_csv(self) -> None:
+    async def _download_csv(self) -> None:
         if self.report is not None:
-            ui.download.content(self.report.to_csv().encode("utf-8"), f"evaluation-{self.evaluation_id}.csv",
-                                media_type="text/csv")
+            await save_file(self.report.to_csv().encode("utf-8"), f"evaluation-{self.evaluation_id}.csv", "text/csv")
 
     async def _accept(self, row: CaseRow, text: str) -> None:
         assert self.report is not None
@@ -218,7 +221,8 @@ class EvaluationView(ui.column):
                 for version in versions:
                     result = row.results.get(version)
                     with ui.card().classes("grow").style("flex-basis: 0; min-width: 0"):
-                        self._result(version, result, base if version != report.baseline else None)
+                        self._result(report.evaluation.flow_id, version, result,
+                                     base if version != report.baseline else None)
                         if result is not None and result.text and result.text != row.expected:
                             ui.button("Use as expected", icon="task_alt",
                                       on_click=lambda r=row, t=result.text: self._accept(r, t)).props(
@@ -226,7 +230,7 @@ class EvaluationView(ui.column):
                                 "Make this answer the case's expected text (the change was intended)")
 
     @staticmethod
-    def _result(version: int, result: EvalResult | None, base: EvalResult | None) -> None:
+    def _result(flow_id: str, version: int, result: EvalResult | None, base: EvalResult | None) -> None:
         with ui.row().classes("w-full items-center gap-2"):
             ui.label(f"v{version}").classes("text-weight-medium")
             if result is None:
@@ -238,8 +242,10 @@ class EvaluationView(ui.column):
                 "text-sm text-grey-7")
             ui.space()
             if result.run_id:
-                ui.link("run", f"/api/runs/{result.run_id}", new_tab=True).classes("text-sm").props(
-                    f"data-testid=run-link-{result.run_id}")
+                # a new tab keeps the results in a browser; the desktop window has one page at a time
+                ui.link("run", run_url(flow_id, result.run_id), new_tab=not native_dialogs()).classes(
+                    "text-sm").props(f"data-testid=run-link-{result.run_id}").tooltip(
+                    "Open this run in the flow editor: its timeline and each node's inputs and outputs")
         if base is not None and base.text != result.text:
             ui.html(word_diff(base.text, result.text)).classes("akis-answer w-full")
         else:

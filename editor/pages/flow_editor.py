@@ -1,11 +1,13 @@
 """The flow editor page, ``/flows/{flow_id}``: palette, canvas, inspector, toolbar, run pane.
 
 Layout only; behaviour lives in :class:`EditorSession`. The run pane (``editor.run_pane``) is
-mounted in the right-hand panel the first time its tab opens.
+mounted in the right-hand panel the first time its tab opens. ``?run={run_id}`` opens it on that
+stored run's History entry (:mod:`.run_link`).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from editor.theme import apply_theme, header
 from .editor_session import EditorSession, load_draft
 from .panels import FoldingPanel
 from .publish_dialog import open_publish
+from .run_link import LinkedRun, linked_run, run_notice, show_run
 from .versions import ago, open_versions
 
 log = logging.getLogger("akis.editor")
@@ -32,11 +35,11 @@ log = logging.getLogger("akis.editor")
 
 def register(context: AkisContext) -> None:
     @ui.page("/flows/{flow_id}", title="Akis flow editor")
-    async def flow_editor_page(flow_id: str) -> None:
-        await build_editor(context, flow_id)
+    async def flow_editor_page(flow_id: str, run: str | None = None) -> None:
+        await build_editor(context, flow_id, run)
 
 
-async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | None:
+async def build_editor(context: AkisContext, flow_id: str, run_id: str | None = None) -> EditorSession | None:
     identity = current_identity()  # the signed-in user's tenant (the session's), never the page's
     tenant = identity.tenant_id
     watch_page()
@@ -55,6 +58,7 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
     session = EditorSession(context, tenant, document, version, load_draft(tenant, flow_id))
     flow_choices = await _other_flows(context, tenant, flow_id)
     knowledge_choices = await _knowledge_bases(context, tenant)
+    linked = await linked_run(context, tenant, flow_id, run_id) if run_id else LinkedRun()
     ui.page_title(f"{document.name or flow_id} · Akis")
 
     with ui.column().classes("w-full gap-0 no-wrap").style("height: 100vh"):
@@ -64,6 +68,8 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
         _toolbar(session)
         if session.restored_from is not None:
             _restored_banner(session)
+        if linked.notice is not None:
+            run_notice(linked)
         with ui.row().classes("w-full no-wrap gap-0 grow").style("min-height: 0"):
             with (FoldingPanel("palette", 248, "Nodes", side="left").body,
                   ui.scroll_area().classes("w-full grow").props("content-style='padding: 4px 12px 12px'")):
@@ -78,9 +84,11 @@ async def build_editor(context: AkisContext, flow_id: str) -> EditorSession | No
                     session.attach(canvas)
                 _problem_bar(session)
             with FoldingPanel("side", 380, "Inspector · Run", side="right").body:
-                _side_panel(context, session, canvas, tenant, pick_tenant=identity.single_user,
-                            flow_choices=flow_choices, knowledge_choices=knowledge_choices)
+                open_pane = _side_panel(context, session, canvas, tenant, pick_tenant=identity.single_user,
+                                        flow_choices=flow_choices, knowledge_choices=knowledge_choices)
     ui.timer(0.5, session.persist_draft)
+    if linked.run is not None:
+        await show_run(linked.run, open_pane)
     return session
 
 
@@ -286,18 +294,17 @@ class _BarState:
 
 def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str, *,
                 pick_tenant: bool = False, flow_choices: dict[str, str] | None = None,
-                knowledge_choices: dict[str, str] | None = None) -> None:
+                knowledge_choices: dict[str, str] | None = None) -> Callable[[], RunPane | None]:
+    """Returns what opens the Run tab and gives its pane (None when it failed to start)."""
     actions = InspectorActions(select_nodes=lambda ids: session.select_later(ids, delay=0),
                                group_selected=session.group_selected, delete_selected=session.delete_selected)
-    mounted = False
+    mounted: list[RunPane | None] = []  # the pane once its tab opened
 
     def on_tab(value: Any) -> None:
         """The run pane is built the first time its tab opens: a big flow opens faster without it."""
-        nonlocal mounted
         if value == "run" and not mounted:
-            mounted = True
             with run_holder:
-                _run_pane(context, session, canvas, tenant, pick_tenant)
+                mounted.append(_run_pane(context, session, canvas, tenant, pick_tenant))
 
     with ui.tabs(on_change=lambda e: on_tab(e.value)).props("dense no-caps align=justify").classes(
             "w-full border-b") as tabs:
@@ -314,9 +321,14 @@ def _side_panel(context: AkisContext, session: EditorSession, canvas: FlowCanvas
         with ui.tab_panel(run_tab).classes("p-0 h-full"):
             run_holder = ui.column().classes("w-full h-full gap-0")
 
+    def open_pane() -> RunPane | None:
+        tabs.set_value("run")  # mounts the pane the first time
+        return mounted[0] if mounted else None
+    return open_pane
+
 
 def _run_pane(context: AkisContext, session: EditorSession, canvas: FlowCanvas, tenant: str,
-              pick_tenant: bool = False) -> None:
+              pick_tenant: bool = False) -> RunPane | None:
     try:
         pane = RunPane(context, flow_provider=session.snapshot, canvas=canvas, tenant_id=tenant,
                        on_apply=session.apply_document, pick_tenant=pick_tenant)
@@ -324,3 +336,5 @@ def _run_pane(context: AkisContext, session: EditorSession, canvas: FlowCanvas, 
     except Exception as exc:  # its failure must not take the editor with it
         log.exception("the run pane failed to start")
         ui.label(f"The run pane could not start: {exc}").classes("text-sm text-red-600 p-4")
+        return None
+    return pane

@@ -40,9 +40,10 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     os.chdir(args.data)
     context = make_context(args.data)
-    from editor.pages import evaluations
+    from editor.pages import evaluations, flow_editor
 
     evaluations.register(context)
+    flow_editor.register(context)  # where a case's run link leads
 
     async def seed() -> None:
         await context.flows.create("1", json.dumps(chat(False)))

@@ -1,5 +1,6 @@
 """The evaluation results page in headless Chromium: the Plotly charts draw, the side-by-side
-cases filter to the changed ones and show the diff; screenshots in artifacts/evaluations/."""
+cases filter to the changed ones and show the diff, a case's run link opens the run in the flow
+editor; screenshots in artifacts/evaluations/."""
 from __future__ import annotations
 
 import json
@@ -75,6 +76,11 @@ def test_the_results_page_draws_its_charts_and_filters_the_changed_cases(page: A
     assert page.locator("[data-testid=case-case-03] del.akis-del").first.inner_text().startswith("answer:")
     page.wait_for_timeout(500)  # the expansion's animation, for the screenshot only
     page.screenshot(path=str(ARTIFACTS / "evaluation_changed_cases.png"), full_page=True)
+    run_link = page.locator("[data-testid=case-case-03] a[data-testid^=run-link-]").last.get_attribute("href")
+    assert run_link and run_link.startswith("/flows/chat?run=")
+    page.goto(url + run_link)  # the flow editor, the run's History entry open
+    page.wait_for_selector("[data-testid=history-timeline] .main-svg", timeout=15000)
+    page.wait_for_selector("[data-testid=inspect-node-ai]", timeout=15000)
     page.goto(f"{url}/datasets/{state['dataset']}")
     page.wait_for_selector("[data-testid=run-form]", timeout=15000)
     assert page.get_by_text("Cases (24)").is_visible()

@@ -1,6 +1,7 @@
 """Import and export in the desktop window go through the operating system's Open and Save
 dialogs: the pages' real code, with the dialog answered the way a person answers it (the path
-they pick, or cancel). In web mode the same buttons keep the browser's download and upload."""
+they pick, or cancel). A dataset's export and an evaluation's report go the same way (a download
+does nothing in the window). In web mode the same buttons keep the browser's download and upload."""
 from __future__ import annotations
 
 import asyncio
@@ -129,3 +130,40 @@ async def test_web_mode_keeps_the_download_and_the_upload(editor_user: EditorUI)
     editor_user.by("import").click()
     await editor_user.find("import-upload")
     assert not editor_user.has("import-open")
+
+
+async def test_a_dataset_and_an_evaluation_report_are_saved_through_the_dialog(
+        editor_user: EditorUI, window: SystemDialog, tmp_path: Path):
+    from tests.integration.evals.flows import echo_flow, fifty_cases, jsonl
+
+    context = editor_user.context
+    await context.flows.create("1", json.dumps(echo_flow("echo")))
+    dataset, _ = await context.datasets.import_text("1", jsonl("smoke", fifty_cases()[:3], [{"kind": "exact"}]),
+                                                    "jsonl")
+    await editor_user.open(f"/datasets/{dataset.id}")
+    saved = {"export-csv": ("smoke.csv", "CSV files (*.csv)"), "export-jsonl": ("smoke.jsonl",
+                                                                               "JSON Lines files (*.jsonl)")}
+    for button, (name, kind) in saved.items():
+        window.answer = tmp_path / f"chosen {name}"
+        (await editor_user.find(button)).click()
+        await editor_user.until(lambda: window.answer is not None and window.answer.exists(), f"the saved {name}")
+        assert window.asked[-1]["type"] == SAVE_DIALOG and window.asked[-1]["save_filename"] == name
+        assert window.asked[-1]["file_types"][0] == kind
+        assert "message 2" in window.answer.read_text(encoding="utf-8")
+    started = await context.evaluations.start("1", dataset.id, "echo", [1])
+    await context.evaluations.wait("1", started.id)
+    await editor_user.open(f"/evaluations/{started.id}")
+    window.answer = tmp_path / "report.json"
+    (await editor_user.find("report-download")).click()
+    await editor_user.until(lambda: window.answer is not None and window.answer.exists(), "the saved report")
+    report = json.loads(window.answer.read_text(encoding="utf-8"))
+    assert report["evaluation"]["id"] == started.id and len(report["cases"]) == 3
+    assert window.asked[-1]["save_filename"] == f"evaluation-{started.id}.json"
+    window.answer = tmp_path / "results.csv"
+    editor_user.by("results-csv").click()
+    await editor_user.until(lambda: window.answer is not None and window.answer.exists(), "the saved results")
+    assert window.answer.read_text(encoding="utf-8").startswith("case_id,message,expected,version")
+    await editor_user.user.should_see(f"Saved {window.answer}")
+    links = [e for e in editor_user.user.client.elements.values()  # the window keeps one page: no new tab
+             if str(e.props.get("data-testid", "")).startswith("run-link-")]
+    assert len(links) == 3 and all(e.props["target"] == "_self" for e in links)

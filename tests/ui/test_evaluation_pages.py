@@ -1,7 +1,7 @@
 """The evaluation pages with NiceGUI's simulated ``User`` over the real app context: create a
 dataset, add and edit cases, scorers refused with the reason, run two versions from the page and
-read the results (summary, the comparison, the changed cases, run links); and History's one-click
-"Add to dataset"."""
+read the results (summary, the comparison, the changed cases, run links that open the run in the
+flow editor, for the tenant's own runs only); and History's one-click "Add to dataset"."""
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +26,7 @@ TENANT = "1"  # the tenant of a one-person install (no editor user): what the pa
 async def eval_user(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[tuple[User, object]]:
     from editor.auth import pages as auth_pages
     from editor.context import create_context
-    from editor.pages import evaluations
+    from editor.pages import evaluations, flow_editor
     from runtime.settings import AkisSettings
 
     settings = AkisSettings(database_url=f"sqlite:///{tmp_path / 'akis.db'}", warmup_interval_s=0,
@@ -35,6 +35,7 @@ async def eval_user(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIt
         context = create_context(settings)
         auth_pages.use_database(context.database)
         evaluations.register(context)
+        flow_editor.register(context)  # where a case's run link leads
         yield user, context
         await asyncio.sleep(0.2)
         context.database.dispose()
@@ -133,7 +134,8 @@ async def test_run_two_versions_from_the_page_and_read_the_results(eval_user):
     assert shown == [f"case-{c}" for c in BROKEN[:3]]
     report = await context.evaluations.report(TENANT, evaluation.id)
     run_id = report.cases[3].results[2].run_id
-    assert with_testid(user, f"run-link-{run_id}")  # each case links to its run
+    run_href = one(user, f"run-link-{run_id}").props["href"]  # each case links to its run in the flow editor
+    assert run_href == f"/flows/echo?run={run_id}"
     click(user, f"accept-{BROKEN[0]}-v2")  # the change was intended: v2's answer becomes the expected text
     await user.should_see("expected text updated", retries=100)
     (case,) = [c for c in await context.datasets.cases(TENANT, dataset.id) if c.id == BROKEN[0]]
@@ -144,6 +146,37 @@ async def test_run_two_versions_from_the_page_and_read_the_results(eval_user):
     click(user, "results-csv")
     lines = (await user.download.next()).content.decode().splitlines()
     assert len(lines) == 1 + 48 and lines[0].startswith("case_id,message,expected,version")
+    await user.open(run_href)  # the link: the flow editor with the run's History entry open
+    await until(lambda: bool(with_testid(user, "history-dialog")), "the run's History entry")
+    await until(lambda: bool(with_testid(user, "inspect-node-t")), "the run's nodes")
+    assert not with_testid(user, "run-link-notice")
+    shown = [e.content for e in with_testid(user, "history-dialog")[0].descendants() if isinstance(e, ui.code)]
+    assert any("oops" in text for text in shown) and any("message 3!" in text for text in shown)
+
+
+async def test_a_run_link_opens_only_the_tenants_run_of_that_flow(editor_user):
+    from storage.repos import runs
+
+    context = editor_user.context
+    await context.flows.create(TENANT, json.dumps(echo_flow("echo")))
+    for tenant, run_id, flow_id in (("2", "theirs", "echo"), (TENANT, "mine", "echo"), (TENANT, "other", "chat")):
+        context.database.call(runs.record_run, tenant, run_id, flow_id, status="succeeded",
+                              inputs={"user_message": f"asked by {tenant}"}, output={"answer": f"{run_id} answer"})
+    await editor_user.open("/flows/echo?run=mine")
+    await editor_user.find("history-dialog")
+    await editor_user.find("inspect-message")  # no node records for this hand-made run: said so
+    assert not editor_user.has("run-link-notice")
+    for unknown in ("theirs", "nothing"):  # another tenant's run reads as one that does not exist
+        await editor_user.open(f"/flows/echo?run={unknown}")
+        await editor_user.user.should_see(f"There is no run {unknown!r} of this flow.")
+        assert not editor_user.has("history-dialog")
+        shown = " ".join(f"{getattr(e, 'text', '')} {getattr(e, 'content', '')}"
+                         for e in editor_user.user.client.elements.values())
+        assert "asked by 2" not in shown and "theirs answer" not in shown
+    await editor_user.open("/flows/echo?run=other")
+    await editor_user.user.should_see("Run 'other' is a run of flow 'chat', not of this one.")
+    assert editor_user.one("run-link-elsewhere").props["href"] == "/flows/chat?run=other"
+    assert not editor_user.has("history-dialog")
 
 
 async def test_history_adds_a_case_from_a_run_in_one_click(tmp_path: Path, caplog: pytest.LogCaptureFixture):
