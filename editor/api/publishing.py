@@ -3,13 +3,20 @@
 ``/api/flows/{flow_id}/keys``: create (the key is in the answer once), list and revoke the
 caller's tenant's keys; an API token or an editor session, as every route.
 
-``POST /api/widget/flows/{flow_id}/runs``: the only route that takes a publishable key
+``POST /api/widget/flows/{flow_id}/runs``: the route that runs with a publishable key
 (``Authorization: Bearer akispub_...``), and it takes nothing else. The key names the tenant;
 it runs its own flow only, from an allowed Origin, within its rate. The answer streams as
 Server-Sent Events, and only what a visitor should see goes out: the answer's chunks and the
 run's end (its status, duration and output), never another node's output or an error's
-internals. The visitor's session id is kept apart from every other session of the tenant
-(``pub-<key id>-<session>``), so a page cannot read a conversation it did not start.
+internals. The answer's chunks are those of the streaming nodes the Output's answer is taken
+from (``runtime/engine/answer.py``, once per plan), so a draft another AI node rewrites stays
+private; a flow where that cannot be told (no Output mapping a streaming node) streams every
+node's chunks, as before. The visitor's session id is kept apart from every other session of
+the tenant (``pub-<key id>-<session>``), so a page cannot read a conversation it did not start.
+
+``POST /api/widget/flows/{flow_id}/runs/{run_id}/feedback``: the visitor's thumbs up or down on
+an answer, with the same key and checks (ratings have their own window, twice the runs' rate).
+Only a run of the visitor's own widget session of that flow can be rated; any other answers 404.
 
 CORS is answered here, for this route only: a preflight is answered for any Origin (it carries
 no key to check), and the run itself is refused unless its Origin is on the key's list. A
@@ -27,7 +34,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from editor.auth.principal import bearer_token
-from editor.services.errors import FlowProblems, ServiceError
+from editor.services.errors import FlowProblems, NotFound, ServiceError
 from editor.services.publishing import DEFAULT_RATE, MAX_RATE, MIN_RATE, KeyInfo, Refused, embed_snippet
 from editor.services.queued_runs import Busy
 from runtime import tracing
@@ -35,9 +42,11 @@ from runtime.events import MESSAGE_CHUNK, RUN_FINISHED, Event
 
 from . import sse
 from .deps import ContextDep, PrincipalDep
+from .experiment_models import FeedbackIn, FeedbackOut
 
 router = APIRouter(tags=["publishing"])
 WIDGET_RUNS = "/api/widget/flows/{flow_id}/runs"
+WIDGET_FEEDBACK = WIDGET_RUNS + "/{run_id}/feedback"
 ALLOW_HEADERS = "Authorization, Content-Type, Accept, traceparent, tracestate"
 EXPOSE_HEADERS = "Retry-After, X-Akis-Run-Id"
 
@@ -76,6 +85,11 @@ class CreatedKeyOut(KeyOut):
 class WidgetRunIn(BaseModel):
     message: str = Field(min_length=1, max_length=4000, description="The visitor's message.")
     session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$", description="The visitor's conversation id.")
+
+
+class WidgetFeedbackIn(FeedbackIn):
+    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$",
+                            description="The visitor's conversation id: the run must be one of it.")
 
 
 @router.post("/api/flows/{flow_id}/keys", status_code=201, summary="Create a publishable key for the flow's widget")
@@ -151,22 +165,29 @@ async def widget_run(flow_id: str, request: Request, context: ContextDep) -> Res
         return refusal(request, 404, "flow_unavailable", exc.detail)
     started.handle.add_done_callback(lambda: queue.put_nowait(None))
     headers = {**sse.HEADERS, **cors_headers(request), "X-Akis-Run-Id": started.run_id}
-    return StreamingResponse(sse.with_keepalive(_visible(queue, started.run_id)), media_type="text/event-stream",
-                             headers=headers)
+    document = started.document
+    answer = context.engine.plan(document, allowed.tenant_id).answer_ids if document is not None else None
+    return StreamingResponse(sse.with_keepalive(_visible(queue, started.run_id, answer)),
+                             media_type="text/event-stream", headers=headers)
 
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-async def _visible(queue: asyncio.Queue[Event | None], run_id: str) -> AsyncIterator[bytes]:
-    """The frames a visitor sees: the answer's chunks, then the run's end."""
+async def _visible(queue: asyncio.Queue[Event | None], run_id: str,
+                   answer: frozenset[str] | None) -> AsyncIterator[bytes]:
+    """The frames a visitor sees: the answer's chunks, then the run's end. ``answer``: the
+    nodes whose chunks are the answer (the plan's ``answer_ids``, known before the run); None
+    when the flow's Output does not tell, and then every node's chunks go out (as before)."""
     while True:
         event = await queue.get()
         if event is None:  # the run's task ended without a run.finished (cancelled early)
             yield sse.frame(RUN_FINISHED, {"event": RUN_FINISHED, "run_id": run_id, "status": "cancelled"})
             return
         if event.event == MESSAGE_CHUNK:
+            if answer is not None and event.node_id not in answer:
+                continue  # an intermediate node's text (a draft): not the visitor's
             yield sse.frame(MESSAGE_CHUNK, {"event": MESSAGE_CHUNK, "run_id": run_id, "text": event.text,
                                             "seq": event.seq}, event.index)
         elif event.event == RUN_FINISHED:
@@ -176,3 +197,38 @@ async def _visible(queue: asyncio.Queue[Event | None], run_id: str) -> AsyncIter
                 data["output"] = event.output
             yield sse.frame(RUN_FINISHED, data, event.index)
             return
+
+
+@router.options(WIDGET_FEEDBACK, include_in_schema=False)
+async def widget_feedback_preflight(request: Request) -> Response:
+    return await widget_preflight(request)
+
+
+@router.post(WIDGET_FEEDBACK, summary="A widget visitor's thumbs up or down on an answer of their own session",
+             responses={200: {"model": FeedbackOut}},
+             openapi_extra={"security": [], "requestBody": {"required": True, "content": {
+                 "application/json": {"schema": WidgetFeedbackIn.model_json_schema()}}}})
+async def widget_feedback(flow_id: str, run_id: str, request: Request, context: ContextDep) -> Response:
+    """The run must be the key's tenant's and flow's, and of the visitor's session: else 404, as if absent."""
+    try:  # the key first, as for a run
+        allowed = await context.publishing.authorize(bearer_token(request) or "", flow_id, request.headers,
+                                                     _address(request), feedback=True)
+    except Refused as exc:
+        return refusal(request, exc.status, exc.code, exc.detail, exc.retry_after_s)
+    try:
+        body = WidgetFeedbackIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return refusal(request, 422, "bad_request", f"the request is not widget feedback: {_problems(exc)}")
+    try:
+        given = await context.experiments.feedback(
+            allowed.tenant_id, run_id, 1 if body.rating == "up" else -1, body.comment, flow_id=allowed.flow_id,
+            session_id=allowed.visitor_session(body.session_id))
+    except NotFound as exc:
+        return refusal(request, 404, "run_not_found", exc.detail)
+    except ServiceError as exc:
+        return refusal(request, 422, "bad_request", exc.detail)
+    return JSONResponse(FeedbackOut.of(given).model_dump(mode="json"), headers=cors_headers(request))
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())

@@ -23,6 +23,7 @@ from runtime.engine.engine import RunHandle
 from runtime.errors import Problem
 from runtime.events import Event
 from runtime.flow.model import FlowDocument
+from runtime.flow.names import node_name
 
 from ..charts.timeline import BAR_CLICK_JS
 from .inspect_view import NodeInspection
@@ -149,7 +150,8 @@ class InspectingPane:
             self._show_problems([Problem("input", exc.detail)])
             return
         live = LiveRun.for_flow(single, self.context.registry, self.tenant())
-        await self._run_action(live, f"Running node {node_id} alone…", node_id, lambda listener: (
+        status = f"Running node {node_name(document, node_id)} alone…"  # by its label, as the canvas shows it
+        await self._run_action(live, status, node_id, lambda listener: (
             self.context.node_runs.run_node(self.tenant(), document, node_id, pinned, session_id=self.session(),
                                             listener=listener)))
 
@@ -157,7 +159,8 @@ class InspectingPane:
         """Run the flow again from ``node_id``, reusing run ``run_id``'s outputs before it."""
         document = self.flow_provider()
         live = LiveRun.for_flow(document, self.context.registry, self.tenant())
-        await self._run_action(live, f"Running from node {node_id}…", node_id, lambda listener: (
+        status = f"Running from node {node_name(document, node_id)}…"
+        await self._run_action(live, status, node_id, lambda listener: (
             self.context.node_runs.run_from(self.tenant(), document, node_id, run_id, session_id=self.session(),
                                             listener=listener)))
 

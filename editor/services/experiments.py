@@ -17,6 +17,7 @@ from datetime import datetime
 
 from cachetools import LRUCache, TTLCache
 
+from runtime.channels import channel_for
 from storage.db import Database
 from storage.recorder import NO_LABELS, RunLabels
 from storage.repos import experiments as repo
@@ -201,15 +202,17 @@ class ExperimentService:
         self._forget(tenant, info.flow_id)
         return await self.get(tenant, experiment_id)
 
-    async def feedback(self, tenant: str, run_id: str, rating: int, comment: str | None = None) -> FeedbackInfo:
-        """Thumbs up (1) or down (-1) on one of the tenant's runs; given again, it replaces the last."""
+    async def feedback(self, tenant: str, run_id: str, rating: int, comment: str | None = None, *,
+                       flow_id: str | None = None, session_id: str | None = None) -> FeedbackInfo:
+        """Thumbs up (1) or down (-1) on one of the tenant's runs; given again, it replaces the last.
+        ``flow_id`` and ``session_id`` narrow which runs may be rated (a published widget's visitor:
+        their own session's runs of the key's flow); any other run is :class:`NotFound`."""
         if rating not in (1, -1):
             raise Invalid("rating must be 1 (thumbs up) or -1 (thumbs down)")
         text = (comment or "").strip() or None
         if text is not None and len(text) > MAX_COMMENT:
             raise Invalid(f"comment is {len(text)} characters; at most {MAX_COMMENT}")
-        known = self.active.get(tenant, run_id) is not None or await self.database.run(repo.run_exists, tenant, run_id)
-        if not known:
+        if not await self._ratable(tenant, run_id, flow_id, session_id):
             raise NotFound(f"run {run_id!r}")
         row = await self.database.run(repo.put_feedback, tenant, run_id, rating, text)
         return FeedbackInfo(row.run_id, row.rating, row.comment, row.updated_at)
@@ -256,6 +259,16 @@ class ExperimentService:
         return known
 
     # ---------- internals ----------
+    async def _ratable(self, tenant: str, run_id: str, flow_id: str | None, session_id: str | None) -> bool:
+        """A run of this process (its row may not be written yet) or a stored one, matching the narrowing.
+        A run of this process that does not match may still be a variant of ``flow_id`` on another
+        flow: only its stored row says so."""
+        entry = self.active.get(tenant, run_id)
+        if entry is not None and (flow_id is None or entry.flow_id == flow_id) \
+                and (session_id is None or entry.channel == channel_for(tenant, session_id)):
+            return True
+        return bool(await self.database.run(repo.run_exists, tenant, run_id, flow_id, session_id))
+
     async def _set(self, tenant: str, info: ExperimentInfo, status: str, winner: str | None = None) -> ExperimentInfo:
         await self.database.run(repo.set_status, tenant, info.id, status, winner=winner)
         self._forget(tenant, info.flow_id)

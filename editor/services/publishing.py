@@ -3,7 +3,8 @@
 A publishable key is meant to sit in a web page, so it grants little: it runs one flow of one
 tenant, only from a page whose Origin is on the key's list (or the app's own pages), at most
 ``rate_per_minute`` runs a minute for each visitor address (``publishing_rates.py``: shared by
-every instance through Redis when it is configured), until it is revoked. The editor's
+every instance through Redis when it is configured), until it is revoked. The visitor may rate
+the answers of their own widget session (twice that rate, in a window of its own). The editor's
 Publish dialog and the API create, list and revoke keys through here; the widget's route asks
 :meth:`PublishingService.authorize` before each run.
 
@@ -68,6 +69,10 @@ class Authorized:
     tenant_id: str
     key_id: str
     flow_id: str
+
+    def visitor_session(self, session_id: str) -> str:
+        """The session a visitor's runs are kept under, apart from every other session of the tenant."""
+        return f"pub-{self.key_id}-{session_id}"
 
 
 class Refused(Exception):
@@ -157,8 +162,11 @@ class PublishingService:
             self._verified.clear()
 
     # -- the widget's side: the key is all the caller has --------------------------------------
-    async def authorize(self, key: str, flow_id: str, headers: Mapping[str, str], address: str) -> Authorized:
-        """The tenant and flow a widget call may run, or :class:`Refused` saying why."""
+    async def authorize(self, key: str, flow_id: str, headers: Mapping[str, str], address: str, *,
+                        feedback: bool = False) -> Authorized:
+        """The tenant and flow a widget call may run (or, with ``feedback``, rate), or :class:`Refused`
+        saying why. Ratings have a window of their own, twice the runs' rate (a thumb and a comment
+        for each answer), so rating never costs a visitor a message."""
         row = await self._find(key)
         if row is None:
             raise Refused(401, "key_invalid", "this is not a publishable key of this server (create one with "
@@ -172,10 +180,12 @@ class PublishingService:
             shown = headers.get("origin") or "no Origin header"
             raise Refused(403, "origin_not_allowed", f"{shown} is not an allowed origin of publishable key "
                                                      f"{row.id} (add it in the flow's Publish dialog)")
-        wait = await self.rates.take(f"{row.id}\x1f{address}", row.rate_per_minute)
+        window, limit, what = ((f"{row.id}\x1ffeedback\x1f{address}", 2 * row.rate_per_minute, "ratings")
+                               if feedback else (f"{row.id}\x1f{address}", row.rate_per_minute, "runs"))
+        wait = await self.rates.take(window, limit)
         if wait > 0:
             retry = max(1, int(wait + 0.999))
-            raise Refused(429, "rate_limited", f"at most {row.rate_per_minute} runs a minute from one visitor: "
+            raise Refused(429, "rate_limited", f"at most {limit} {what} a minute from one visitor: "
                                                f"try again in {retry} s", retry_after_s=retry)
         return Authorized(row.tenant_id, row.id, row.flow_id)
 

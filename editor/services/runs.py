@@ -85,6 +85,7 @@ class StartedRun:
     handle: RunHandle
     entry: ActiveRun
     relay_down: str | None  # why the cross-process relay could not carry it, or None
+    document: FlowDocument | None = None  # the flow it runs (an experiment may have picked the version)
 
 
 class RunService:
@@ -186,7 +187,8 @@ class RunService:
             reset_run(ids)
         entry = ActiveRun(run_id, tenant, str(document.flow_id), channel, cursor, handle, local=local)
         self.active.add(entry)
-        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, relay_down)
+        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, relay_down,
+                          document)
 
     def _sink(self, reuse: Reuse | None) -> RecordSink:
         """Node records go to the recorder (written with the run's row), and to ``reuse.on_records``."""
@@ -223,7 +225,7 @@ class RunService:
             tenant, document, dict(inputs), session=session, version=version, listener=follow,
             trace_parent=trace_parent, labels=labels, channel=channel, cursor=cursor)
         self.active.add(entry)
-        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, None)
+        return StartedRun(run_id, str(document.flow_id), session, channel, version, handle, entry, None, document)
 
     async def locate(self, tenant: str, run_id: str) -> ActiveRun | None:
         """Where a run's events are: a run of this process, or (queue mode) any process's run."""

@@ -6,8 +6,8 @@
 //    It adds a chat button and panel to the page and calls POST /api/widget/flows/<flow>/runs, which
 //    streams the answer as Server-Sent Events (read with fetch(), the key in the Authorization header).
 // 2. The example page /widget (widget.html): an API token or a publishable key typed in its fields.
-//    With an API token it follows the conversation's channel (resuming with Last-Event-ID) and offers
-//    thumbs up/down feedback.
+//    With an API token it follows the conversation's channel (resuming with Last-Event-ID).
+// Either way it offers thumbs up/down feedback under each answer.
 //
 // A visitor never sees a raw error: every failure is put in plain words (friendly()).
 (function () {
@@ -35,7 +35,11 @@
 #akis-chat #akis-form { display: flex; border-top: 1px solid #e2e8f0; margin: 0; }
 #akis-chat #akis-input { flex: 1; border: 0; padding: 12px; font-size: 15px; outline: none; }
 #akis-chat #akis-form button { border: 0; background: #4f46e5; color: #fff; padding: 0 18px; cursor: pointer; }
-#akis-chat #akis-status { font-size: 12px; color: #64748b; padding: 3px 12px; min-height: 1em; }`;
+#akis-chat #akis-status { font-size: 12px; color: #64748b; padding: 3px 12px; min-height: 1em; }
+#akis-chat .feedback { display: flex; gap: 4px; align-items: center; margin: -2px 0 8px; font-size: 12px; }
+#akis-chat .feedback .thumb { border: 1px solid #d6dbe0; background: #fff; border-radius: 12px; cursor: pointer; }
+#akis-chat .feedback .thumb.chosen { background: #e0e7ff; border-color: #4f46e5; }
+#akis-chat .feedback input { flex: 1; min-width: 0; padding: 3px 6px; font-size: 12px; }`;
 
   // The embedded widget's own elements, unless the page already has them (widget.html does).
   function build() {
@@ -130,6 +134,7 @@
       wrong_flow: "This chat is not set up correctly (its key belongs to another chat).",
       origin_not_allowed: "This chat is not enabled on this website.",
       flow_unavailable: "This chat is not available right now.",
+      run_not_found: "This answer can no longer be rated.",
     };
     function friendly(status, code, retryAfter) {
       const wait = retryAfter ? " Please wait " + retryAfter + " s and try again." : " Please try again in a moment.";
@@ -179,13 +184,18 @@
     }
 
     // Thumbs up or down under an answer (A/B tests count them per variant), then an optional comment.
-    // API token only: a publishable key opens nothing but its flow's run.
+    // A publishable key rates through the widget's own route, a run of this visitor's session only.
     async function sendFeedback(runId, rating, comment) {
+      const body = { rating: rating, comment: comment || null };
+      let path = "/api/runs/" + encodeURIComponent(runId) + "/feedback";
+      if (publishable()) {
+        path = "/api/widget/flows/" + encodeURIComponent(flowId()) + path.slice(4);
+        body.session_id = sessionId();
+      }
       let response;
       try {
-        response = await fetch(base + "/api/runs/" + encodeURIComponent(runId) + "/feedback", {
-          method: "POST", headers: headers({ "Content-Type": "application/json" }),
-          body: JSON.stringify({ rating: rating, comment: comment || null }),
+        response = await fetch(base + path, {
+          method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body),
         });
       } catch (err) {
         status.textContent = friendly(0);
@@ -241,7 +251,7 @@
         messages.scrollTop = messages.scrollHeight;
       } else if (name === "run.finished") {
         status.textContent = "answered in " + Math.round(data.duration_ms || 0) + " ms";
-        if (data.status === "succeeded" && !publishable()) feedbackBar(data.run_id);
+        if (data.status === "succeeded") feedbackBar(data.run_id);
         if (data.status === "cancelled") notice("The answer was stopped before it finished.");
         else if (data.status !== "succeeded") notice("Sorry, something went wrong while answering. Please try again.");
         const cited = data.output && data.output.citations;

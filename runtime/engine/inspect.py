@@ -105,7 +105,8 @@ def plan_facts(plan: Plan) -> PlanFacts:
         reads.append(frozenset(names))
         static.append(node.config.model_dump(mode="json") if node.config is not None else None)
     nodes = [_keeping(node) for node in plan.nodes]
-    kept = Plan(plan.flow, plan.flow_id, plan.tenant_id, nodes, plan.roots, plan.sequential, plan.foreground_count)
+    kept = Plan(plan.flow, plan.flow_id, plan.tenant_id, nodes, plan.roots, plan.sequential, plan.foreground_count,
+                answer_ids=plan.answer_ids)
     facts = PlanFacts(kept, reads, static, {node.id: node for node in nodes})
     _FACTS[id(plan)] = (plan, facts)
     return facts

@@ -14,6 +14,7 @@ from ..flow.model import CacheStrategy, FlowDocument, NodeSpec
 from ..flow.validate import check_flow
 from ..nodes.base import NodeConfig, NodeType
 from ..nodes.registry import NodeRegistry
+from .answer import answer_nodes
 from .templating import Renderer, compile_config, has_templates
 
 
@@ -71,6 +72,7 @@ class Plan:
     width: int = 0  # number of nodes
     initial_counts: list[int] = field(default_factory=list)  # a run's counters at its start
     background_by_order: list[PlannedNode] = field(default_factory=list)
+    answer_ids: frozenset[str] | None = None  # streaming nodes whose chunks are the answer (answer.py)
 
     def __post_init__(self) -> None:
         self.pred_counts = [len(p.preds) for p in self.nodes]
@@ -91,11 +93,13 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
     order_of = {node: position for position, node in enumerate(graph.order)}
     group_of = {member: g.id for g in flow.parallel_groups for member in g.nodes}
     planned: list[PlannedNode] = []
+    configs: list[dict[str, Any]] = []  # by node index, defaults filled in
     for spec in flow.nodes:
         i = graph.index[spec.id]
         node_type = registry.get(spec.type, tenant_id)
         assert node_type is not None  # validation guarantees it
         config = with_defaults(node_type, spec.config)
+        configs.append(config)
         templated = has_templates(config)
         planned.append(
             PlannedNode(
@@ -129,6 +133,7 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
         roots=[p.index for p in planned if not p.preds],
         sequential=flow.settings.execution == "sequential",
         foreground_count=sum(1 for p in planned if not p.background),
+        answer_ids=answer_nodes(planned, configs),
     )
 
 

@@ -121,9 +121,19 @@ def delete_experiment(session: Session, tenant_id: str, experiment_id: str) -> b
 
 
 # --- feedback --------------------------------------------------------------------------------
-def run_exists(session: Session, tenant_id: str, run_id: str) -> bool:
+def run_exists(session: Session, tenant_id: str, run_id: str, flow_id: str | None = None,
+               session_id: str | None = None) -> bool:
+    """The tenant's run; with ``flow_id``, a run of that flow or of a variant in that flow's experiment
+    (another flow's version), and with ``session_id``, a run of that session (a widget visitor's own)."""
     row = session.get(Run, run_id)
-    return row is not None and row.tenant_id == tenant_key(tenant_id)
+    if row is None or row.tenant_id != tenant_key(tenant_id):
+        return False
+    if session_id is not None and row.session_id != session_id:
+        return False
+    if flow_id is None or row.flow_id == flow_id:
+        return True
+    experiment = get_experiment(session, tenant_id, row.experiment_id) if row.experiment_id else None
+    return experiment is not None and experiment.flow_id == flow_id
 
 
 def put_feedback(session: Session, tenant_id: str, run_id: str, rating: int, comment: str | None) -> RunFeedback:

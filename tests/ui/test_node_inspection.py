@@ -54,11 +54,18 @@ async def test_a_run_s_nodes_show_inputs_prompts_output_and_cache(tmp_path: Path
         assert selected_label(pane.timeline_plot.figure) == "Detect category"
 
 
-async def test_one_node_runs_with_pinned_inputs_and_from_here(tmp_path: Path,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_one_node_runs_with_pinned_inputs_and_from_here(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     async with pane_page(tmp_path, caplog, "quick") as page:
         await page.run_to_end()
         pane = page.pane
+        statuses: list[str] = []  # what the status line said as each run began
+        begin = pane._begin
+
+        def noting(live: Any, status: str) -> None:
+            statuses.append(status)
+            begin(live, status)
+        monkeypatch.setattr(pane, "_begin", noting)
         first_run = pane.inspection.run_id
         await pane.inspection.pick("node_5")
         await page.until(lambda: page.has("pinned-inputs"), what="the run controls")
@@ -76,8 +83,10 @@ async def test_one_node_runs_with_pinned_inputs_and_from_here(tmp_path: Path,
         assert output is not None, pane.inspection.views["node_5"].row["error"]
         assert "Customer message: pinned question" in output["context"] and "Pinned forklift" in output["context"]
         assert page.statuses("node_5")[-1] == "done" and {n for n, _ in page.patches} == {"node_5"}  # alone
+        assert statuses[-1] == "Running node 'Build context' alone…"  # by its label, as on the canvas
         # run from here: the nodes before Answer keep the first run's outputs
         await pane.run_from("node_6", first_run)
+        assert statuses[-1] == "Running from node 'Answer'…"
         views = pane.inspection.views
         assert views["node_3"].row["cache"] == "reused" and views["node_6"].row["status"] == "succeeded"
         assert pane.live is not None and pane.live.output and pane.live.output["answer"].startswith("Thanks")

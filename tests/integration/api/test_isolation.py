@@ -122,9 +122,11 @@ async def test_tenant_b_gets_404_for_everything_of_tenant_a(api: Api) -> None:
         # the caller's own tenant's provider credentials, named by provider (no id of another tenant's
         # thing): isolation checked in test_credentials_api.py (B sees none of A's, B's DELETE is 404)
         with_ids -= {(m, p) for m, p in with_ids if p.startswith("/api/credentials/{provider}")}
-        # the chat widget's run takes a publishable key, never a token (the key names the tenant and
-        # the flow): checked in test_publishing_api.py (another flow, origin or route is refused)
-        with_ids -= {("POST", "/api/widget/flows/{flow_id}/runs")}
+        # the chat widget's run and feedback take a publishable key, never a token (the key names the
+        # tenant and the flow): checked in test_publishing_api.py (another flow, origin or route is
+        # refused; another tenant's, flow's or session's run answers 404)
+        with_ids -= {("POST", "/api/widget/flows/{flow_id}/runs"),
+                     ("POST", "/api/widget/flows/{flow_id}/runs/{run_id}/feedback")}
         covered = {(m, template_of(p, a)) for m, p, _ in cases}
         assert with_ids <= covered, f"endpoints missing from the matrix: {with_ids - covered}"
         for method, path, body in cases:

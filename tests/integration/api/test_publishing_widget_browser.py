@@ -1,9 +1,10 @@
 """The chat widget embedded on another site with a publishable key, in headless Chromium.
 
-The shop's page (another origin: a server of its own on another port) holds the
-snippet the API gave; the widget answers across origins (CORS), and each failure a visitor can
-meet is put in words, never ``401 {"detail": ...}``: too many messages, a revoked key, a site
-the key is not for, the network gone, and on the example page an API token that was revoked.
+The shop's page (another origin: a server of its own on another port) holds the snippet the
+API gave; the widget answers across origins (CORS), the visitor rates an answer, and each
+failure a visitor can meet is put in words, never ``401 {"detail": ...}``: too many messages, a
+revoked key, a site the key is not for, the network gone, and on the example page an API token
+that was revoked.
 Screenshots go to artifacts/publishing/."""
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 
 from .conftest import Api
 from .harness import chat_flow
+from .test_widget_browser import rate_answer
 
 SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "publishing"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -103,7 +105,7 @@ async def embedded_widget_checks(api: Api, chromium_path: str, shop: str, pages:
             await page.click("#akis-launcher")
             assert await page.locator("#akis-chat .akis-title").inner_text() == "Ask the shop"
             assert await ask(page, "Which pallet jack for two tons?") == ANSWER
-            assert await page.locator(".feedback").count() == 0  # feedback needs an API token
+            rated = await rate_answer(page, "up", "Exactly what I needed")  # across origins too
             await page.screenshot(path=str(SHOTS / "widget_embedded_answer.png"))
 
             await ask(page, "And for three?")  # the second of two a minute
@@ -136,3 +138,6 @@ async def embedded_widget_checks(api: Api, chromium_path: str, shop: str, pages:
             await browser.close()
     for text in [*notices, limited, revoked, token_refused]:
         assert not any(raw in text for raw in RAW), text
+    async with api.client(api.token_a) as a:
+        given = (await a.get(f"/api/runs/{rated}/feedback")).json()
+    assert (given["rating"], given["comment"]) == ("up", "Exactly what I needed"), given

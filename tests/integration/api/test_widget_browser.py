@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -45,3 +46,16 @@ async def test_widget_streams_an_answer(api: Api, chromium_path: str) -> None:
             assert trace_id == parent.split("-")[1] and trace_id != "0" * 32
         finally:
             await browser.close()
+
+
+async def rate_answer(page: Any, rating: str, comment: str) -> str | None:
+    """Rate the widget's answer (thumbs ``rating``, then ``comment``) as a visitor does; its run id."""
+    bar = page.locator(".feedback")
+    await bar.wait_for(timeout=30_000)
+    run_id: str | None = await bar.get_attribute("data-run-id")
+    await bar.locator(f"[data-rating={rating}]").click()
+    await page.wait_for_function("document.querySelector('#akis-status').textContent === 'thanks for the feedback'")
+    await bar.locator("input").fill(comment)
+    await bar.locator("button", has_text="Send").click()
+    await page.wait_for_function("document.querySelector('.feedback input').disabled")
+    return run_id

@@ -9,10 +9,11 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from editor.services.active_runs import ActiveRuns
+from editor.services.active_runs import ActiveRun, ActiveRuns
 from editor.services.errors import Conflict, Invalid, NotFound
 from editor.services.experiments import ExperimentService, VariantSpec
 from editor.services.flows import FlowService
+from runtime.channels import channel_for
 from runtime.nodes.registry import default_registry
 from runtime.ports import MetricRow
 from storage.db import Database
@@ -170,6 +171,31 @@ async def test_feedback_is_per_run_and_tenant_scoped(db: Database) -> None:
         await experiments.feedback(TENANT, "no-such-run", 1)
     with pytest.raises(Invalid):
         await experiments.feedback(TENANT, "run-1", 0)
+
+
+async def test_feedback_narrowed_to_a_visitors_session_of_a_flow(db: Database) -> None:
+    """A published widget's visitor: their session's runs of the key's flow only, a variant on another
+    flow included (its stored row names the experiment); a run under way has no row yet."""
+    experiments = service(db)
+    await two_versions(experiments)
+    await experiments.flows.create(TENANT, flow("other", "three"))
+    experiment = await experiments.create(TENANT, "shop", [VariantSpec("A", 1, 50), VariantSpec("B", 1, 50, "other")])
+    mine = {"flow_id": "shop", "session_id": "pub-k-v1"}
+    db.call(record_run, TENANT, "direct", "shop", status="succeeded", session_id="pub-k-v1")
+    db.call(record_run, TENANT, "variant", "other", status="succeeded", session_id="pub-k-v1",
+            experiment_id=experiment.id, variant="B")
+    db.call(record_run, TENANT, "theirs", "shop", status="succeeded", session_id="pub-k-v2")
+    db.call(record_run, TENANT, "elsewhere", "other", status="succeeded", session_id="pub-k-v1")
+    experiments.active.add(ActiveRun("live", TENANT, "shop", channel_for(TENANT, "pub-k-v1"), 0))
+    for run_id in ("direct", "variant", "live"):
+        assert (await experiments.feedback(TENANT, run_id, -1, "meh", **mine)).rating == -1
+    for run_id in ("theirs", "elsewhere", "no-such-run"):
+        with pytest.raises(NotFound):
+            await experiments.feedback(TENANT, run_id, 1, **mine)
+    with pytest.raises(NotFound):
+        await experiments.feedback(TENANT, "live", 1, flow_id="shop", session_id="pub-k-v2")
+    with pytest.raises(NotFound):
+        await experiments.feedback(OTHER, "direct", 1, **mine)
 
 
 async def test_analysis_counts_runs_feedback_and_tagged_node_metrics(db: Database) -> None:
