@@ -8,9 +8,10 @@ from typing import Any
 from nicegui import ui
 
 from editor.context import AkisContext
-from editor.services.errors import DATABASE_ERRORS, ServiceError
+from editor.services.errors import DATABASE_ERRORS
 
 from .data import chat_history
+from .feedback import FeedbackBar, given_feedback
 from .marks import tag
 
 
@@ -25,6 +26,8 @@ class ChatView(ui.column):
     async def refresh(self, tenant_id: str, session_id: str) -> None:
         try:
             rows = await chat_history(self.context, tenant_id, session_id)
+            answers = [row.run_id for row in rows if row.role != "user" and row.run_id]
+            given = await given_feedback(self.context, tenant_id, answers)  # rated here or elsewhere
         except DATABASE_ERRORS as exc:  # storage down: say so in place of the history
             self.clear()
             with self:
@@ -40,30 +43,10 @@ class ChatView(ui.column):
                 user = row.role == "user"
                 tag(ui.chat_message(row.content, name="you" if user else "assistant", sent=user),
                     f"chat-{row.role}").classes("w-full")
-                if not user and row.run_id:
-                    self._thumbs(tenant_id, row.run_id)
+                if not user and row.run_id:  # the feedback an A/B test counts per variant
+                    FeedbackBar(self.context, tenant_id, row.run_id, given.get(row.run_id))
         if self.after_refresh is not None:
             self.after_refresh()
-
-    def _thumbs(self, tenant_id: str, run_id: str) -> None:
-        """Thumbs up or down on the answer's run: the feedback an A/B test counts per variant."""
-        with ui.row().classes("gap-0 -mt-2 mb-1"):
-            for rating, icon, label in ((1, "thumb_up", "Helpful"), (-1, "thumb_down", "Not helpful")):
-                button = ui.button(icon=icon).props("flat round dense size=sm").tooltip(label)
-                tag(button, f"chat-feedback-{'up' if rating > 0 else 'down'}-{run_id}")
-                button.on_click(lambda _, r=rating, b=button: self._feedback(tenant_id, run_id, r, b))
-
-    async def _feedback(self, tenant_id: str, run_id: str, rating: int, button: ui.button) -> None:
-        try:
-            await self.context.experiments.feedback(tenant_id, run_id, rating)
-        except ServiceError as exc:
-            ui.notify(f"Feedback not saved: {exc.detail}", type="warning")
-            return
-        except DATABASE_ERRORS as exc:
-            ui.notify(f"Feedback not saved: {exc}", type="warning")
-            return
-        button.props("color=primary")
-        ui.notify("Thanks: feedback saved on this run")
 
 
 class ChatLayout:
