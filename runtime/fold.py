@@ -136,6 +136,24 @@ def fold(value: Any, secrets: Iterable[str] = (), limits: Limits = DEFAULT) -> t
     return Folder(secrets, limits).fold(value)
 
 
+def masked_path(value: Any, path: str = "") -> str | None:
+    """Where a kept copy holds :data:`~runtime.logs.MASK` (a value under a secret key, or a known
+    secret inside a text): the first such path (``headers.Authorization``, ``items[2]``), else None.
+    Such a copy cannot stand in for the original: the placeholder would replace the real value.
+    A walk with a stack, not recursion: pinned inputs typed by a person may nest deep."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, str):
+            if MASK in item:
+                return at or "(the whole value)"
+        elif isinstance(item, Mapping):
+            stack.extend(reversed([(f"{at}.{k}" if at else str(k), v) for k, v in item.items()]))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(f"{at}[{i}]", v) for i, v in enumerate(item)]))
+    return None
+
+
 def mask_text(text: str | None, secrets: Iterable[str] = (), limits: Limits = DEFAULT) -> tuple[str | None, bool]:
     """A text (a streamed answer, an error) with known secrets masked and cut to ``limits.total``."""
     return Folder(secrets, limits).long_text(text)

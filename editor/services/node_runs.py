@@ -21,7 +21,8 @@ from runtime.engine.inspect import NodeRecord, RecordSink
 from runtime.flow.graph import FlowGraph
 from runtime.flow.model import FlowDocument
 from runtime.flow.names import node_name
-from runtime.fold import Folder
+from runtime.fold import Folder, masked_path
+from runtime.logs import MASK
 from storage.repos import node_runs as repo
 from storage.repos.node_runs import node_values
 from storage.tables.inspection import RunNode
@@ -90,6 +91,26 @@ def pinned_inputs(value: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
     return values, {str(k): dict(v) for k, v in nodes.items()}
 
 
+def refuse_masked_pins(document: FlowDocument, node_id: str, values: Mapping[str, Any],
+                       nodes: Mapping[str, Any]) -> None:
+    """:class:`Invalid` when pinned inputs hold the placeholder a past run keeps for a secret
+    (its inputs prefill "Run this node"): the node would read the placeholder, not the secret."""
+    path = masked_path(dict(values)) or masked_path(dict(nodes), "nodes")
+    if path is not None:
+        raise Invalid(f"the pinned inputs of node {node_name(document, node_id)} hold a masked secret in field "
+                      f"{path} ({MASK!r}, as a past run keeps it): put the real value there")
+
+
+def refuse_masked_output(document: FlowDocument, node_id: str, row: RunNode) -> None:
+    """:class:`Invalid` when ``row``'s output (or streamed text) had a secret masked when kept:
+    reused, it would hand the placeholder to the nodes after it instead of the secret."""
+    path = masked_path(row.output or {}) or masked_path(row.text, "text")
+    if path is not None:
+        raise Invalid(f"the output of node {node_name(document, row.node_id)} in that run had a secret masked in "
+                      f"field {path} (kept as {MASK!r}): run the whole flow instead, or run node "
+                      f"{node_name(document, node_id)} alone with its inputs pinned by hand")
+
+
 def downstream(document: FlowDocument, node_id: str) -> set[str]:
     """``node_id`` and every node that depends on it."""
     graph = FlowGraph.build(document)
@@ -144,6 +165,7 @@ class NodeRunService:
         spec = document.node(node_id)
         if spec is None:
             raise NotFound(f"node {node_id!r}")
+        refuse_masked_pins(document, node_id, values, nodes)
         node_type = self.runs.engine.registry.get(spec.type, tenant)
         if node_type is not None and node_type.background:
             raise Invalid(f"node {node_name(document, node_id)} runs in the background after the answer: "
@@ -168,6 +190,7 @@ class NodeRunService:
             if row.folded:
                 raise Invalid(f"the output of node {node_name(document, row.node_id)} in that run was too large to "
                               "keep whole: run the whole flow instead")
+            refuse_masked_output(document, node_id, row)
             if document.node(row.node_id) is not None:
                 known[row.node_id] = (dict(row.output), row.text)
         inputs = {k: v for k, v in (past.inputs or {}).items() if k not in ("session_id", NODE_MARK)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from runtime.fold import FOLDED, Limits, fold, is_secret_key, mask_text
+from runtime.fold import FOLDED, Limits, fold, is_secret_key, mask_text, masked_path
 
 
 def test_secret_keys_are_masked_but_token_counts_are_not() -> None:
@@ -32,3 +32,12 @@ def test_large_values_are_folded_with_a_marker_and_stay_bounded() -> None:
     assert safe["deep"]["a"]["b"] == f"{FOLDED} nested deeper than 3 levels"
     huge, folded = fold({"rows": [{"name": "y" * 900} for _ in range(100)]}, limits=Limits(total=5_000))
     assert folded and set(huge) == {FOLDED, "characters"} and len(json.dumps(huge)) < 5_000 + 200
+
+
+def test_masked_path_finds_where_a_secret_was_masked_in_a_kept_copy() -> None:
+    safe, _ = fold({"rows": [{"name": "a"}, {"headers": {"X-Api-Key": "k-123"}}], "note": "ok"})
+    assert masked_path(safe) == "rows[1].headers.X-Api-Key"  # masked whole under a secret key
+    safe, _ = fold({"reply": {"text": "the key sk-live-123456 leaked"}}, secrets=["sk-live-123456"])
+    assert masked_path(safe) == "reply.text"  # masked inside a text
+    assert masked_path({"products": [{"sku": "F-1"}], "count": 2, "api_key": ""}) is None  # nothing masked
+    assert masked_path({"a": ["[secret]"]}, "nodes.n1") == "nodes.n1.a[0]"
