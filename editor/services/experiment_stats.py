@@ -11,21 +11,24 @@ Which tests, and why:
   difference of two rates **Newcombe's hybrid score interval** (built from the two Wilson ones),
   which keeps its coverage near 0% and 100% where the textbook Wald interval does not.
 
-The normal distribution is the standard library's :class:`statistics.NormalDist` (no hand-written
-distribution, and no numpy/scipy: these tests need nothing else and the app stays light).
+numpy carries the rank arithmetic (a histogram as sorted value and count arrays: ``searchsorted``
+for the ranks, cumulative sums, the tie correction vectorised) and the standard library's
+:class:`statistics.NormalDist` the normal quantiles; scipy is not a dependency and nothing here needs it.
 With more than one challenger the level is split between them (Bonferroni), so an A/A/A test does
 not call a winner more often than an A/B one.
 """
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate
 from statistics import NormalDist
 
+import numpy as np
+from numpy.typing import NDArray
+
 Histogram = Mapping[int, int]  # value (ms, rounded) -> how many runs had it
+Ints = NDArray[np.int64]
 NORMAL = NormalDist()
 
 
@@ -63,36 +66,60 @@ def quantile(histogram: Histogram, q: float) -> float | None:
     return float(max(histogram))
 
 
+def _arrays(histogram: Histogram) -> tuple[Ints, Ints]:
+    """The histogram's values, sorted, and their counts; bins without runs are left out."""
+    values = np.fromiter(histogram.keys(), dtype=np.int64, count=len(histogram))
+    counts = np.fromiter(histogram.values(), dtype=np.int64, count=len(histogram))
+    order = np.argsort(values, kind="stable")
+    values, counts = values[order], counts[order]
+    kept = counts > 0
+    return values[kept], counts[kept]
+
+
+EXACT_RUNS = 2_000_000  # up to here a tie group's t**3 (at most n**3) fits in int64, so the tie sums are exact
+
+
+def _tie_terms(runs: Ints, exact: bool) -> int | float:
+    """Sum of t**3 - t over tie groups of t runs: integers while they fit in int64, else floats."""
+    if exact:
+        return int(np.sum(runs * runs * runs - runs))
+    t = runs.astype(np.float64)
+    return float(np.sum(t * t * t - t))
+
+
 class _Ranks:
-    """The control's histogram sorted once, so many shifted comparisons are cheap."""
+    """The control's histogram as arrays built once, so many shifted comparisons are cheap."""
 
     def __init__(self, control: Histogram) -> None:
-        self.values = sorted(v for v, c in control.items() if c > 0)
-        self.counts = [control[v] for v in self.values]
-        self.below = [0, *accumulate(self.counts)]  # below[i]: runs with a value < values[i]
-        self.lookup = dict(zip(self.values, self.counts, strict=True))
-        self.n = self.below[-1]
+        self.values, self.counts = _arrays(control)
+        self.below: Ints = np.concatenate(([0], np.cumsum(self.counts)))  # below[i]: runs with a value < values[i]
+        self.n = int(self.below[-1])
+        # the control's tie groups: exact when it is small enough, in floats for larger comparisons
+        self.ties = (_tie_terms(self.counts, self.n <= EXACT_RUNS), _tie_terms(self.counts, False))
 
     def z(self, variant: Histogram, shift: int = 0) -> float:
         """Mann-Whitney z of ``variant - shift`` against the control: > 0 when the variant is larger."""
-        n1, n2 = size(variant), self.n
+        return self.z_arrays(*_arrays(variant), shift)
+
+    def z_arrays(self, values: Ints, counts: Ints, shift: int = 0) -> float:
+        """:meth:`z` for a variant already turned into arrays (the shift search reuses them)."""
+        n1, n2 = int(counts.sum()), self.n
         if n1 == 0 or n2 == 0:
             return 0.0
-        u = 0.0
-        ties = 0.0
-        for raw, count in variant.items():
-            value = raw - shift
-            index = bisect_left(self.values, value)
-            equal = self.lookup.get(value, 0)
-            u += count * (self.below[index] + 0.5 * equal)
-            t = count + equal  # runs of both sides at this value: the tie correction's term
-            ties += t**3 - t
-        ties += sum(c**3 - c for v, c in self.lookup.items() if (v + shift) not in variant)
         n = n1 + n2
-        variance = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
+        shifted = values - shift
+        below = self.below[np.searchsorted(self.values, shifted, side="left")]
+        equal = self.below[np.searchsorted(self.values, shifted, side="right")] - below  # control runs at each value
+        twice_u = int(np.dot(counts, 2 * below + equal))  # U counts a tie as half a win: 2U stays an integer
+        # the control's tie groups, with each one a variant value lands on grown by that value's runs
+        exact = n <= EXACT_RUNS
+        ties = self.ties[0 if exact else 1] - _tie_terms(equal, exact) + _tie_terms(counts + equal, exact)
+        # n1*n2/12 * ((n+1) - ties/(n(n-1))), the bracket as one fraction: its terms nearly cancel
+        # when most runs share a bin, and exact integers keep that from eating the digits
+        variance = n1 * n2 / 12.0 * ((n * (n * n - 1) - ties) / (n * (n - 1)))
         if variance <= 0:
             return 0.0
-        return (u - n1 * n2 / 2.0) / math.sqrt(variance)
+        return (twice_u / 2.0 - n1 * n2 / 2.0) / math.sqrt(variance)
 
 
 def shift_interval(control: Histogram, variant: Histogram, alpha: float = 0.05) -> Interval | None:
@@ -101,16 +128,20 @@ def shift_interval(control: Histogram, variant: Histogram, alpha: float = 0.05) 
     if size(control) == 0 or size(variant) == 0:
         return None
     ranks = _Ranks(control)
+    values, counts = _arrays(variant)
     zc = critical_z(alpha)
-    low_bound = min(variant) - max(control) - 1
-    high_bound = max(variant) - min(control) + 1
+    low_bound = int(values[0]) - int(ranks.values[-1]) - 1
+    high_bound = int(values[-1]) - int(ranks.values[0]) + 1
+
+    def z(shift: int) -> float:
+        return ranks.z_arrays(values, counts, shift)
 
     def first_shift_where_z_below(limit: float) -> int:
         """The smallest integer shift with z(shift) < limit (z falls as the shift grows)."""
         lo, hi = low_bound, high_bound
         while lo < hi:
             mid = (lo + hi) // 2
-            if ranks.z(variant, mid) < limit:
+            if z(mid) < limit:
                 hi = mid
             else:
                 lo = mid + 1
@@ -120,7 +151,7 @@ def shift_interval(control: Histogram, variant: Histogram, alpha: float = 0.05) 
     high = first_shift_where_z_below(-zc) - 1  # shifts above this are rejected (variant now smaller)
     centre = first_shift_where_z_below(0.0)
     before = centre - 1
-    estimate = before if abs(ranks.z(variant, before)) < abs(ranks.z(variant, centre)) else centre
+    estimate = before if abs(z(before)) < abs(z(centre)) else centre
     return Interval(float(estimate), float(low), float(max(high, low)))
 
 
