@@ -3,7 +3,12 @@
 Its settings are its own (:class:`MockOptions`), given per node as the AI node's
 ``provider_options``; they are read also when the mock stands in for a provider without a key.
 ``script`` plays a tool-calling conversation: turn N of the script answers the request that
-already holds N assistant turns (``runtime.providers.mock_tools``).
+already holds N assistant turns (``runtime.providers.mock_tools``). ``replies`` answer by what
+is asked, wherever ``text`` would answer: the first reply whose ``when`` the user's last message
+contains wins, and ``text`` (else the made-up answer) answers the rest. That is how an LLM judge
+on the mock gives each case its own scripted verdict: ``[{"when": "message 7", "text": "Wrong.
+SCORE: 0.1"}]`` with ``"text": "SCORE: 0.9"``. Replies are chosen by content, not played in
+order, because an evaluation judges its cases concurrently and in no fixed order.
 """
 from __future__ import annotations
 
@@ -36,6 +41,14 @@ class MockTurn(TypedDict, total=False):
 
 
 @with_config(ConfigDict(extra="forbid"))
+class MockReply(TypedDict):
+    """The answer to every request whose last user message contains ``when`` (a plain substring)."""
+
+    when: Annotated[str, Field(min_length=1, max_length=10000)]
+    text: str
+
+
+@with_config(ConfigDict(extra="forbid"))
 class MockOptions(TypedDict, total=False):
     """What the mock reads from ``LLMRequest.options``, each optional; any other key is a mistake.
 
@@ -48,10 +61,15 @@ class MockOptions(TypedDict, total=False):
     text: str | None  # a fixed answer (else one made from the prompt)
     script: Annotated[list[MockTurn], Field(max_length=100, description="Scripted turns of a tool-calling "
                                                                          "conversation, played in order.")]
+    replies: Annotated[list[MockReply], Field(max_length=1000, description="Answers chosen by the user's last "
+                                              "message: the first whose 'when' it contains (before 'text').")]
 
 
 def mock_answer(request: LLMRequest) -> str:
     """A plausible, deterministic answer built from the prompt (for demos and tests)."""
+    reply = chosen_reply(request)
+    if reply is not None:
+        return reply
     fixed = request.options.get("text")
     if fixed:
         return str(fixed)
@@ -68,6 +86,23 @@ def mock_answer(request: LLMRequest) -> str:
         "and forklifts handle heavier loads and high racks. Tell me the load and the lifting height "
         "and I will narrow it down. (This answer comes from the offline mock model.)"
     )
+
+
+def chosen_reply(request: LLMRequest) -> str | None:
+    """The text of the first of ``replies`` whose ``when`` the user's last message contains."""
+    replies = request.options.get("replies")
+    if not replies:
+        return None
+    said = user_text(request)
+    return next((str(r["text"]) for r in replies if r["when"] in said), None)
+
+
+def user_text(request: LLMRequest) -> str:
+    """The last user message's text ("" when there is none)."""
+    for message in reversed(request.messages):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
 
 
 @lru_cache(maxsize=256)
@@ -95,7 +130,8 @@ def split_words(text: str) -> list[str]:
 
 class MockProvider:
     """Options (``LLMRequest.options``, see :class:`MockOptions`): ``delay_ms`` before the first
-    chunk, ``tokens_per_second``, ``text`` (a fixed answer), ``chunks`` (cut the answer into
+    chunk, ``tokens_per_second``, ``text`` (a fixed answer), ``replies`` (answers chosen by the
+    user's last message, before ``text``), ``script`` (turns), ``chunks`` (cut the answer into
     exactly this many pieces). Read as given: the AI node's config has checked them."""
 
     name = "mock"

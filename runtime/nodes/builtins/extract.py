@@ -165,8 +165,8 @@ def _correction(text: str, calls: list[ToolCall], error: str) -> list[dict[str, 
 
 
 def _demo(schema: dict[str, Any], text: str) -> dict[str, Any]:
-    """What the offline mock answers: the schema filled in from the text (strings get it whole)."""
-    from ...providers.mock_tools import _demo_call
+    """What the offline mock answers: the schema filled in validly from the text (strings get it
+    whole, an enum the member the text names), so a flow with extract runs without a key."""
+    from ...providers.mock_tools import demo_arguments
 
-    arguments = _demo_call(ToolSpec(TOOL_NAME, "", schema), text).arguments
-    return arguments or {}
+    return demo_arguments(schema, text)

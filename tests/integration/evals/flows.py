@@ -1,5 +1,6 @@
 """Flows and datasets the evaluation tests share: two versions of an echo flow where version 2
-breaks exactly the cases whose message ends with '!', and a chat flow on the mock provider."""
+breaks exactly the cases whose message ends with '!' (as a template, or as a model on the mock
+provider), a chat flow on the mock provider, and a judge scripted per case on the mock."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,21 @@ def echo_flow(flow_id: str, broken: bool = False) -> dict[str, Any]:
                   {"id": "t", "type": "template", "config": {"template": template, "output_key": "answer"}},
                   {"id": "out", "type": "output"}],
         "edges": [{"source": "in", "target": "t"}, {"source": "t", "target": "out"}],
+    }
+
+
+def mock_model_flow(flow_id: str) -> dict[str, Any]:
+    """Version 2 of the echo flow as a model: user_input -> ai_response on the mock -> output. The
+    mock's text is rendered from the message ('answer: ...'); its reply to a message holding '!' is
+    'oops', so exactly the BROKEN cases break."""
+    options = {"delay_ms": 0, "tokens_per_second": 0, "text": "answer: {{ user_message }}",
+               "replies": [{"when": "!", "text": "oops"}]}
+    return {
+        "akis": 1, "flow_id": flow_id, "name": "Echo",
+        "nodes": [{"id": "in", "type": "user_input"},
+                  {"id": "ai", "type": "ai_response", "config": {"provider": "mock", "provider_options": options}},
+                  {"id": "out", "type": "output"}],
+        "edges": [{"source": "in", "target": "ai"}, {"source": "ai", "target": "out"}],
     }
 
 
@@ -52,6 +68,14 @@ SCORERS = [
     {"kind": "judge", "rubric": "Does the answer repeat the message?", "options": {
         "text": "Looks right. SCORE: 0.9", "delay_ms": 0, "tokens_per_second": 0}},
 ]
+
+
+JUDGED_LOW = (0, 10, 20, 30, 40)  # the cases the scripted judge fails (0.2); 0.9 for the others
+JUDGE_BY_CASE = {"kind": "judge", "rubric": "Does the answer repeat the message?", "options": {
+    "delay_ms": 0, "tokens_per_second": 0, "text": "Looks right. SCORE: 0.9",
+    # the judge's prompt holds the case's message: "message 20" matches "message 20!" too
+    "replies": [{"when": f"User message:\nmessage {n}", "text": "Not what was asked. SCORE: 0.2"}
+                for n in JUDGED_LOW]}}
 
 
 def jsonl(name: str, cases: list[dict[str, Any]], scorers: list[dict[str, Any]] | None = None) -> str:

@@ -1,5 +1,6 @@
-"""The evaluations service in process, with the real app context: two versions of a flow over a
-50-case dataset (the comparison lists exactly the 5 broken cases), scripted judge answers, the
+"""The evaluations service in process, with the real app context: two versions of a flow (a
+template, then a model on the mock provider) over a 50-case dataset (the comparison lists exactly
+the 5 broken cases), the real LLM judge on the mock provider with per-case scripted verdicts, the
 concurrency limit, caches off, and a case captured from a recorded run."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from runtime.ports import LLMProvider, LLMRequest, Usage
 from storage.repos import runs as runs_repo
 
-from .flows import BROKEN, SCORERS, chat_flow, echo_flow, fifty_cases, jsonl
+from .flows import BROKEN, JUDGE_BY_CASE, SCORERS, chat_flow, echo_flow, fifty_cases, jsonl, mock_model_flow
 
 TENANT = "2"
 
@@ -48,25 +49,9 @@ def any_database_context(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
             schema.drop()
 
 
-class ScriptedJudge:
-    """Answers the judge by the case number in the prompt: 0.2 (a fail) for 'message 0', 'message 10',
-    ... 'message 40', 0.9 for every other case."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
-        self.calls += 1
-        prompt = request.messages[-1]["content"]
-        number = int(prompt.split("User message:\nmessage ")[1].split("\n")[0].rstrip("!"))
-        yield f"Graded. SCORE: {0.2 if number % 10 == 0 else 0.9}"
-        yield Usage(5, 3)
-
-
 class CountingProvider:
-    """Counts how many streams are open at once (each waits until released)."""
+    """Counts how many streams are open at once (each waits until released): a test double, as
+    the mock cannot hold its answers back until the test releases them."""
 
     name = "counting"
 
@@ -104,11 +89,13 @@ async def two_versions(context, flow_id: str = "echo") -> None:
 
 
 async def test_two_versions_fifty_cases_the_comparison_lists_exactly_the_broken_ones(any_database_context):
+    """Version 1 a template, version 2 a model (ai_response on the mock); the judge is the real
+    LLMJudge through the app's resolver and the mock, which fails cases 0, 10, ... 40 by script."""
     context = any_database_context
-    await two_versions(context)
-    judge = ScriptedJudge()
-    context.evaluations.providers = Resolver(judge)
-    dataset, count = await context.datasets.import_text(TENANT, jsonl("regression", fifty_cases()), "jsonl")
+    await context.flows.create(TENANT, json.dumps(echo_flow("echo")))
+    await context.flows.save_version(TENANT, "echo", json.dumps(mock_model_flow("echo")))
+    scorers = [*SCORERS[:3], JUDGE_BY_CASE]
+    dataset, count = await context.datasets.import_text(TENANT, jsonl("regression", fifty_cases(), scorers), "jsonl")
     assert count == 50
     started = await context.evaluations.start(TENANT, dataset.id, "echo", [1, 2], concurrency=8)
     finished = await context.evaluations.wait(TENANT, started.id)
@@ -117,7 +104,12 @@ async def test_two_versions_fifty_cases_the_comparison_lists_exactly_the_broken_
     one, two = report.summary(1), report.summary(2)
     assert (one.cases, one.pass_rate, two.pass_rate) == (50, 0.9, 0.82)  # the judge fails 5 cases in both
     assert one.scorers["exact"].pass_rate == 1.0 and two.scorers["exact"].pass_rate == 0.9
-    assert one.scorers["judge"].mean == pytest.approx(0.83) and judge.calls == 100
+    assert one.scorers["judge"].mean == pytest.approx(0.83) and two.scorers["judge"].mean == pytest.approx(0.83)
+    judged = [r.scores["judge"]["detail"] for row in report.cases for r in row.results.values()]
+    assert len(judged) == 100 and all(d.startswith("judged 0.") for d in judged)  # the judge answered all
+    low = next(r for r in report.cases if r.case_id == "case-10").results[1].scores["judge"]
+    assert (low["value"], low["passed"], low["detail"]) == (
+        0.2, False, "judged 0.20 < 0.50: Not what was asked. SCORE: 0.2")
     (comparison,) = report.comparisons
     assert sorted(comparison.changed) == BROKEN
     assert sorted(comparison.regressed) == [c for c in BROKEN if c != "case-20"]  # the judge failed it on v1 too

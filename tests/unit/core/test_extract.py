@@ -67,6 +67,30 @@ async def test_the_offline_mock_fills_the_schema_in(mode: str) -> None:
     assert result.output == {"p": INPUTS["user_message"], "q": 1}
 
 
+ENUMS = {"type": "object", "properties": {
+    "priority": {"type": "string", "enum": ["low", "high", "very high"]},
+    "category": {"type": "string", "enum": ["forklift", "pallet jack"]},  # optional, and filled
+    "size": {"type": ["integer", "null"], "enum": [1, 2, 3, None]},
+    "ratio": {"type": "number"}, "urgent": {"type": "boolean"}, "colour": {"enum": ["red", "blue"]},
+    "tags": {"type": "array", "items": {"type": "string", "enum": ["new", "used"]}},
+    "order": {"type": "object", "properties": {"sku": {"type": "string"}, "count": {"type": "integer"}},
+              "required": ["sku", "count"]},
+    "note": {"type": ["string", "null"]}},
+    "required": ["priority", "size", "ratio", "urgent", "colour", "tags", "order"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("mode", ["json", "tool"])
+async def test_an_enum_schema_runs_offline_and_validates(mode: str) -> None:
+    """The mock picks the member the message names (the longest), else the first; the rest valid."""
+    message = "Very high priority: a used pallet jack, size 2"
+    result = await Engine().run(chain("f", extract(mode=mode, data_schema=ENUMS, output_key="data"),
+                                      output={"data": "{{ data }}"}), {"user_message": message, "tenant_id": "2"})
+    assert result.status == "succeeded", result.error
+    assert result.output["data"] == {
+        "priority": "very high", "category": "pallet jack", "size": 2, "ratio": 1.0, "urgent": False,
+        "colour": "red", "tags": ["used"], "order": {"sku": message, "count": 1}, "note": None}
+
+
 def test_schema_mistakes_are_found_at_validation() -> None:
     bad = extract(data_schema={"type": "object", "properties": {"when": {"type": "datetime"}}})
     with pytest.raises(FlowValidationError) as caught:

@@ -1,4 +1,5 @@
-"""Dataset files (JSONL/CSV round trips, bad files naming the line), the report and the judge."""
+"""Dataset files (JSONL/CSV round trips, bad files naming the line), the report and the judge
+(through the mock provider, its verdicts scripted per case)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from runtime.evals.judge import LLMJudge, read_score
 from runtime.evals.report import CaseResult, compare, gate, percentile, summarise
 from runtime.evals.scorers import parse_scorers
 from runtime.ports import LLMProvider, LLMRequest, Usage
+from runtime.providers.mock import MOCK
 
 CASES = [
     Case(message="Transpalet arıyorum", expected="Elektrikli, \"2.5 t\"", id="c1",
@@ -106,22 +108,18 @@ def test_summary_comparison_and_gate():
     assert gate(two, 0.5, baseline=one, tolerance=0.3) == []
 
 
-class Scripted:
-    """A provider that answers from a script keyed by a word of the prompt."""
+class Recording:
+    """The mock provider, recording what it is asked: the mock answers (from its ``replies``), this
+    test double only keeps the prompts, which the mock cannot show the test."""
 
-    name = "scripted"
+    name = "mock"
 
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
+    def __init__(self) -> None:
         self.prompts: list[str] = []
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
-        prompt = request.messages[-1]["content"]
-        self.prompts.append(prompt)
-        answer = next(a for key, a in self.answers.items() if key in prompt)
-        for word in answer.split(" "):
-            yield word + " "
-        yield Usage(3, 4)
+    def stream(self, request: LLMRequest) -> AsyncIterator[str | Usage]:
+        self.prompts.append(request.messages[-1]["content"])
+        return MOCK.stream(request)
 
 
 class Resolver:
@@ -142,30 +140,49 @@ def test_read_score(reply, value):
     assert read_score(reply) == value
 
 
+def replies(**answers: str) -> dict[str, object]:
+    """The mock's options for a judge whose verdict is chosen by what its prompt contains."""
+    return {"delay_ms": 0, "tokens_per_second": 0, "replies": [{"when": k, "text": v} for k, v in answers.items()]}
+
+
 async def test_judge_scores_through_the_resolved_provider():
-    provider = Scripted({"answer-good": "Polite enough. SCORE: 0.9", "answer-bad": "Rude. SCORE: 0.2",
-                         "answer-odd": "Hmm."})
+    provider = Recording()
     resolver = Resolver(provider)
     judge = LLMJudge(resolver, "7")
+    options = replies(answer_good="Polite enough. SCORE: 0.9", answer_bad="Rude. SCORE: 0.2", answer_odd="Hmm.")
     (spec,) = parse_scorers([{"kind": "judge", "rubric": "Is it polite?", "provider": "anthropic",
-                              "credential": "team", "threshold": 0.5}])
+                              "credential": "team", "threshold": 0.5, "options": options}])
     case = Case(message="hello", expected="Hi!")
-    good = await judge(spec, case, Outcome("succeeded", "polite"), "answer-good")
-    bad = await judge(spec, case, Outcome("succeeded", "rude"), "answer-bad")
-    odd = await judge(spec, case, Outcome("succeeded", "x"), "answer-odd")
+    good = await judge(spec, case, Outcome("succeeded", "polite"), "answer_good")
+    bad = await judge(spec, case, Outcome("succeeded", "rude"), "answer_bad")
+    odd = await judge(spec, case, Outcome("succeeded", "x"), "answer_odd")
     assert (good.value, good.passed, good.detail) == (0.9, True, "judged 0.90: Polite enough. SCORE: 0.9")
     assert (bad.value, bad.passed) == (0.2, False) and "judged 0.20 < 0.50" in bad.detail
     assert odd.passed is False and odd.detail == "the judge's reply had no score: 'Hmm.'"
-    assert resolver.asked[0] == ("anthropic", "team", "7") and judge.tokens == 21
+    # the judge adds up the mock's usage: the words of each prompt in, one token per word out
+    words_in = sum(len(prompt.split()) for prompt in provider.prompts)
+    assert resolver.asked[0] == ("anthropic", "team", "7") and judge.tokens == words_in + 4 + 3 + 1
     assert "Is it polite?" in provider.prompts[0] and "Reference answer:\nHi!" in provider.prompts[0]
 
 
 async def test_judge_through_the_offline_mock_provider():
+    """Per-case verdicts scripted in the mock's ``replies`` (by the case's message), ``text`` for the rest."""
     from runtime.providers.resolver import EnvProviderResolver
     from runtime.settings import AkisSettings
 
     judge = LLMJudge(EnvProviderResolver(AkisSettings()), "2")
-    (spec,) = parse_scorers([{"kind": "judge", "rubric": "r", "options": {
-        "text": "Fine. SCORE: 1", "delay_ms": 0, "tokens_per_second": 0}}])
+    options = {**replies(**{"User message:\nrefund?": "Off topic. SCORE: 2/10"}), "text": "Fine. SCORE: 1"}
+    (spec,) = parse_scorers([{"kind": "judge", "rubric": "r", "options": options}])
     score = await judge(spec, Case(message="m"), Outcome("succeeded", "a"), "a")
     assert (score.value, score.passed) == (1.0, True)
+    low = await judge(spec, Case(message="refund?"), Outcome("succeeded", "a"), "a")
+    assert (low.value, low.passed, low.detail) == (0.2, False, "judged 0.20 < 0.50: Off topic. SCORE: 2/10")
+
+
+@pytest.mark.parametrize(("reply", "problem"), [
+    ({"when": "x", "txt": "SCORE: 1"}, "options.replies.0.text: Field required"),
+    ({"when": "", "text": "SCORE: 1"}, "options.replies.0.when: String should have at least 1 character"),
+])
+def test_a_misspelt_reply_of_the_mock_judge_is_refused(reply, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_scorers([{"kind": "judge", "rubric": "r", "options": {"replies": [reply]}}])
