@@ -7,18 +7,19 @@ from typing import Any
 
 from storage.repos.dashboard import PercentileRow
 
-from .style import CONFIG, NEUTRAL, SERIES, TABLE_LINE, axis, base_layout, empty_figure, fmt_ms
+from .style import CONFIG, NEUTRAL, SERIES, TABLE_LINE, axis, base_layout, empty_figure, fmt_ms, table_height
 
 NO_DATA = "No data yet: no runs in this range."
 TimeRange = tuple[datetime, datetime] | None
 
 
-def time_axis(window: TimeRange) -> dict[str, Any]:
+def time_axis(window: TimeRange, last_end: datetime | None = None) -> dict[str, Any]:
     """A date axis over the whole selected range (UTC), so one busy bucket is not stretched
-    over the chart and quiet periods show as quiet."""
+    over the chart and quiet periods show as quiet. ``last_end``: where the newest bucket's bar
+    ends; the current bucket runs past "now", and its bar was cut at the axis end (or hidden)."""
     extra: dict[str, Any] = {"type": "date"}
     if window is not None:
-        extra["range"] = [_iso(window[0]), _iso(window[1])]
+        extra["range"] = [_iso(window[0]), _iso(max(window[1], last_end) if last_end else window[1])]
     return axis("UTC", **extra)
 
 
@@ -57,7 +58,7 @@ def durations_figure(series: Sequence[tuple[datetime, str, float, int]], title: 
     ranked = sorted(by_type, key=lambda t: -max(avg for _, avg, _ in by_type[t]))
     data = [
         {"type": "scatter", "mode": "lines+markers", "name": node_type, "line": {"color": SERIES[i % len(SERIES)]},
-         "marker": {"size": 5}, "x": [_iso(at) for at, _, _ in by_type[node_type]],
+         "marker": {"size": 5}, "cliponaxis": False, "x": [_iso(at) for at, _, _ in by_type[node_type]],
          "y": [avg for _, avg, _ in by_type[node_type]], "customdata": [n for _, _, n in by_type[node_type]],
          "hovertemplate": "%{fullData.name}<br>%{x}<br>mean %{y:.1f} ms over %{customdata} runs<extra></extra>"}
         for i, node_type in enumerate(ranked)
@@ -94,9 +95,10 @@ def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10, t
     about = about or {}
     nodes = [about[k].node if k in about else (k if len(k) <= 52 else k[:30] + "…" + k[-20:]) for k, _ in ranked]
     values = [about[k].values if k in about else "" for k, _ in ranked]
+    header, columns = ["node", "key values", "total", "hits", "rate %"], [3, 4, 1, 1, 1]
     data = [{
-        "type": "table", "columnwidth": [3, 4, 1, 1, 1],
-        "header": {"values": ["node", "key values", "total", "hits", "rate %"], "align": ["left", "left", "right"],
+        "type": "table", "columnwidth": columns,
+        "header": {"values": header, "align": ["left", "left", "right"],
                    "fill": {"color": "rgba(148,163,184,0.15)"}, "font": {"size": 12, "color": NEUTRAL},
                    "line": {"color": TABLE_LINE}},
         "cells": {"values": [nodes, values, [c["total"] for _, c in ranked], [c["hits"] for _, c in ranked],
@@ -104,7 +106,9 @@ def cache_keys_figure(keys: Mapping[str, Mapping[str, Any]], *, top: int = 10, t
                   "align": ["left", "left", "right"], "height": 24, "font": {"size": 12, "color": NEUTRAL},
                   "fill": {"color": "rgba(0,0,0,0)"}, "line": {"color": TABLE_LINE}},
     }]
-    layout = base_layout(title, height=80 + 30 * len(ranked) + 26)
+    rows = [header, *([n, v, "", "", ""] for n, v in zip(nodes, values, strict=True))]
+    layout = base_layout(title, height=round(40 + 8 + 8 + table_height(rows, columns)),  # margins, a little room
+                         margin={"l": 10, "r": 10, "t": 40, "b": 8})
     return {"data": data, "layout": layout, "config": CONFIG}
 
 
@@ -126,7 +130,8 @@ def runs_figure(series: Sequence[tuple[datetime, int, int]], *, bucket_s: int = 
         {"type": "scatter", "mode": "lines+markers", "name": "error %", "x": x, "y": rate, "yaxis": "y2",
          "line": {"color": "#f59e0b"}, "marker": {"size": 5}, "hovertemplate": "%{x}<br>%{y}% failed<extra></extra>"},
     ]
-    layout = base_layout(title, height=320, legend_top=True, barmode="stack", xaxis=time_axis(window),
+    last_end = series[-1][0] + timedelta(seconds=bucket_s)
+    layout = base_layout(title, height=320, legend_top=True, barmode="stack", xaxis=time_axis(window, last_end),
                          yaxis=axis("runs / min", rangemode="tozero"),
                          yaxis2=axis("error %", overlaying="y", side="right", range=[0, 100], showgrid=False))
     return {"data": data, "layout": layout, "config": CONFIG}
@@ -134,22 +139,23 @@ def runs_figure(series: Sequence[tuple[datetime, int, int]], *, bucket_s: int = 
 
 def first_chunk_figure(width_ms: float, histogram: Sequence[tuple[float, int]], *, p50: float | None = None,
                        p95: float | None = None, title: str = "Time to first chunk") -> dict[str, Any]:
+    """The histogram, with p50 and p95 as lines named in the legend: labels on the lines
+    overlapped when the two were close, and the right one was cut at the plot's edge."""
     if not histogram:
         return empty_figure("No data yet: no streamed answer in this range.", title)
-    data = [{
+    data: list[dict[str, Any]] = [{
         "type": "bar", "x": [start + width_ms / 2 for start, _ in histogram], "y": [n for _, n in histogram],
         "width": [width_ms * 0.92] * len(histogram), "marker": {"color": "#7c3aed"}, "name": "runs",
-        "customdata": [[start, start + width_ms] for start, _ in histogram],
+        "showlegend": False, "customdata": [[start, start + width_ms] for start, _ in histogram],
         "hovertemplate": "%{customdata[0]:.0f}-%{customdata[1]:.0f} ms<br>%{y} runs<extra></extra>",
     }]
-    shapes, notes = [], []
-    for value, name in ((p50, "p50"), (p95, "p95")):
+    top = max(n for _, n in histogram)
+    for value, name, dash in ((p50, "p50", "dash"), (p95, "p95", "dot")):
         if value is not None:
-            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1,
-                           "line": {"color": NEUTRAL, "width": 1.5, "dash": "dash"}})
-            notes.append({"xref": "x", "yref": "paper", "x": value, "y": 1, "yanchor": "bottom", "showarrow": False,
-                          "text": f"{name} {fmt_ms(value)}", "font": {"size": 11}})
-    layout = base_layout(title, height=280, shapes=shapes, annotations=notes, showlegend=False,
+            data.append({"type": "scatter", "mode": "lines", "name": f"{name} {fmt_ms(value)}", "x": [value, value],
+                         "y": [0, top], "line": {"color": NEUTRAL, "width": 1.5, "dash": dash},
+                         "hovertemplate": f"{name} {fmt_ms(value)}<extra></extra>"})
+    layout = base_layout(title, height=280, legend_top=True,
                          xaxis=axis("ms to the first chunk", rangemode="tozero"), yaxis=axis("runs"))
     return {"data": data, "layout": layout, "config": CONFIG}
 
@@ -166,7 +172,8 @@ def tokens_figure(series: Sequence[tuple[datetime, int, int]], title: str = "Tok
         {"type": "bar", "name": "output", "x": x, "y": [o for _, _, o in series], "width": width,
          "marker": {"color": "#db2777"}},
     ]
-    layout = base_layout(title, height=300, legend_top=True, barmode="stack", xaxis=time_axis(window),
+    last_end = series[-1][0] + timedelta(seconds=bucket_s)
+    layout = base_layout(title, height=300, legend_top=True, barmode="stack", xaxis=time_axis(window, last_end),
                          yaxis=axis("tokens", rangemode="tozero"))
     return {"data": data, "layout": layout, "config": CONFIG}
 

@@ -1,6 +1,7 @@
 """Colours and layout shared by every chart; outcome colours match the canvas's status colours."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 OUTCOME_COLORS: dict[str, str] = {
@@ -27,6 +28,8 @@ NEUTRAL = "#71809a"  # text and marker lines, readable on light and dark pages
 TABLE_LINE = "rgba(148,163,184,0.35)"  # table rules, on light and dark pages
 LEGEND_ROW_PX = 22
 LEGEND_WIDTH_PX = 380  # the narrowest a dashboard chart gets (its grid's 440 px minus margins)
+TABLE_WIDTH_PX = 400  # a dashboard table at its narrowest (the 440 px card less padding and margins)
+TABLE_PAD_PX = 8  # plotly.js's cellPad
 CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -68,6 +71,29 @@ def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
             rows, used = rows + 1, 0
         used += item
     return rows
+
+
+def table_height(rows: Sequence[Sequence[str]], weights: Sequence[float], *, width: int = TABLE_WIDTH_PX,
+                 min_row: int = 24) -> float:
+    """The height a plotly.js table's rows (header first) take at ``width`` px: it wraps a cell's
+    text at spaces to its column (``weights`` share the width) and scrolls whatever does not fit
+    the figure, which then looked cut off. 12 px text: about 6 px a character, 1.3 of the font
+    size a line, 8 px padding above and below."""
+    rooms = [width * w / sum(weights) - 2 * TABLE_PAD_PX for w in weights]
+    height = 0.0
+    for row in rows:
+        lines = max(_wrapped_lines(text, room) for text, room in zip(row, rooms, strict=True))
+        height += max(min_row, lines * 1.3 * 12 + 2 * TABLE_PAD_PX)
+    return height
+
+
+def _wrapped_lines(text: str, room_px: float, char_px: float = 6.0) -> int:
+    lines, used = 1, 0
+    for word in str(text).split(" "):
+        if used and (used + 1 + len(word)) * char_px > room_px:
+            lines, used = lines + 1, 0
+        used += len(word) + (1 if used else 0)
+    return lines
 
 
 def legend_below(height: int, margin_top: int, margin_bottom: int) -> dict[str, Any]:
