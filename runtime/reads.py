@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError, meta
+from jinja2 import meta
 
 from .engine.plan import with_defaults
+from .engine.templating import syntax_tree
 from .estimate import node_types
 from .flow.model import CacheStrategy, FlowDocument
 from .nodes.base import NodeType
 from .nodes.registry import NodeRegistry
-
-_PARSER = Environment()
 
 
 def template_names(value: Any) -> set[str]:
@@ -23,10 +22,10 @@ def template_names(value: Any) -> set[str]:
         return set().union(*(template_names(v) for v in value)) if value else set()
     if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
         return set()
-    try:
-        return set(meta.find_undeclared_variables(_PARSER.parse(value)))
-    except TemplateSyntaxError:
-        return {"nodes"}  # unknown: treat as reading everything
+    tree = syntax_tree(value)  # the sandbox's parser: meta's code generator folds constants otherwise
+    if tree is None:
+        return {"nodes"}  # unknown (does not parse, or too large): treat as reading everything
+    return set(meta.find_undeclared_variables(tree))
 
 
 def full_config(node_type: NodeType, config: dict[str, Any]) -> dict[str, Any]:

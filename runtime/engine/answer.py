@@ -9,23 +9,22 @@ passes a streamed text on) until a streaming node; ``nodes.<id>`` names the node
 Computed once per plan (``Plan.answer_ids``); the published widget streams only these nodes'
 chunks (``editor/api/publishing.py``).
 
-None when the rule cannot tell: no Output, a template that does not parse or reads ``nodes``
-by a computed key, or an Output whose answer comes from no streaming node. Then every streamed
-chunk counts as the answer, as it did before this rule.
+None when the rule cannot tell: no Output, a template that does not parse (or is over the
+template size limits) or reads ``nodes`` by a computed key, or an Output whose answer comes from
+no streaming node. Then every streamed chunk counts as the answer, as it did before this rule.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, TemplateSyntaxError, meta, nodes
+from jinja2 import meta, nodes
 
-from .templating import is_template
+from .templating import is_template, syntax_tree
 
 if TYPE_CHECKING:
     from .plan import PlannedNode
 
-_PARSER = Environment()  # parsing only: the names a template reads
 Reads = tuple[frozenset[str], frozenset[str]]  # (value names, node ids read as nodes.<id>)
 
 
@@ -91,9 +90,8 @@ def _reads(value: Any) -> Reads | None:
     names: set[str] = set()
     node_ids: set[str] = set()
     for text in _templates(value):
-        try:
-            tree = _PARSER.parse(text)
-        except TemplateSyntaxError:
+        tree = syntax_tree(text)  # bounded like every template the engine compiles
+        if tree is None:
             return None
         free = meta.find_undeclared_variables(tree)
         if "nodes" in free:

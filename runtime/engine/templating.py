@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from jinja2 import Template, TemplateError, Undefined, UndefinedError
+from jinja2 import nodes as jinja_nodes
 from jinja2.environment import TemplateExpression
 from jinja2.runtime import Context
 from jinja2.sandbox import SecurityError
@@ -190,6 +191,18 @@ def _check_size(text: str, limits: TemplateLimits = DEFAULT_LIMITS) -> int:
         raise _TooBig(f"the template has about {tokens:,} tokens inside {{{{ }}}} and {{% %}}; the limit is "
                       f"{limits.template_tokens:,}")
     return tokens
+
+
+def syntax_tree(text: str) -> jinja_nodes.Template | None:
+    """The template's syntax tree for reading what it reads (``jinja2.meta``), or None when it
+    is over the size limits or does not parse. Parsed by the sandbox's environment: the code
+    generator that ``meta`` runs folds constant expressions, and only the sandbox refuses to
+    fold ``'x' * 10**9`` at that point (a plain Environment would build it)."""
+    try:
+        _check_size(text)
+        return _ENV.parse(text)
+    except (_TooBig, TemplateError):
+        return None
 
 
 @lru_cache(maxsize=1024)

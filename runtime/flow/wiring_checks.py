@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, meta, nodes
+from jinja2 import meta, nodes
 
-from ..engine.templating import is_template
+from ..engine.templating import is_template, syntax_tree
 from ..errors import Problem
 from ..nodes.base import NodeType
 from ..nodes.registry import NodeRegistry, default_registry
@@ -31,7 +31,6 @@ from .names import NodeNames
 
 # what every run's context holds besides its nodes' outputs (engine.py, run.py; ai.py reads history)
 BUILTIN_NAMES = frozenset({"tenant_id", "session_id", "run_id", "nodes", "history"})
-_PARSER = Environment()  # parsing only: the names a template reads
 
 
 def wiring_warnings(flow: FlowDocument, registry: NodeRegistry | None = None,
@@ -232,9 +231,8 @@ def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
 def _names(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(names a template needs, names it reads only as optional) — a template that does not
     parse reads nothing here (validation reports it)."""
-    try:
-        tree = _PARSER.parse(text)
-    except Exception:  # noqa: BLE001 - a template error is validation's problem, reported there
+    tree = syntax_tree(text)  # the sandbox's parser: meta's code generator folds constants otherwise
+    if tree is None:  # too large or not a template: validation reports it
         return frozenset(), frozenset()
     free = meta.find_undeclared_variables(tree)
     guarded: set[int] = set()

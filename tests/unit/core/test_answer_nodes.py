@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 from typing import Any
 
 from runtime import load_flow
@@ -62,3 +63,16 @@ def test_when_the_output_does_not_tell_every_chunk_counts() -> None:
     data = chain(ai("ai"), fields={"answer": "{% for n in nodes %}{{ n }}{% endfor %}"})
     assert answer_of(data) is None  # nodes read by a computed key
     assert answer_of(chain(node("t", "template", template="x", output_key="answer"))) is None
+
+
+def test_reading_a_template_does_not_build_what_it_would_render() -> None:
+    """What a template reads is found with the sandbox's parser: Jinja's reader folds constant
+    expressions, and with a plain environment compiling the plan built this 400 MB string."""
+    guarded = "{% if user_message == 'go' %}{{ 'x' * 400000000 }}{% endif %}{{ answer }}"  # a run of 'go' only
+    tracemalloc.start()
+    try:
+        assert answer_of(chain(ai("ai"), fields={"answer": guarded})) == {"ai"}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000, peak

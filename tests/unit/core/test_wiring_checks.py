@@ -126,3 +126,22 @@ def test_a_broken_flow_gives_errors_not_warnings():
     data = chain(labelled(node("ai", "ai_response"), "Answer"))
     data["edges"].append({"source": "out", "target": "in"})  # a cycle: validation's error, no guesses here
     assert warnings_of(data) == []
+
+
+def test_reading_templates_does_not_build_what_they_would_render():
+    """The names a template reads come from the sandbox's parser: Jinja's reader folds constant
+    expressions, and with a plain environment checking this draft built a 400 MB string."""
+    import tracemalloc
+
+    from runtime.reads import template_names
+
+    guarded = "{% if user_message == 'go' %}{{ 'x' * 400000000 }}{% endif %}{{ answer }}"  # a run of 'go' only
+    data = chain(labelled(node("ai", "ai_response"), "Answer"), fields={"answer": guarded})
+    tracemalloc.start()
+    try:
+        assert messages(data, "unknown_variable") == []
+        assert template_names(guarded) == {"user_message", "answer"}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000, peak
