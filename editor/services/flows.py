@@ -11,6 +11,7 @@ on the database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -207,7 +208,7 @@ class FlowService:
         if mode == "copy" or flow_id != str(document.flow_id):
             original = flow_id
             flow_id = await self.database.run(self._unique_id, tenant, flow_id)
-            renamed = {"name": copy_name(document, original)} if mode == "copy" else {}
+            renamed = {"name": copy_name(document, original, await self._names(tenant))} if mode == "copy" else {}
             document = FlowDocument.model_validate({**document.dump(), "flow_id": flow_id, **renamed})
         version = await self._save(tenant, document, "imported", "any")
         return ImportResult(flow_id=flow_id, version=version, document=document)
@@ -234,9 +235,12 @@ class FlowService:
         found = await self.read(tenant, flow_id)
         new_id = await self.database.run(self._unique_id, tenant, f"{flow_id}-copy")
         copy = FlowDocument.model_validate({**found.document.dump(), "flow_id": new_id,
-                                           "name": copy_name(found.document, flow_id)})
+                                           "name": copy_name(found.document, flow_id, await self._names(tenant))})
         await self._save(tenant, copy, f"duplicated from {flow_id} v{found.version}", "create")
         return new_id
+
+    async def _names(self, tenant: str) -> set[str]:
+        return {summary.name for summary in await self.summaries(tenant)}
 
     async def add_example(self, tenant: str, path: Path) -> str:
         """Save an example as a new flow of the tenant (a fresh id when its own is taken)."""
@@ -371,6 +375,11 @@ class FlowService:
         return document
 
 
-def copy_name(document: FlowDocument, flow_id: str) -> str:
-    """A copy's name, so the flows list tells it from the original at a glance."""
-    return f"{document.name or flow_id} (copy)"
+def copy_name(document: FlowDocument, flow_id: str, taken: Collection[str] = ()) -> str:
+    """A copy's name, so the flows list tells it from the original and from earlier copies
+    (``taken``: the names the tenant's flows have) at a glance."""
+    base = document.name or flow_id
+    name, n = f"{base} (copy)", 2
+    while name in taken:
+        name, n = f"{base} (copy {n})", n + 1
+    return name

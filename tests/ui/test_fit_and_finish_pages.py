@@ -78,6 +78,10 @@ async def test_import_as_a_copy_gets_a_distinct_name(editor_user: EditorUI) -> N
     result = await editor_user.context.flows.import_text("1", text, "copy")
     copy = editor_user.stored(str(result.flow_id))
     assert result.flow_id != DEMO and copy["name"] == "Pallet-jack assistant (copy)"
+    again = await editor_user.context.flows.import_text("1", text, "copy")  # a second copy: told apart too
+    assert editor_user.stored(str(again.flow_id))["name"] == "Pallet-jack assistant (copy 2)"
+    third = await editor_user.context.flows.duplicate("1", DEMO)
+    assert editor_user.stored(third)["name"] == "Pallet-jack assistant (copy 3)"
 
 
 # ---------- the dashboard ----------
