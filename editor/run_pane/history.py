@@ -27,6 +27,7 @@ from .data import recent_runs, stored_timeline
 from .inspect_view import NodeInspection, RunFrom, RunNode
 from .live import LiveRun
 from .marks import fixed, fixed_plot, tag
+from .pins import DraftPins
 
 STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("error", "text-negative"),
                 "cancelled": ("block", "text-grey-7"), "running": ("sync", "text-warning")}
@@ -34,14 +35,16 @@ STATUS_ICONS = {"succeeded": ("check_circle", "text-positive"), "failed": ("erro
 
 class HistoryView(ui.column):
     """``on_select``: a node picked in a run's node list or timeline (the pane selects it on the
-    canvas); ``run_node`` / ``run_from``: the pane's one-node runs, offered for a past run's node."""
+    canvas); ``run_node`` / ``run_from``: the pane's one-node runs, offered for a past run's node;
+    ``pins``: the draft's pinned inputs, shown and kept for a past run's node as in the Test run tab."""
 
     def __init__(self, context: AkisContext, tenant: Callable[[], str], flow_provider: Callable[[], FlowDocument],
                  recent: Callable[[str], LiveRun | None], *, on_select: Callable[[str], None] | None = None,
-                 run_node: RunNode | None = None, run_from: RunFrom | None = None) -> None:
+                 run_node: RunNode | None = None, run_from: RunFrom | None = None,
+                 pins: DraftPins | None = None) -> None:
         super().__init__()
         self.context, self.tenant, self.flow_provider, self.recent = context, tenant, flow_provider, recent
-        self.on_select, self.run_node, self.run_from = on_select, run_node, run_from
+        self.on_select, self.run_node, self.run_from, self.pins = on_select, run_node, run_from, pins
         self.classes("w-full gap-1")
         self.runs: list[Run] = []
         self.dialog: ui.dialog | None = None
@@ -111,7 +114,7 @@ class HistoryView(ui.column):
             self.dialog.delete()  # one run open at a time
         with self, tag(ui.dialog(), "history-dialog") as dialog, ui.card().classes("w-full").style("max-width: 900px"):
             plot = tag(fixed_plot(figure()), "history-timeline").classes("w-full")
-            inspection = NodeInspection(self.context, self.tenant, self.flow_provider,
+            inspection = NodeInspection(self.context, self.tenant, self.flow_provider, pins=self.pins,
                                         on_select=lambda node_id: self._picked(plot, figure, node_id),
                                         run_node=self._closing(dialog, self.run_node),
                                         run_from=self._closing(dialog, self.run_from))

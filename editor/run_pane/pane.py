@@ -93,7 +93,7 @@ class RunPane(InspectingPane, ui.column):
                 with ui.tab_panel("history").classes("q-pa-none"):
                     self.history = HistoryView(context, self.tenant, flow_provider, self.recent.get,
                                                on_select=self.show_node, run_node=self._in_run_tab(self.run_node),
-                                               run_from=self._in_run_tab(self.run_from))
+                                               run_from=self._in_run_tab(self.run_from), pins=self.pins)
         tabs.on_value_change(self._tab_changed)
         self._ticker = ui.timer(0.1, self._tick, active=False)
         self.suggestions.set_visibility(False)
