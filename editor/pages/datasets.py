@@ -15,10 +15,10 @@ from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.theme import apply_theme, header
 from storage.tables.evaluations import EvalCase, EvalDataset
 
+from .case_files import file_format, open_cases_upload
 from .versions import ago
 
 MAX_SHOWN = 500  # cases drawn on the page; every one still runs
-MAX_UPLOAD = 5 * 1024 * 1024  # under the app's request body limit (AKIS_API_MAX_BODY_BYTES, 6 MiB)
 SCORER_EXAMPLE = ('[{"kind": "contains", "value": "pallet"}, {"kind": "latency", "budget_ms": 3000},\n'
                   ' {"kind": "judge", "rubric": "Polite and on topic?", "provider": "mock"}]')
 
@@ -273,26 +273,14 @@ class DatasetView(ui.column):
                         "text/csv" if fmt == "csv" else "application/x-ndjson")
 
     def import_dialog(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("w-full").style("max-width: 520px"):
-            ui.label("Import cases").classes("text-h6")
-            ui.label("A JSONL or CSV file (the format export writes); its cases are added to this dataset. "
-                     "A bad file is refused whole, naming each bad line.").classes("text-sm text-grey-7")
-
-            async def upload(e: events.UploadEventArguments) -> None:
-                dialog.close()
-                await self.imported(e)
-
-            ui.upload(label="Choose or drop a .jsonl or .csv file", auto_upload=True, max_file_size=MAX_UPLOAD,
-                      on_upload=upload,
-                      on_rejected=lambda: ui.notify("The file is larger than 5 MB", type="negative")).props(
-                "accept=.jsonl,.csv,.ndjson flat bordered data-testid=cases-upload").classes("w-full")
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Close", on_click=dialog.close).props("flat no-caps")
-        dialog.open()
+        open_cases_upload("Import cases",
+                          "A JSONL or CSV file (the format export writes); its cases are added to this dataset. "
+                          "A bad file is refused whole, naming each bad line.",
+                          "cases-upload", self.imported)
 
     async def imported(self, e: events.UploadEventArguments) -> None:
         data = await e.file.read()
-        fmt: FileFormat = "csv" if e.file.name.lower().endswith(".csv") else "jsonl"
+        fmt = file_format(e.file.name)
         try:
             _, count = await self.context.datasets.import_text(self.tenant, data.decode("utf-8-sig"), fmt,
                                                                self.dataset_id)

@@ -8,15 +8,14 @@ from nicegui import events, ui
 
 from editor.auth import current_tenant, watch_page
 from editor.context import AkisContext
-from editor.services.datasets import FileFormat
 from editor.services.errors import DATABASE_ERRORS, ServiceError
 from editor.theme import apply_theme, header
 from storage.tables.evaluations import Evaluation
 
+from .case_files import file_format, open_cases_upload
 from .evaluation_results import EvaluationView
 from .versions import ago
 
-MAX_UPLOAD = 5 * 1024 * 1024  # under the app's request body limit (AKIS_API_MAX_BODY_BYTES, 6 MiB)
 STATUS_COLORS = {"running": "warning", "finished": "positive", "failed": "negative", "cancelled": "grey-7",
                  "interrupted": "negative"}
 
@@ -121,29 +120,17 @@ class EvaluationsHome(ui.column):
         ui.navigate.to(f"/datasets/{row.id}")
 
     def import_dialog(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("w-full").style("max-width: 520px"):
-            ui.label("Import a dataset").classes("text-h6")
-            ui.label("JSONL (its first line may carry the name and scorers) or CSV. It goes into the dataset "
-                     "named above, else the file's header name, else the file's name; a bad file is refused "
-                     "whole, naming each bad line.").classes("text-sm text-grey-7")
-
-            async def upload(e: events.UploadEventArguments) -> None:
-                dialog.close()
-                await self.imported(e)
-
-            ui.upload(label="Choose or drop a .jsonl or .csv file", auto_upload=True, max_file_size=MAX_UPLOAD,
-                      on_upload=upload,
-                      on_rejected=lambda: ui.notify("The file is larger than 5 MB", type="negative")).props(
-                "accept=.jsonl,.csv,.ndjson flat bordered data-testid=dataset-upload").classes("w-full")
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Close", on_click=dialog.close).props("flat no-caps")
-        dialog.open()
+        open_cases_upload("Import a dataset",
+                          "JSONL (its first line may carry the name and scorers) or CSV. It goes into the dataset "
+                          "named above, else the file's header name, else the file's name; a bad file is refused "
+                          "whole, naming each bad line.",
+                          "dataset-upload", self.imported)
 
     async def imported(self, e: events.UploadEventArguments) -> None:
         """The typed name, else the file's header name, else the file's name without its suffix."""
         data = await e.file.read()
         name = e.file.name
-        fmt: FileFormat = "csv" if name.lower().endswith(".csv") else "jsonl"
+        fmt = file_format(name)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
