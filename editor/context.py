@@ -17,6 +17,7 @@ from runtime import Engine, NodeRegistry
 from runtime.cache.events import CacheEvents
 from runtime.cache.tiered import TieredCache
 from runtime.cache.warmup import WarmupScheduler, cluster_round_lock
+from runtime.closing import close_all
 from runtime.engine.background import execute_job
 from runtime.errors import AkisError, FlowValidationError
 from runtime.events import Event
@@ -141,12 +142,7 @@ class AkisContext:
                    getattr(self.services.providers, "aclose", None), self.login_throttle.aclose,
                    self.runs.queued.aclose if self.runs.queued is not None else None,
                    getattr(self.publishing.rates, "aclose", None))  # the widget's rate log in Redis
-        for closer in closers:
-            if closer is not None:
-                try:
-                    await closer()
-                except Exception as exc:  # noqa: BLE001 - one failing close must not keep the others open
-                    log.warning("close failed: %s", exc)
+        await close_all(closers)
 
     def _warmup_flows(self) -> list[FlowDocument]:
         return stored_warmup_flows(self.database)

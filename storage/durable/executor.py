@@ -26,6 +26,7 @@ from cachetools import LRUCache
 
 from runtime.channels.names import channel_for
 from runtime.channels.redis_hub import RedisChannelHub
+from runtime.closing import close_all
 from runtime.engine.engine import Engine, RunHandle
 from runtime.engine.inspect import NodeRecord, start_inspected_run
 from runtime.engine.result import RunResult
@@ -110,12 +111,7 @@ class RunExecutor:
         closers = [self.hub.aclose, self.queue.aclose, getattr(self.engine.background, "aclose", None),
                    getattr(self.engine.metrics, "aclose", None),
                    self.cancel_client.aclose if self.cancel_client is not None else None]
-        for closer in closers:
-            if closer is not None:
-                try:
-                    await closer()
-                except Exception as exc:  # noqa: BLE001 - one failing close must not keep the others open
-                    log.warning("close failed: %s", exc)
+        await close_all(closers)
 
     # -- loops --------------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
