@@ -1,6 +1,7 @@
 """Feedback under a chat answer (issue 17): thumbs up or down, then an optional comment. It goes
-through the calls the HTTP API makes (``ExperimentService.feedback`` and ``get_feedback``), so
-the pane, the API and the widget store one rating a run with one comment limit."""
+through the experiments service the HTTP API uses (``feedback`` to give it, ``feedback_on`` to read
+a chat's answers in one query), so the pane, the API and the widget store one rating a run with one
+comment limit."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from nicegui import ui
 
 from editor.context import AkisContext
-from editor.services.errors import DATABASE_ERRORS, Invalid, NotFound, ServiceError
+from editor.services.errors import DATABASE_ERRORS, Invalid, ServiceError
 from editor.services.experiments import MAX_COMMENT, FeedbackInfo
 
 from .marks import tag
@@ -17,15 +18,9 @@ THUMBS = ((1, "up", "thumb_up", "Helpful"), (-1, "down", "thumb_down", "Not help
 
 
 async def given_feedback(context: AkisContext, tenant_id: str, run_ids: Iterable[str]) -> dict[str, FeedbackInfo]:
-    """The feedback already on these runs, wherever it was given (here, the API, a widget);
-    a run without any is left out. Storage errors reach the caller, who says so in place."""
-    found: dict[str, FeedbackInfo] = {}
-    for run_id in dict.fromkeys(run_ids):
-        try:
-            found[run_id] = await context.experiments.get_feedback(tenant_id, run_id)
-        except NotFound:
-            continue
-    return found
+    """The feedback already on these runs, wherever it was given (here, the API, a widget), in
+    one read; a run without any is left out. Storage errors reach the caller, who says so in place."""
+    return await context.experiments.feedback_on(tenant_id, list(run_ids))
 
 
 class FeedbackBar(ui.column):

@@ -156,6 +156,15 @@ def get_feedback(session: Session, tenant_id: str, run_id: str) -> RunFeedback |
     return session.get(RunFeedback, (tenant_key(tenant_id), run_id))
 
 
+def feedback_of(session: Session, tenant_id: str, run_ids: list[str]) -> list[RunFeedback]:
+    """The feedback on any of these runs of the tenant (one query: a chat's answers at once)."""
+    if not run_ids:
+        return []
+    query = select(RunFeedback).where(RunFeedback.tenant_id == tenant_key(tenant_id),
+                                      col(RunFeedback.run_id).in_(run_ids))
+    return list(session.exec(query).all())
+
+
 # --- the analysis's aggregates ---------------------------------------------------------------
 @dataclass
 class VariantFigures:

@@ -171,6 +171,14 @@ async def test_feedback_is_per_run_and_tenant_scoped(db: Database) -> None:
         await experiments.feedback(TENANT, "no-such-run", 1)
     with pytest.raises(Invalid):
         await experiments.feedback(TENANT, "run-1", 0)
+    db.call(record_run, TENANT, "run-2", "shop", status="succeeded")
+    db.call(record_run, TENANT, "run-3", "shop", status="succeeded")
+    await experiments.feedback(TENANT, "run-3", 1, "good")
+    many = await experiments.feedback_on(TENANT, ["run-1", "run-2", "run-3", "run-1"])  # a chat's answers at once
+    assert {k: (v.rating, v.comment) for k, v in many.items()} == {"run-1": (-1, None),
+                                                                   "run-3": (1, "good")}
+    assert await experiments.feedback_on(OTHER, ["run-1", "run-3"]) == {}
+    assert await experiments.feedback_on(TENANT, []) == {}
 
 
 async def test_feedback_narrowed_to_a_visitors_session_of_a_flow(db: Database) -> None:
