@@ -155,7 +155,7 @@ async def widget_run(flow_id: str, request: Request, context: ContextDep) -> Res
     try:
         started = await context.runs.start_stored(
             allowed.tenant_id, allowed.flow_id, {"user_message": body.message},
-            session_id=f"pub-{allowed.key_id}-{body.session_id}", listener=queue.put_nowait,
+            session_id=allowed.visitor_session(body.session_id), listener=queue.put_nowait,
             trace_parent=tracing.incoming(request.headers))
     except Busy as exc:
         return refusal(request, 429, "busy", exc.detail, exc.retry_after_s)
