@@ -137,10 +137,13 @@ def build_worker(
         log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        # both lines logged: a worker slow to stop shows in its log which side of them it is stuck on
+        log.info("akis worker: stopping (runs under way: %d)", len(ctx["runs"].held) if "runs" in ctx else 0)
         if "runs" in ctx:
             await ctx["runs"].stop()
         if "db" in ctx:
             ctx["db"].dispose()
+        log.info("akis worker: stopped")
 
     cron_jobs: list[Any] = []
     if warmup_factory is not None and options.warmup_interval_s > 0:

@@ -28,7 +28,8 @@ IN_PROGRESS_S = 1.5  # how long a dead worker's claim on a job lasts (arq: job t
 
 def start_worker(names: RedisNames, database_url: str, markers: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(AKIS_REDIS_URL=names.redis_url, AKIS_DATABASE_URL=database_url, AKIS_TEST_MARKERS=str(markers),
+    env.update(PYTHONFAULTHANDLER="1",  # SIGABRT makes a hung worker print every thread's stack
+               AKIS_REDIS_URL=names.redis_url, AKIS_DATABASE_URL=database_url, AKIS_TEST_MARKERS=str(markers),
                AKIS_QUEUE_PREFIX=names.prefix)  # its run queue too is this test's own (not the default keys)
     command = [sys.executable, "-m", "storage.cli", "worker",
                "--executor", "tests.integration.storage.worker_app:factory", "--queue", names.queue,
@@ -45,9 +46,13 @@ def stop_worker(worker: subprocess.Popen[bytes], log: Path) -> None:
     try:
         worker.wait(15)
     except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(10)
-        tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+        worker.send_signal(signal.SIGABRT)  # faulthandler: where each of its threads is stuck, into the log
+        try:
+            worker.wait(5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+        tail = log.read_text(errors="replace").splitlines()[-120:] if log.exists() else []
         pytest.fail("a worker did not stop within 15 s of SIGTERM; its log ends:\n" + "\n".join(tail))
 
 
