@@ -60,12 +60,11 @@ s.serve_forever()
 def traced(endpoint: str, queue: int, ratio: float = 1.0) -> tracing.Wiring:
     """Tracing as the app wires it (tracing.wire: the SDK provider, its batch processor and
     the engine's span records through the OTLP/HTTP exporter's client), sending to ``endpoint``."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     # the default sampler (parent-based, always on), or a ratio of the traces
     sampler = None if ratio >= 1 else ParentBased(TraceIdRatioBased(ratio))
-    return tracing.wire("akis-bench", OTLPSpanExporter(endpoint=endpoint), sampler, queue=queue)
+    return tracing.wire("akis-bench", tracing.otlp_exporter(endpoint), sampler, queue=queue)
 
 
 async def engine_round(engine: Engine, flow: FlowDocument, runs: int, tag: str) -> float:

@@ -239,8 +239,8 @@ class RecordExporter:
             return
         self.queue.append((item, spans))
         self.added += spans
-        if self.added - self.taken >= self.batch:
-            self.wake.set()
+        if self.added - self.taken >= self.batch and not self.wake.is_set():
+            self.wake.set()  # once: the thread may be waiting for the interpreter lock to take them
 
     def _work(self) -> None:
         while True:

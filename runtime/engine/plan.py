@@ -17,6 +17,9 @@ from ..nodes.registry import NodeRegistry
 from .answer import answer_nodes
 from .templating import Renderer, compile_config, has_templates
 
+# built-in node types that never do I/O: a traced run makes no span context of theirs current
+QUIET = frozenset({"delay", "user_input", "output", "condition", "template"})
+
 
 @dataclass(slots=True)
 class PlannedNode:
@@ -39,6 +42,7 @@ class PlannedNode:
     cache: CacheStrategy | None  # effective strategy, only for a cacheable, enabled node
     inline: bool = False  # never suspends (and no cache, retry or timeout): run without a task
     plain: bool = False  # no retry and no timeout: the node's run is awaited directly
+    own_span: bool = False  # traced runs make its span current while it runs (engine/spans.py start_node)
 
     def make_config(self, values: dict[str, Any]) -> NodeConfig:
         """This run's config: templates rendered against the values, then validated."""
@@ -125,6 +129,7 @@ def compile_plan(flow: FlowDocument, registry: NodeRegistry, tenant_id: str) -> 
         node = planned[-1]
         node.plain = spec.retry is None and not spec.timeout_s
         node.inline = not node_type.suspends and not node.streams and node.cache is None and node.plain
+        node.own_span = not node.inline and not (node.plain and node.cache is None and node.type_id in QUIET)
     return Plan(
         flow=flow,
         flow_id=str(flow.flow_id),

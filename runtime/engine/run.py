@@ -286,7 +286,7 @@ class Run:
             ctx = NodeContext(self.run_id, self.plan.flow_id, self.tenant_id, self.session_id, node.id,
                               self.values, self.services)
             span: spans.NodeSpan | None = None
-            if self.trace_nodes:
+            if self.trace_nodes and node.own_span:
                 span = spans.start_node(self, node)
             status = "succeeded"
             cache: CacheOutcome = "off"

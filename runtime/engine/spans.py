@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from .plan import PlannedNode
     from .run import Run
 
-# built-in node types that never do I/O: no context of their own while they run
-QUIET = frozenset({"delay", "user_input", "output", "condition", "template"})
-
-
 class RunSpan:
     """The run's span context (and its ids as the strings events and jobs carry), its parent,
     when it began, and what its nodes add to their spans (``notes[node index]``, made on
@@ -100,12 +96,11 @@ def end_run(run: Run, status: str, error: str | None, failed_node: str | None) -
         tracing.export(RunEnd(run, status, error, failed_node), len(run.plan.nodes) + 1)
 
 
-def start_node(run: Run, node: PlannedNode) -> NodeSpan | None:
-    """Make the node's span current in its task when it may call out, is cached (the cache
-    sets the tier that answered on it) or has a retry or timeout policy (the attempt is set
-    on it); None otherwise. What is set on it (tracing.set_attribute) lands on its record."""
-    if node.inline or (node.plain and node.cache is None and node.type_id in QUIET):
-        return None
+def start_node(run: Run, node: PlannedNode) -> NodeSpan:
+    """Make the node's span current in its task (the run calls it for a node with ``own_span``:
+    one that may call out, is cached (the cache sets the tier that answered on it) or has a
+    retry or timeout policy (the attempt is set on it)). What is set on it
+    (tracing.set_attribute) lands on its record."""
     span_id = tracing.new_id()
     notes = run.trace.note(node.index, "_span_id", span_id)
     span = tracing.child(run.trace.span, span_id, notes)

@@ -146,3 +146,86 @@ async def test_the_run_span_names_the_experiment_variant_it_ran(spans: InMemoryS
     assert runs[0].attributes["akis.experiment.id"] == "exp-7"
     assert runs[0].attributes["akis.experiment.variant"] == "short"
     assert "akis.experiment.id" not in runs[1].attributes and "akis.evaluation.id" not in runs[1].attributes
+
+
+async def test_the_default_sampler_follows_the_caller_and_keeps_its_trace_state(spans: InMemorySpanExporter) -> None:
+    """The SDK's default sampler (ParentBased(ALWAYS_ON)) is decided without its objects: the
+    same decisions: a caller's unsampled trace stays unsampled, its trace state is carried."""
+    quiet = await Engine().run(FLOW, {"user_message": "hi"}, trace_parent={"traceparent": f"00-{TRACE}-{PARENT}-00"})
+    assert quiet.trace_id == TRACE and not spans.get_finished_spans()
+    kept = await Engine().run(FLOW, {"user_message": "hi"},
+                              trace_parent={"traceparent": f"00-{TRACE}-{PARENT}-01", "tracestate": "vendor=blue"})
+    run = next(s for s in spans.get_finished_spans() if s.name == "akis.run")
+    assert kept.trace_id == TRACE and run.context.trace_state.get("vendor") == "blue"
+    assert run.context.trace_flags.sampled
+    root = await Engine().run(FLOW, {"user_message": "hi"})  # no caller: a new trace, sampled
+    assert len(root.trace_id) == 32 and root.trace_id != TRACE
+    assert any(format(s.context.trace_id, "032x") == root.trace_id for s in spans.get_finished_spans())
+
+
+async def test_a_sampler_of_the_operators_choice_is_asked() -> None:
+    """Another sampler (here OTEL_TRACES_SAMPLER=traceidratio with 0) still decides each run."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=TraceIdRatioBased(0.0))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert tracing.enable(provider)
+    try:
+        result = await Engine().run(FLOW, {"user_message": "hi"})
+    finally:
+        tracing.disable()
+    assert len(result.trace_id) == 32 and not exporter.get_finished_spans()
+
+
+def test_the_otlp_exporter_reads_proxies_and_ca_bundle_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests would read the whole environment on every post; the exporter's session takes
+    what applies to its endpoint when it is made (NO_PROXY, the proxies, the CA bundle)."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "collector.internal")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    for name in ("OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                 "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+                 "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+    proxied = tracing.otlp_exporter("http://otel.example:4318/v1/traces")._client._transport._session
+    assert proxied.trust_env is False and proxied.proxies.get("http") == "http://proxy.invalid:3128"
+    assert proxied.verify == "/etc/ssl/company-ca.pem"
+    direct = tracing.otlp_exporter("http://collector.internal:4318/v1/traces")._client._transport._session
+    assert direct.trust_env is False and not direct.proxies.get("http")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/otel/ca.pem")  # OTel's own variable wins
+    assert tracing.otlp_exporter("https://otel.example:4318/v1/traces")._client._transport._session.verify == (
+        "/etc/otel/ca.pem")
+
+
+def test_the_otlp_exporter_posts_to_its_endpoint() -> None:
+    """What the session sends still arrives: headers from OTEL_EXPORTER_OTLP_HEADERS included."""
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[tuple[str, str | None, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append((self.path, self.headers.get("x-team"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = "x-team=search"
+    try:
+        exporter = tracing.otlp_exporter(f"http://127.0.0.1:{server.server_port}/v1/traces")
+        assert exporter._client.export(b"\x0a\x00").success
+    finally:
+        del os.environ["OTEL_EXPORTER_OTLP_HEADERS"]
+        server.shutdown()
+        server.server_close()
+    assert received == [("/v1/traces", "search", b"\x0a\x00")]
