@@ -27,6 +27,7 @@ from ..conversations import SqlConversationStore
 from ..db import Database, init_db
 from ..errors import StorageError
 from .codec import JOB_FUNCTION, JOB_TIMEOUT_S, QUEUE_NAME, deserialize, job_from_dict, outcome_to_dict, serialize
+from .stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,10 @@ def run_worker(options: WorkerOptions, executor_factory: ExecutorFactory,
 
     Waits for Redis first (5 tries a second apart), as arq does when it makes its own client."""
     wait_for_redis(options.redis_url, options.timeouts or job_timeouts())
-    build_worker(options, executor_factory, warmup_factory, runs_factory, job_done).run()
+    worker = build_worker(options, executor_factory, warmup_factory, runs_factory, job_done)
+    if options.handle_signals:
+        stop_on_signals(worker)  # arq's stop, repeated until its main loop has ended
+    worker.run()
 
 
 def _ms(t0: float) -> float:
