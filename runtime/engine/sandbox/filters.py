@@ -2,6 +2,7 @@
 something big, the size) before it runs, and the length of a string it makes after."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -44,9 +45,13 @@ def _items(environment: Any, value: Any, attribute: Any, what: str) -> tuple[Bud
 
 @pass_environment
 def _join(environment: Any, value: Any, d: Any = "", attribute: Any = None) -> str:
-    budget, items = _items(environment, value, attribute, "join")
     sep = d if type(d) is str else str(d)
-    limit = budget.limits.string_chars
+    limit = current().limits.string_chars
+    if sep and not isinstance(value, (list, tuple)):
+        # no more items than the separators alone need to pass the limit: a long separator is
+        # refused after a few items, not after going through (and validating) all of them
+        value = itertools.islice(value, limit // len(sep) + 2)
+    budget, items = _items(environment, value, attribute, "join")
     size = len(sep) * max(len(items) - 1, 0)
     texts = []
     for item in items:
