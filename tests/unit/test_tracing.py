@@ -199,9 +199,8 @@ def test_the_otlp_exporter_reads_proxies_and_ca_bundle_once(monkeypatch: pytest.
         "/etc/otel/ca.pem")
 
 
-def test_the_otlp_exporter_posts_to_its_endpoint() -> None:
+def test_the_otlp_exporter_posts_to_its_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the session sends still arrives: headers from OTEL_EXPORTER_OTLP_HEADERS included."""
-    import os
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -220,12 +219,11 @@ def test_the_otlp_exporter_posts_to_its_endpoint() -> None:
 
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = "x-team=search"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=search")
     try:
         exporter = tracing.otlp_exporter(f"http://127.0.0.1:{server.server_port}/v1/traces")
         assert exporter._client.export(b"\x0a\x00").success
     finally:
-        del os.environ["OTEL_EXPORTER_OTLP_HEADERS"]
         server.shutdown()
         server.server_close()
     assert received == [("/v1/traces", "search", b"\x0a\x00")]
