@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from cachetools import LRUCache
+from sqlalchemy import Connection
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -120,7 +121,7 @@ class FlowService:
 
         :class:`NotFound` when the tenant has no such flow or version; :class:`FlowProblems`
         when the stored row cannot be read at all (stored before the checks existed)."""
-        flow = await self.database.run(self._flow, tenant, flow_id)
+        flow = await self.database.run_statement(self._head, tenant, flow_id)
         wanted = version or flow.current_version
         key = (tenant, flow.id, flow.created_at, wanted)
         parsed = self._parsed.get(key)  # on the event loop only: the LRU is not shared with threads
@@ -316,11 +317,15 @@ class FlowService:
             raise FlowProblems("the flow cannot be stored", [Problem("flow_id", str(exc), field="flow_id")]) from None
         return version
 
-    def _flow(self, session: Session, tenant: str, flow_id: str) -> Flow:
-        flow = self._flow_or_none(session, tenant, flow_id)
-        if flow is None:
+    @staticmethod
+    def _head(connection: Connection, tenant: str, flow_id: str) -> repo.FlowHead:
+        try:
+            head = repo.flow_head(connection, tenant, flow_id)
+        except storage_errors.StorageError:  # an id storage would refuse cannot name a stored flow
+            head = None
+        if head is None:
             raise NotFound(f"flow {flow_id!r}")
-        return flow
+        return head
 
     @staticmethod
     def _document(session: Session, tenant: str, flow_id: str, version: int) -> dict[str, object]:

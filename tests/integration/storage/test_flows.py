@@ -28,6 +28,24 @@ def test_every_save_is_a_new_version_and_the_pointer_follows(db):
         assert flows.get_document(s, "2", "support", 1).name == "Support bot"
 
 
+def test_a_flow_head_is_the_rows_fields_read_without_the_orm(db):
+    """What every run of a stored flow reads (``flow_head``): the same fields as ``get_flow``."""
+    with db.session() as s:
+        flows.save_flow(s, "2", doc())
+        flows.save_flow(s, "2", doc(name="Support bot v2"))
+        flows.set_current_version(s, "2", "support", 1)
+    with db.session() as s:
+        row = flows.get_flow(s, "2", "support")
+    head = db.call_statement(flows.flow_head, "2", "support")
+    assert head == flows.FlowHead(row.id, row.name, 1, row.created_at, row.updated_at)
+    assert head.created_at.tzinfo is not None and head.name == "Support bot"
+    assert db.call_statement(flows.flow_head, "2", " support ") == head  # the id as flow_key reads it
+    assert db.call_statement(flows.flow_head, "2", "nope") is None
+    assert db.call_statement(flows.flow_head, "3", "support") is None  # another tenant's
+    with pytest.raises(StorageError, match="invalid flow id"):
+        db.call_statement(flows.flow_head, "2", "no spaces inside")
+
+
 def test_versions_are_immutable_and_rollback_moves_only_the_pointer(db):
     with db.session() as s:
         flows.save_flow(s, "2", doc(name="A"))

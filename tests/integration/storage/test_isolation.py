@@ -76,6 +76,10 @@ def b_alice_session(s: Any) -> bool:
 # name -> probe(session, fixture data) run as tenant B against A's ids; True when nothing leaked
 CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "flows.get_flow": lambda s, d: flows.get_flow(s, B, "support") is None,
+    "flows.flow_head": lambda s, d: (
+        flows.flow_head(s.connection(), B, "support") is None
+        and flows.flow_head(s.connection(), B, "b-flow").name == "B's flow"
+    ),
     "flows.list_flows": lambda s, d: [f.id for f in flows.list_flows(s, B)] == ["b-flow"],
     "flows.current_documents": lambda s, d: list(flows.current_documents(s, B)) == ["b-flow"],
     "flows.get_version": lambda s, d: (
@@ -211,7 +215,7 @@ def repository_functions() -> set[str]:
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and not name.startswith("_"):
                 params = list(inspect.signature(fn).parameters)
-                if params and params[0] == "session":
+                if params and params[0] in ("session", "connection"):  # a prebuilt statement too
                     found.add(f"{module_name}.{name}")
     return found
 
