@@ -3,20 +3,22 @@ streamed runs are being relayed over SSE, and how late each relayed chunk reache
 
     python bench/bench_healthz.py [--tiny] [--streams N] [--stream-s S] [--queue [--redis URL]]
 
-The app runs as a subprocess (fresh SQLite). A chat flow streams 40 chunks over about 2 s
-(mock model, 20 tokens/s; ``--stream-s``: longer, so that all N are open at once rather than
-the first waves ending while the last ones open). N clients in this process each open ``POST /runs`` with
+The app runs as a subprocess (fresh SQLite). A chat flow streams 40 chunks over about 10 s
+(mock model, 4 tokens/s; ``--stream-s``: another length; long enough that all N are open at
+once, the first still streaming when the last opens). N clients in this process each open ``POST /runs`` with
 ``Accept: text/event-stream`` on a plain socket (in waves of 100 every 0.2 s: all at once
 overflow the listen backlog) and read until ``run.finished``; a client as light as can be, so
 the load generator does not starve the app of the second core. Meanwhile a prober in a process
 of its own (so its latency is the app's, not this process's loop) asks ``/healthz`` every 20 ms.
 
-Reported: /healthz p50/p99/max while the streams are open against the idle app; how many
+Reported: /healthz p50/p99/max against the idle app, in three windows: while the streams open
+(N/100 waves of 100 new streams: 500 a second, a burst), with all N in flight (the last one
+opened, none ended yet: the target's window), and from the last one opened to the end; how many
 streams ended with ``run.finished``; the app's CPU per relayed chunk; and for every chunk the
 time from the provider's yield to the client's read: the run's start on the wall clock (the
 recorded run's ``started_at``) plus the chunk's ``t_ms`` (taken when the engine got the chunk),
 against the client's clock when it read the frame (same machine, same clock). Targets (issue
-16): /healthz p99 under 50 ms with 1000 streams; the chunk latency's p99 is stated.
+16): /healthz p99 under 50 ms with 1000 streams in flight; the chunk latency's p99 is stated.
 
 ``--queue``: the queue placement (docs/durable_runs.md): the app queues each run in Redis and one
 ``akis worker`` (as many runs at once as there are streams) executes them; the app relays their
@@ -82,7 +84,7 @@ class Prober:
 
 
 async def one_stream(port: int, token: str, delay_s: float, runs: dict[str, list[tuple[float, float]]],
-                     finished: list[int], opened: list[float]) -> None:
+                     finished: list[float], opened: list[float]) -> None:
     """POST one streamed run and read it to ``run.finished``, noting (t_ms, read time) per chunk."""
     await asyncio.sleep(delay_s)
     body = json.dumps({"inputs": {"user_message": "hi"}}).encode()
@@ -111,7 +113,7 @@ async def one_stream(port: int, token: str, delay_s: float, runs: dict[str, list
                     assert found is not None, frame
                     chunks.append((float(found.group(1)), read_at))
                 elif b"event: run.finished" in frame:
-                    finished[0] += 1
+                    finished.append(read_at)
                     return
     finally:
         writer.close()
@@ -148,11 +150,11 @@ def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def sample_rss(pid: int, opened: list[float], finished: list[int], stop: asyncio.Event,
+async def sample_rss(pid: int, opened: list[float], finished: list[float], stop: asyncio.Event,
                      samples: list[tuple[int, float]]) -> None:
     """(streams in flight, the app's RSS in MB) every 0.1 s until ``stop``."""
     while not stop.is_set():
-        samples.append((len(opened) - finished[0], rss_mb(pid)))
+        samples.append((len(opened) - len(finished), rss_mb(pid)))
         await asyncio.sleep(0.1)
 
 
@@ -163,7 +165,7 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def main_async(streams: int, redis_url: str | None, stream_s: float = 2.0) -> dict[str, Any]:
+async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0) -> dict[str, Any]:
     import uuid
 
     import httpx
@@ -197,7 +199,7 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 2.0)
             await asyncio.sleep(2.0)
             idle = [ms for _, ms in prober.finish()]
             runs: dict[str, list[tuple[float, float]]] = {}
-            finished = [0]
+            finished: list[float] = []
             opened: list[float] = []
             prober = Prober(server.port)
             pid = server.process.pid
@@ -217,6 +219,10 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 2.0)
             probes = prober.finish()
             busy = [ms for _, ms in probes]
             all_open = max(opened)  # after this, no more requests: only the streams' frames
+            first_end = min(finished)
+            opening = [ms for sent, ms in probes if sent < all_open] or [0.0]
+            # every stream open and none ended yet: the target's "N streams in flight"
+            all_in_flight = [ms for sent, ms in probes if all_open <= sent < first_end]
             steady = [ms for sent, ms in probes if sent >= all_open] or [0.0]
             chunks, beyond = await chunk_latencies(client, runs)
     except Exception:
@@ -232,9 +238,14 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 2.0)
     return {"streams": streams, "stream_s": stream_s, "placement": "queue" if redis_url else "inline",
             "worker_cpu_s": worker_cpu,
             "opened": len(runs), "without_chunks": sum(not chunks for chunks in runs.values()),
-            "finished": finished[0], "seconds": elapsed,
+            "finished": len(finished), "seconds": elapsed,
             "idle_p50_ms": percentile(idle, 50), "idle_p99_ms": percentile(idle, 99),
             "busy_p50_ms": percentile(busy, 50), "busy_p99_ms": percentile(busy, 99), "busy_max_ms": max(busy),
+            "opening_p50_ms": percentile(opening, 50), "opening_p99_ms": percentile(opening, 99),
+            "all_in_flight_probes": len(all_in_flight), "all_in_flight_s": max(0.0, first_end - all_open),
+            "all_in_flight_p50_ms": percentile(all_in_flight, 50) if all_in_flight else None,
+            "all_in_flight_p99_ms": percentile(all_in_flight, 99) if all_in_flight else None,
+            "all_in_flight_max_ms": max(all_in_flight) if all_in_flight else None,
             "probes": len(busy), "steady_p50_ms": percentile(steady, 50), "steady_p99_ms": percentile(steady, 99),
             "steady_probes": len(steady), "opening_s": all_open - min(opened), "chunks": len(chunks), "app_cpu_s": cpu,
             "loop_cpu_s": loop_cpu, "idle_rss_mb": idle_rss, "max_in_flight": in_flight, "busy_rss_mb": busy_rss,
@@ -249,19 +260,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="20 streams (smoke test)")
     parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--stream-s", type=float, default=2.0, help="how long each stream lasts (40 chunks)")
+    parser.add_argument("--stream-s", type=float, default=None,
+                        help="how long each stream lasts (40 chunks; default 10, 2 with --tiny)")
     parser.add_argument("--queue", action="store_true", help="queue placement: runs execute in an akis worker")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="with --queue")
     args = parser.parse_args()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     streams = 20 if args.tiny else args.streams
-    r = asyncio.run(main_async(streams, args.redis if args.queue else None, args.stream_s))
+    stream_s = args.stream_s or (2.0 if args.tiny else 10.0)
+    r = asyncio.run(main_async(streams, args.redis if args.queue else None, stream_s))
     print(table(["/healthz", "p50 ms", "p99 ms"], [["idle app", r["idle_p50_ms"], r["idle_p99_ms"]],
-                                                     [f"{streams} streams in flight", r["busy_p50_ms"],
-                                                      r["busy_p99_ms"]],
-                                                     ["  after the last one opened", r["steady_p50_ms"],
-                                                      r["steady_p99_ms"]]],
+                                                     ["while they open (a burst)", r["opening_p50_ms"],
+                                                      r["opening_p99_ms"]],
+                                                     [f"all {streams} in flight", r["all_in_flight_p50_ms"],
+                                                      r["all_in_flight_p99_ms"]],
+                                                     ["from the last one opened to the end", r["steady_p50_ms"],
+                                                      r["steady_p99_ms"]],
+                                                     ["the whole time", r["busy_p50_ms"], r["busy_p99_ms"]]],
                 f"{r['opened']} streams opened, {r['finished']} ended with run.finished in {r['seconds']:.1f} s "
                 f"({r['without_chunks']} without a chunk)"))
     print(f"\n{r['chunks']} chunks, provider's yield to the client's read: p50 {r['chunk_p50_ms']:.1f} ms, "
@@ -273,9 +289,16 @@ def main() -> None:
           + (f"; worker CPU {r['worker_cpu_s']:.2f} s" if args.queue else ""))
     print(f"app RSS {r['idle_rss_mb']:.1f} MB idle, {r['busy_rss_mb']:.1f} MB with {r['max_in_flight']} streams open: "
           f"{r['rss_kb_per_stream']:.1f} KB per stream")
-    met = r["busy_p99_ms"] < TARGET_P99_MS
-    print(f"\np99 with {streams} streams {r['busy_p99_ms']:.1f} ms (target < {TARGET_P99_MS:g}): "
-          f"{'met' if met else 'MISSED'}; max {r['busy_max_ms']:.1f} ms over {r['probes']} probes")
+    if r["all_in_flight_p99_ms"] is None:
+        met = False
+        print(f"\nthe {streams} streams were never all in flight (the first ended before the last opened): "
+              "the target is not measured; give --stream-s more seconds")
+    else:
+        met = r["all_in_flight_p99_ms"] < TARGET_P99_MS
+        print(f"\np99 with all {streams} streams in flight {r['all_in_flight_p99_ms']:.1f} ms over "
+              f"{r['all_in_flight_probes']} probes in {r['all_in_flight_s']:.1f} s (target < {TARGET_P99_MS:g}): "
+              f"{'met' if met else 'MISSED'}; while they opened p99 {r['opening_p99_ms']:.1f} ms; "
+              f"max over all {r['probes']} probes {r['busy_max_ms']:.1f} ms")
     emit({"benchmark": "healthz", "tiny": args.tiny, **r, "target_met": met, **machine()})
 
 

@@ -37,6 +37,10 @@ def test_bench_healthz_tiny(tmp_path) -> None:
         assert data[key] > 0, key
     assert data["busy_p50_ms"] <= data["busy_p99_ms"] <= data["busy_max_ms"]
     assert data["steady_probes"] > 0 and data["steady_p50_ms"] <= data["steady_p99_ms"]
+    # the target's window: all 20 open (one wave), none ended (2 s streams)
+    assert data["stream_s"] == 2.0 and data["all_in_flight_probes"] > 0 and data["all_in_flight_s"] > 0
+    assert data["all_in_flight_p50_ms"] <= data["all_in_flight_p99_ms"] <= data["all_in_flight_max_ms"]
+    assert data["target_met"] == (data["all_in_flight_p99_ms"] < 50)
     assert data["chunks"] == 20 * 40 and data["chunk_p50_ms"] <= data["chunk_p99_ms"] <= data["chunk_max_ms"]
     assert 0 <= data["chunk_beyond_quickest_p50_ms"] <= data["chunk_beyond_quickest_p99_ms"]
     assert 0 < data["loop_cpu_s"] <= data["app_cpu_s"]
