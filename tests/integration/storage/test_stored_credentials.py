@@ -1,6 +1,9 @@
 """Stored provider credentials as the resolver's first source, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from runtime.providers import ChainedCredentials, EnvCredentials, EnvProviderResolver
 from runtime.providers.openai_provider import OpenAIProvider
 from runtime.providers.resolver import FallbackMock
@@ -57,3 +60,95 @@ def test_removed_and_forgotten_falls_back_to_the_environment_then_the_mock(db: D
     stored.forget("2", "anthropic")  # what Settings does on remove
     assert resolver.credentials.get("anthropic", "2") is None
     assert isinstance(resolver.resolve("anthropic", None, "2"), FallbackMock)
+
+
+class CountingCalls:
+    """Wraps ``Database.call``: which thread each read ran in, and a failure on demand."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.call, self.threads, self.fail = db, db.call, [], False
+        db.call = self  # type: ignore[method-assign]
+
+    def __call__(self, fn, *args, **kwargs):
+        self.threads.append(threading.get_ident())
+        if self.fail:
+            raise ConnectionError("the database is away")
+        return self.call(fn, *args, **kwargs)
+
+
+async def until(predicate, what: str) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within 5 s: {what}")
+
+
+async def test_past_its_ttl_the_last_key_answers_while_a_thread_reads_it_again(db: Database) -> None:
+    """Only the first lookup reads on the event loop: a later one never waits for the database."""
+    _, stored = resolver_over(db, {})
+    db.call(save_provider_credential, "2", "openai", "openai", "sk-first", "")
+    calls = CountingCalls(db)
+    loop_thread = threading.get_ident()
+    assert stored.get("openai", "2").api_key == "sk-first"
+    assert calls.threads == [loop_thread]  # the first lookup of the key: read here
+    calls.call(save_provider_credential, "2", "openai", "openai", "sk-second", "")  # another instance saves
+    assert stored.get("openai", "2").api_key == "sk-first"  # within its ttl: no read at all
+    assert len(calls.threads) == 1
+    stored.ttl_s = 0.0
+    assert stored.get("openai", "2").api_key == "sk-first"  # past it: the last value, at once
+    assert stored.get("openai", "2").api_key == "sk-first"  # one read again at a time
+    await until(lambda: len(calls.threads) == 2 and not stored._refreshing, "the read again")
+    assert calls.threads[1] != loop_thread
+    stored.ttl_s = 60.0
+    assert stored.get("openai", "2").api_key == "sk-second"
+    assert len(calls.threads) == 2
+
+
+async def test_a_failed_read_again_keeps_the_last_key_and_waits_its_ttl(db: Database, caplog) -> None:
+    _, stored = resolver_over(db, {"OPENAI_API_KEY": "sk-env"})
+    db.call(save_provider_credential, "2", "openai", "openai", "sk-tenant", "")
+    calls = CountingCalls(db)
+    assert stored.get("openai", "2").api_key == "sk-tenant"
+    calls.fail, stored.ttl_s = True, 0.0
+    assert stored.get("openai", "2").api_key == "sk-tenant"
+    await until(lambda: not stored._refreshing, "the failed read")
+    assert "not read again (the last one read answers): the database is away" in caplog.text
+    stored.ttl_s = 60.0  # the failure counts as a read: the next try is a ttl later, not on every lookup
+    assert stored.get("openai", "2").api_key == "sk-tenant"
+    assert len(calls.threads) == 2
+
+
+async def test_a_read_again_under_way_does_not_bring_back_what_settings_forgot(db: Database) -> None:
+    _, stored = resolver_over(db, {})
+    db.call(save_provider_credential, "2", "openai", "openai", "sk-old", "")
+    calls = CountingCalls(db)
+    assert stored.get("openai", "2").api_key == "sk-old"
+    stored.ttl_s = 0.0
+    gate = threading.Event()
+    read = calls.call
+
+    def slow(fn, *args, **kwargs):
+        gate.wait(5)
+        return read(fn, *args, **kwargs)
+
+    calls.call = slow
+    assert stored.get("openai", "2").api_key == "sk-old"  # a read again starts, held at the gate
+    calls.call = read
+    read(save_provider_credential, "2", "openai", "openai", "sk-new", "")
+    stored.forget("2", "openai")  # Settings saved the new key
+    stored.ttl_s = 60.0
+    assert stored.get("openai", "2").api_key == "sk-new"  # read at once, as after any save
+    gate.set()
+    await until(lambda: not stored._refreshing, "the held read")
+    assert stored.get("openai", "2").api_key == "sk-new"
+
+
+def test_without_an_event_loop_a_lookup_past_its_ttl_reads_in_its_own_thread(db: Database) -> None:
+    """A background job's thread: nothing to hand the read to, and nothing else waits on it."""
+    _, stored = resolver_over(db, {})
+    db.call(save_provider_credential, "2", "openai", "openai", "sk-1", "")
+    assert stored.get("openai", "2").api_key == "sk-1"
+    db.call(save_provider_credential, "2", "openai", "openai", "sk-2", "")
+    stored.ttl_s = 0.0
+    assert stored.get("openai", "2").api_key == "sk-2"
