@@ -27,7 +27,8 @@ def setup(settings: AkisSettings) -> AkisContext:
     context = create_context(settings)
     pages.register(context)
     register_api(context)
-    context.drain.configure(settings.drain_delay_s, settings.drain_timeout_s, context.runs.active.running_count)
+    context.drain.configure(settings.drain_delay_s, settings.drain_timeout_s,
+                            context.runs.active.executing_count)
     app.add_middleware(InFlight, drain=context.drain)  # counts the API requests a drain waits for
     dispatch.install(app)  # API requests skip NiceGUI's page-only BaseHTTPMiddleware layers
     app.on_startup(context.drain.install)  # SIGTERM: readiness fails first, then in-flight work finishes

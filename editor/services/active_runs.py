@@ -22,6 +22,8 @@ class ActiveRun:
     # Events of a run started while the cross-process relay was down, kept in this process
     # so the run's own stream can still be resumed.
     local: ChannelHub | None = None
+    # queue mode: a worker executes the run; this process only follows its events
+    remote: bool = False
 
 
 class ActiveRuns:
@@ -37,6 +39,11 @@ class ActiveRuns:
     def running_count(self) -> int:
         """Runs of this process not yet ended (the in-flight gauge of /metrics)."""
         return len(self._running)
+
+    def executing_count(self) -> int:
+        """Runs executing in this process (what a drain waits for): not the queued runs it
+        follows, which a worker executes whether this process stops or not."""
+        return sum(1 for run in self._running.values() if not run.remote)
 
     def get(self, tenant_id: str, run_id: str) -> ActiveRun | None:
         """The run when it belongs to ``tenant_id``; another tenant's run is simply not there."""

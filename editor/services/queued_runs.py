@@ -159,7 +159,7 @@ class QueuedRuns:
         task = asyncio.get_running_loop().create_task(self._follow(tenant, run_id, channel, cursor, listener),
                                                       name=f"akis-follow-{run_id}")
         handle = RemoteRunHandle(run_id, task, lambda: self._spawn(self.cancel(tenant, run_id)))
-        entry = ActiveRun(run_id, tenant, flow_id, channel, cursor, handle)
+        entry = ActiveRun(run_id, tenant, flow_id, channel, cursor, handle, remote=True)
         return run_id, handle, entry
 
     async def _follow(self, tenant: str, run_id: str, channel: str, cursor: int,

@@ -85,3 +85,27 @@ async def test_over_the_queue_limit_a_run_is_refused_with_429(stack: Stack, coun
             assert response.status_code == 200  # the limit is per tenant: the other one still runs
         assert [stored_run(stack, run_id).status for run_id in queued] == ["queued", "queued"]
         assert len((await c.get("/api/runs", params={"flow_id": "limited"})).json()) == 2  # no row for the refused
+
+
+async def test_queued_runs_do_not_hold_up_the_stop_of_the_web_instance_that_queued_them(stack: Stack,
+                                                                                         counting: Counting) -> None:
+    """A worker executes them, whether this instance stops or not: its drain waits for no run
+    (before, it counted them and waited its whole timeout while they stayed queued)."""
+    stack.extra_env["AKIS_DRAIN_TIMEOUT_S"] = "120"
+    app = stack.start_app()  # no worker: the runs stay queued
+    async with client(app.url, stack.token) as c:
+        assert (await c.post("/api/flows", json=durable_flow("waits", counting.url, chunks=3))).status_code == 201
+        queued = []
+        for n in range(2):
+            async with c.stream("POST", "/api/flows/waits/runs", json={"inputs": {"user_message": f"m{n}"}},
+                                headers={"Accept": "text/event-stream"}) as response:
+                assert response.status_code == 200
+                queued.append(response.headers["x-akis-run-id"])
+        ready = (await c.get("/healthz/ready")).json()
+        assert ready["in_flight"]["runs"] == 0 and ready["scaling"]["queue_depth"] == 2
+    assert app.process is not None
+    app.process.terminate()
+    app.process.wait(60)  # bounds a hung test; the drain's own limit is 120 s
+    log = app.log()
+    assert "draining 0 in-flight runs and requests" in log and "drain: nothing in flight" in log, log[-2000:]
+    assert [stored_run(stack, run_id).status for run_id in queued] == ["queued", "queued"]  # still there for a worker
