@@ -36,6 +36,10 @@ class NodeStat:
         return round(100.0 * self.cache_hits / self.count, 2) if self.count else 0.0
 
 
+# the Core table: no ORM bulk-insert bookkeeping (CPU a batch of 3 rows 270 -> 178 µs, of 30 735 -> 551)
+_INSERT_METRICS = insert(NodeMetric.__table__)  # type: ignore[attr-defined]  # SQLModel's table
+
+
 def metric_values(row: MetricRow, labels: RunLabels | None = None) -> dict[str, Any]:
     return {
         "tenant_id": tenant_key(row.tenant_id), "flow_id": str(row.flow_id), "run_id": row.run_id,
@@ -53,7 +57,7 @@ def add_metric_rows(session: Session, rows: Sequence[MetricRow],
     if not rows:
         return 0
     found = labels or {}
-    session.execute(insert(NodeMetric), [metric_values(r, found.get(r.run_id)) for r in rows])
+    session.execute(_INSERT_METRICS, [metric_values(r, found.get(r.run_id)) for r in rows])
     return len(rows)
 
 
