@@ -219,7 +219,7 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
             probes = prober.finish()
             busy = [ms for _, ms in probes]
             all_open = max(opened)  # after this, no more requests: only the streams' frames
-            first_end = min(finished)
+            first_end = min(finished, default=time.time())  # none ended: the window lasts to now
             opening = [ms for sent, ms in probes if sent < all_open] or [0.0]
             # every stream open and none ended yet: the target's "N streams in flight"
             all_in_flight = [ms for sent, ms in probes if all_open <= sent < first_end]
