@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Future
 
 from runtime.providers.credentials import ChainedCredentials, Credential
 from runtime.providers.resolver import EnvProviderResolver
@@ -73,8 +72,7 @@ class StoredCredentials:
         reading = loop.run_in_executor(None, self._read, key)
         reading.add_done_callback(lambda done: self._refreshed(key, done, forgotten))
 
-    def _refreshed(self, key: tuple[str, str], done: asyncio.Future[Credential | None] | Future[Credential | None],
-                   forgotten: int) -> None:
+    def _refreshed(self, key: tuple[str, str], done: asyncio.Future[Credential | None], forgotten: int) -> None:
         self._refreshing.discard(key)
         if done.cancelled():
             return

@@ -16,6 +16,17 @@ def client(url: str, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
 
 
+async def queue_runs(c: httpx.AsyncClient, flow_id: str, count: int) -> list[str]:
+    """Start ``count`` streamed runs and leave each stream at once: with no worker they stay queued."""
+    run_ids = []
+    for n in range(count):
+        async with c.stream("POST", f"/api/flows/{flow_id}/runs", json={"inputs": {"user_message": f"m{n}"}},
+                            headers={"Accept": "text/event-stream"}) as response:
+            assert response.status_code == 200
+            run_ids.append(response.headers["x-akis-run-id"])
+    return run_ids
+
+
 async def test_resume_and_cancel_from_the_instance_that_did_not_start_the_run(stack: Stack,
                                                                               counting: Counting) -> None:
     one, two = stack.start_app(), stack.start_app()
@@ -71,12 +82,7 @@ async def test_over_the_queue_limit_a_run_is_refused_with_429(stack: Stack, coun
         flow = durable_flow("limited", counting.url, chunks=3)
         assert (await c.post("/api/flows", json=flow)).status_code == 201
         assert (await other.post("/api/flows", json=flow)).status_code == 201
-        queued = []
-        for n in range(2):
-            async with c.stream("POST", "/api/flows/limited/runs", json={"inputs": {"user_message": f"m{n}"}},
-                                headers={"Accept": "text/event-stream"}) as response:
-                assert response.status_code == 200
-                queued.append(response.headers["x-akis-run-id"])
+        queued = await queue_runs(c, "limited", 2)
         refused = await c.post("/api/flows/limited/runs", json={"inputs": {"user_message": "one too many"}})
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1 and "2 runs waiting" in refused.json()["detail"]
@@ -95,12 +101,7 @@ async def test_queued_runs_do_not_hold_up_the_stop_of_the_web_instance_that_queu
     app = stack.start_app()  # no worker: the runs stay queued
     async with client(app.url, stack.token) as c:
         assert (await c.post("/api/flows", json=durable_flow("waits", counting.url, chunks=3))).status_code == 201
-        queued = []
-        for n in range(2):
-            async with c.stream("POST", "/api/flows/waits/runs", json={"inputs": {"user_message": f"m{n}"}},
-                                headers={"Accept": "text/event-stream"}) as response:
-                assert response.status_code == 200
-                queued.append(response.headers["x-akis-run-id"])
+        queued = await queue_runs(c, "waits", 2)
         ready = (await c.get("/healthz/ready")).json()
         assert ready["in_flight"]["runs"] == 0 and ready["scaling"]["queue_depth"] == 2
     assert app.process is not None

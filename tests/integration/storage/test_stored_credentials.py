@@ -120,21 +120,26 @@ async def test_a_failed_read_again_keeps_the_last_key_and_waits_its_ttl(db: Data
 
 
 async def test_a_read_again_under_way_does_not_bring_back_what_settings_forgot(db: Database) -> None:
+    """The read again gets the old key, then Settings saves a new one and forgets the old: the
+    read again, done last, must not put the old key back."""
     _, stored = resolver_over(db, {})
     db.call(save_provider_credential, "2", "openai", "openai", "sk-old", "")
     calls = CountingCalls(db)
+    loop_thread = threading.get_ident()
     assert stored.get("openai", "2").api_key == "sk-old"
+    read, has_read, gate = calls.call, threading.Event(), threading.Event()
+
+    def held(fn, *args, **kwargs):
+        found = read(fn, *args, **kwargs)
+        if threading.get_ident() != loop_thread:  # the read again: it has the old key, and waits
+            has_read.set()
+            gate.wait(5)
+        return found
+
+    calls.call = held
     stored.ttl_s = 0.0
-    gate = threading.Event()
-    read = calls.call
-
-    def slow(fn, *args, **kwargs):
-        gate.wait(5)
-        return read(fn, *args, **kwargs)
-
-    calls.call = slow
-    assert stored.get("openai", "2").api_key == "sk-old"  # a read again starts, held at the gate
-    calls.call = read
+    assert stored.get("openai", "2").api_key == "sk-old"  # past its ttl: a read again starts
+    await until(has_read.is_set, "the read again to have the old key")
     read(save_provider_credential, "2", "openai", "openai", "sk-new", "")
     stored.forget("2", "openai")  # Settings saved the new key
     stored.ttl_s = 60.0
