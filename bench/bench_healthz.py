@@ -180,7 +180,8 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
     database = init_db(database_url, seed_demo=False)
     _, token = database.call(create_token, "1", "bench")
     database.dispose()
-    env = {"AKIS_DATABASE_URL": database_url}
+    metrics_token = uuid.uuid4().hex
+    env = {"AKIS_DATABASE_URL": database_url, "AKIS_METRICS_TOKEN": metrics_token}
     worker, prefix = None, ""
     if redis_url:
         prefix = f"akis:benchhz{uuid.uuid4().hex[:8]}:"
@@ -205,6 +206,7 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
             pid = server.process.pid
             cpu0, loop0 = cpu_seconds(pid), cpu_seconds(pid, pid)
             worker0 = cpu_seconds(worker.pid) if worker is not None else 0.0
+            gc0 = await gc_pauses(client, metrics_token)
             idle_rss, samples, sampled = rss_mb(pid), [], asyncio.Event()
             sampler = asyncio.ensure_future(sample_rss(pid, opened, finished, sampled, samples))
             started = time.perf_counter()
@@ -215,6 +217,7 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
             await sampler
             in_flight, busy_rss = max(samples)  # the moment with the most streams open
             cpu, loop_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(pid, pid) - loop0
+            collections = gc_during(gc0, await gc_pauses(client, metrics_token))
             worker_cpu = cpu_seconds(worker.pid) - worker0 if worker is not None else 0.0
             probes = prober.finish()
             busy = [ms for _, ms in probes]
@@ -253,7 +256,38 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
             "app_cpu_us_per_chunk": cpu / max(1, len(chunks)) * 1e6,
             "chunk_p50_ms": percentile(chunks, 50), "chunk_p99_ms": percentile(chunks, 99),
             "chunk_max_ms": max(chunks), "chunk_beyond_quickest_p50_ms": percentile(beyond, 50),
-            "chunk_beyond_quickest_p99_ms": percentile(beyond, 99)}
+            "chunk_beyond_quickest_p99_ms": percentile(beyond, 99), "gc": collections}
+
+
+async def gc_pauses(client: Any, metrics_token: str) -> dict[str, dict[str, float]]:
+    """The app's garbage collector pauses so far (``akis_gc_pause_seconds`` on /metrics): per
+    generation, the count, the seconds in all, and the count at or under each bucket's bound."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
+    response.raise_for_status()
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "akis_gc_pause_seconds":
+            for sample in family.samples:
+                series = out.setdefault(sample.labels["generation"], {})
+                le = sample.labels.get("le")
+                series[le if le is not None else sample.name.rsplit("_", 1)[1]] = sample.value
+    return out
+
+
+def gc_during(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Collections between two scrapes, per generation: how many, their seconds, and the bound
+    (ms) the longest of them was under (the smallest bucket that holds all of them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for generation, now in sorted(after.items()):
+        was = before.get(generation, {})
+        count = now["count"] - was.get("count", 0.0)
+        bounds = sorted(float(le) for le in now if le not in ("count", "sum", "+Inf"))
+        under = next((b for b in bounds if now[repr(b)] - was.get(repr(b), 0.0) >= count), None)
+        out[generation] = {"count": int(count), "seconds": now["sum"] - was.get("sum", 0.0),
+                           "longest_under_ms": under * 1000 if under is not None and count else None}
+    return out
 
 
 def main() -> None:
@@ -287,6 +321,11 @@ def main() -> None:
           f"app CPU {r['app_cpu_s']:.2f} s ({r['app_cpu_us_per_chunk']:.0f} us per relayed chunk), of which the "
           f"event loop's thread {r['loop_cpu_s']:.2f} s"
           + (f"; worker CPU {r['worker_cpu_s']:.2f} s" if args.queue else ""))
+    names = {"0": "young", "1": "middle", "2": "full"}
+    print("the app's garbage collections meanwhile: " + ", ".join(
+        f"{names[g]} {c['count']} ({c['seconds'] * 1000:.0f} ms in all"
+        + (f", each under {c['longest_under_ms']:g} ms)" if c["longest_under_ms"] is not None else ")")
+        for g, c in r["gc"].items()))
     print(f"app RSS {r['idle_rss_mb']:.1f} MB idle, {r['busy_rss_mb']:.1f} MB with {r['max_in_flight']} streams open: "
           f"{r['rss_kb_per_stream']:.1f} KB per stream")
     if r["all_in_flight_p99_ms"] is None:

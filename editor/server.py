@@ -69,6 +69,8 @@ def run_server(settings: AkisSettings) -> None:
         log.error("%s", exc)
         raise SystemExit(f"error: {exc}") from None
     gc_policy.apply(settings.gc_threshold_values)  # many runs in flight: fewer, larger young collections
+    if settings.gc_freeze:
+        app.on_startup(gc_policy.freeze)  # after every other start-up step: what they made is here to stay
     # JSON logs: uvicorn's loggers keep no handlers of their own, so their lines are JSON too, and
     # NiceGUI's welcome (a print) is a log line instead
     extra: dict[str, Any] = {}

@@ -10,11 +10,17 @@ more objects before they are collected (about a megabyte), which bench/bench_mem
 
 ``akis serve`` and ``akis worker`` apply it at start-up (``AKIS_GC_THRESHOLDS``;
 ``700,10,10`` restores Python's); the benchmarks apply it as the app does, to every contender.
+
+Once started, they also :func:`freeze` what start-up made (``AKIS_GC_FREEZE``): the modules,
+pages, routes and pools, about 230,000 objects in the app, live as long as the process, yet a
+full collection walked them all, 116-134 ms here during which no run, stream or request moved.
+Frozen, they are never walked again; a full collection walks only what the process made since.
 """
 from __future__ import annotations
 
 import gc
 import logging
+import time
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +48,23 @@ def apply(thresholds: tuple[int, int, int]) -> None:
 def describe() -> str:
     """The thresholds in effect in this process, as AKIS_GC_THRESHOLDS writes them."""
     return ",".join(str(n) for n in gc.get_threshold())
+
+
+def describe_freeze(enabled: bool) -> str:
+    """What /settings says about ``AKIS_GC_FREEZE`` in this process."""
+    if not enabled:
+        return "off: every full collection walks what start-up made"
+    return f"{gc.get_freeze_count():,} objects frozen at start-up: collections skip them"
+
+
+def freeze() -> int:
+    """Collect once, then move every object still alive into the permanent generation, which
+    no collection walks; returns how many there are. Called when start-up is over: what start-up
+    leaves behind lives as long as the process, so only its garbage (collected here) could be freed."""
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("garbage collection: froze the %d objects made at start-up (one full collection, %.0f ms); "
+             "later collections skip them (AKIS_GC_FREEZE)", frozen, (time.perf_counter() - started) * 1000)
+    return frozen

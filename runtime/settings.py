@@ -85,6 +85,8 @@ class AkisSettings(BaseSettings):
     desktop_tenant: str = Field("1", min_length=1, max_length=64)
     # the garbage collector's thresholds for a process with many runs in flight (runtime/gc_policy.py)
     gc_thresholds: str = "10000,10,10"
+    # freeze what start-up made, so full collections skip it (runtime/gc_policy.py)
+    gc_freeze: bool = True
 
     @field_validator("gc_thresholds")
     @classmethod

@@ -369,6 +369,7 @@ def worker_command(
         redis_url=settings.redis_url, database_url=settings.sqlalchemy_url, queue_name=queue, max_jobs=max_jobs,
         job_timeout_s=job_timeout, max_tries=max_tries, burst=burst, in_progress_timeout_s=in_progress_timeout,
         warmup_interval_s=settings.warmup_interval_s, poll_delay_s=poll_delay, timeouts=job_timeouts(settings),
+        gc_freeze=settings.gc_freeze,
     )
     if tracing.configure("akis-worker"):  # only the standard OTEL_* variables turn traces on
         typer.echo("traces: OTLP/HTTP export on (OTEL_* variables)", err=True)

@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from editor.observability.families import Counters, FamiliesCollector, Histograms
+from editor.observability.gc_pauses import GcCollector, gc_pauses
 from runtime.events import MESSAGE_CHUNK, NODE_FAILED, NODE_FINISHED, RUN_FINISHED, Event
 from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.settings import AkisSettings
@@ -180,6 +181,7 @@ class AppMetrics:
         registry.register(FamiliesCollector([self.runs, self.run_seconds, self.first_chunk, self.tokens,
                                              self.node_seconds, self.node_failures, self.cache_lookups,
                                              self.background_seconds]))
+        registry.register(GcCollector(gc_pauses()))
         self.in_flight = Gauge("akis_runs_in_flight", "Runs of this process still running.", registry=registry)
         self.jobs_pending = Gauge("akis_background_jobs_pending",
                                   "Background jobs this process submitted that have not finished.", registry=registry)

@@ -50,7 +50,8 @@ def describe(context: AkisContext, tenant_id: str) -> list[tuple[str, list[tuple
                    f"not ready for {settings.drain_delay_s:g} s, then in-flight runs and streams finish "
                    f"within {settings.drain_timeout_s:g} s of the signal"),
                   ("Garbage collection thresholds (AKIS_GC_THRESHOLDS)",
-                   f"{gc_policy.describe()} in this process (Python's own: 700,10,10)")]),
+                   f"{gc_policy.describe()} in this process (Python's own: 700,10,10)"),
+                  ("Garbage collection freeze (AKIS_GC_FREEZE)", gc_policy.describe_freeze(settings.gc_freeze))]),
         ("Language models", [
             ("Anthropic key", "set" if key_set["anthropic"] else "not set: the offline mock answers"),
             ("OpenAI key", "set" if key_set["openai"] else "not set: the offline mock answers"),

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runtime import tracing
+from runtime import gc_policy, tracing
 from runtime.logs import run_context
 from runtime.ports import BackgroundJob, BackgroundOutcome
 from runtime.redis_clients import RedisTimeouts, arq_client, job_timeouts, wait_for_redis
@@ -53,6 +53,7 @@ class WorkerOptions:
     burst: bool = False  # stop when the queue is empty (tests, one-off catch-up)
     handle_signals: bool = True  # False when embedded in another event loop (tests)
     timeouts: RedisTimeouts | None = None  # Redis connect and socket timeouts; None: the settings' defaults
+    gc_freeze: bool = False  # freeze what start-up made (runtime/gc_policy.py): ``akis worker``, not embedded
 
 
 def load_object(spec: str) -> Any:
@@ -136,6 +137,8 @@ def build_worker(
             ctx["runs"] = runs_factory(database)
             ctx["runs"].start()
         log.info("akis worker: queue %s, database %s", options.queue_name, database.describe())
+        if options.gc_freeze:
+            gc_policy.freeze()  # the last step of start-up: what it made is here to stay
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         # both lines logged: a worker slow to stop shows in its log which side of them it is stuck on

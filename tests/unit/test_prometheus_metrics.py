@@ -3,12 +3,14 @@
 and who may read. The app end to end: tests/integration/api/test_prometheus.py."""
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from editor.observability.gc_pauses import gc_pauses
 from editor.observability.metrics import AppMetrics
 from runtime.events import Event
 from runtime.settings import AkisSettings
@@ -96,3 +98,25 @@ def test_who_may_read() -> None:
     assert made.allowed(None, "::ffff:192.168.1.5") is True
     assert made.allowed(None, "192.168.1.6") is None
     assert made.allowed(None, "testclient") is None
+
+
+def test_every_collection_is_timed_by_generation() -> None:
+    """``akis_gc_pause_seconds``: one hook per process, however many registries there are."""
+    made, other = metrics(), metrics()
+    before = samples(made)
+    gc.collect(1)  # a middle collection
+    gc.collect()  # a full one
+    after = samples(made)
+
+    def moved(name: str, generation: str, **labels: str) -> float:
+        key = (name, frozenset({("generation", generation), *labels.items()}))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert moved("akis_gc_pause_seconds_count", "1") == 1  # once, not once per registry
+    assert moved("akis_gc_pause_seconds_count", "2") == 1
+    assert moved("akis_gc_pause_seconds_bucket", "2", le="+Inf") == 1
+    assert moved("akis_gc_pause_seconds_sum", "2") > 0
+    assert samples(other)[("akis_gc_pause_seconds_count", frozenset({("generation", "2")}))] == after[
+        ("akis_gc_pause_seconds_count", frozenset({("generation", "2")}))]
+    assert after[("akis_gc_frozen_objects", frozenset())] == gc.get_freeze_count()
+    assert gc.callbacks.count(gc_pauses().callback) == 1

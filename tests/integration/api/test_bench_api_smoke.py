@@ -44,3 +44,8 @@ def test_bench_healthz_tiny(tmp_path) -> None:
     assert data["chunks"] == 20 * 40 and data["chunk_p50_ms"] <= data["chunk_p99_ms"] <= data["chunk_max_ms"]
     assert 0 <= data["chunk_beyond_quickest_p50_ms"] <= data["chunk_beyond_quickest_p99_ms"]
     assert 0 < data["loop_cpu_s"] <= data["app_cpu_s"]
+    # the app's collections during the load, from its /metrics: each generation, even with none
+    assert sorted(data["gc"]) == ["0", "1", "2"]
+    for collections in data["gc"].values():
+        assert collections["count"] >= 0 and collections["seconds"] >= 0
+        assert (collections["longest_under_ms"] is None) == (collections["count"] == 0)

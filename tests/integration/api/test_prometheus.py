@@ -193,7 +193,17 @@ async def test_metrics_move_by_what_ran(app: App) -> None:
     assert moved(before, after, f"{background}_count", node_type="save_message", status="succeeded") == 2
     assert moved(before, after, f"{background}_bucket", node_type="save_message", status="succeeded", le="+Inf") == 2
     labels = {name for (_, pairs) in after for name, _ in pairs}
-    assert labels <= {"flow", "status", "node_type", "outcome", "direction", "tier", "le"}, labels
+    assert labels <= {"flow", "status", "node_type", "outcome", "direction", "tier", "le", "generation"}, labels
+
+
+async def test_start_up_froze_what_it_made_in_one_timed_collection(app: App) -> None:
+    samples = await scrape(app)
+    assert value(samples, "akis_gc_frozen_objects") > 100_000  # the modules, pages, routes and pools
+    assert value(samples, "akis_gc_pause_seconds_count", generation="2") >= 1  # the freeze's own collection
+    assert value(samples, "akis_gc_pause_seconds_sum", generation="2") > 0
+    assert value(samples, "akis_gc_pause_seconds_count", generation="0") >= 1  # young ones since, as it served
+    assert value(samples, "akis_gc_pause_seconds_bucket", generation="2", le="+Inf") == value(
+        samples, "akis_gc_pause_seconds_count", generation="2")
 
 
 async def test_metrics_need_the_metrics_token(app: App) -> None:
