@@ -37,6 +37,8 @@ class AkisSettings(BaseSettings):
     redis_socket_timeout_s: float = 1.0  # one reply on the request path (channels, cache, health)
     redis_jobs_socket_timeout_s: float = 5.0  # one reply on the job queue (arq: no blocking reads)
     redis_retry_after_s: float = 5.0  # Redis found down (channels, cache tiers): probed again after this
+    # the in-process channel hub's events in all conversations (about 420 bytes each), for resumes
+    channel_kept_events: int = Field(100_000, ge=1_000)
     # where runs execute (docs/architecture.md, "Durable runs"): inline in the web process, or
     # queued to `akis worker` processes; auto: queue when Redis is configured, else inline
     run_mode: Literal["auto", "inline", "queue"] = "auto"

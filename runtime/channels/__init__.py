@@ -38,6 +38,7 @@ def build_hub(settings: AkisSettings | None = None, **options: Any) -> ChannelHu
         options.setdefault("timeouts", request_timeouts(settings))
         options.setdefault("retry_after_s", settings.redis_retry_after_s)
         return RedisChannelHub(settings.redis_url, **options)
+    options.setdefault("max_kept", settings.channel_kept_events)
     return ChannelHub(**options)
 
 

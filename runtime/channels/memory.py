@@ -6,11 +6,18 @@ buffer: it reads what is there and waits for more, so a late or reconnecting sub
 resumes with ``after=<last cursor seen>`` and gets every event once, in order. ``publish``
 never blocks and never waits for a slow subscriber; one that falls further behind than the
 buffer gets :class:`ChannelGap` rather than a silently incomplete answer.
+
+What is kept is bounded twice: per channel (``max_events``) and in all (``max_kept``). Without
+the second bound the hub held every event of every conversation of the last ``retention_s``,
+18 KB per streamed answer of 40 chunks: a process serving 20 such answers a second held 110 MB
+and, for its collector, 270,000 more objects to walk. Past ``max_kept`` the channels nobody
+listens to that were used longest ago are forgotten first, as the retention would later.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -18,6 +25,8 @@ from dataclasses import replace
 
 from ..events import Event
 from .names import ChannelError, ChannelGap, check_channel
+
+log = logging.getLogger(__name__)
 
 
 class _Channel:
@@ -40,22 +49,27 @@ class ChannelHub:
     """Implements :class:`runtime.ports.EventPublisher` plus ``subscribe``.
 
     ``max_events`` bounds each channel's buffer; a channel nobody listens to is forgotten
-    ``retention_s`` after its last event.
+    ``retention_s`` after its last event, or sooner once all channels keep more than
+    ``max_kept`` events (``AKIS_CHANNEL_KEPT_EVENTS``; the ones used longest ago first).
     """
 
     available = True  # nothing between a run and its subscribers can go down
 
-    def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0) -> None:
-        if max_events < 1:
-            raise ChannelError("max_events must be at least 1")
+    def __init__(self, *, max_events: int = 10_000, retention_s: float = 300.0, max_kept: int = 100_000) -> None:
+        if max_events < 1 or max_kept < 1:
+            raise ChannelError("max_events and max_kept must be at least 1")
         self.max_events = max_events
         self.retention_s = retention_s
+        self.max_kept = max_kept
+        self.kept = 0  # events in all channels' buffers
+        self.forgotten = 0  # channels forgotten before their retention, to keep under max_kept
+        self._trim_above = max_kept
         self._channels: dict[str, _Channel] = {}
         self._closed = False
         self._next_sweep = time.monotonic() + retention_s
 
     def publish(self, channel: str, event: Event) -> None:
-        """Keep the event and wake the channel's subscribers; O(1), never blocks."""
+        """Keep the event and wake the channel's subscribers; O(1) amortised, never blocks."""
         if self._closed:
             return
         state = self._channels.get(channel)
@@ -64,13 +78,18 @@ class ChannelHub:
             state = self._channels[channel] = _Channel(self.max_events)
         cursor = state.next_cursor
         state.next_cursor += 1
-        state.events.append(replace(event, extra={**event.extra, "cursor": cursor}))
+        events = state.events
+        if len(events) < self.max_events:  # a full buffer drops its oldest as it appends
+            self.kept += 1
+        events.append(replace(event, extra={**event.extra, "cursor": cursor}))
         state.last_used = time.monotonic()
         if state.wakeup is not None:
             state.wakeup.set()
             state.wakeup = None
         if state.last_used >= self._next_sweep:
             self._sweep(state.last_used)
+        if self.kept > self._trim_above:
+            self._forget_oldest()
 
     def last_cursor(self, channel: str) -> int:
         """The cursor of the newest event on ``channel`` (0 when there is none)."""
@@ -104,7 +123,11 @@ class ChannelHub:
         return self._follow(channel, state, position)
 
     async def _follow(self, channel: str, state: _Channel, position: int) -> AsyncIterator[Event]:
-        state = self._channels.setdefault(channel, state)  # re-attach if it was swept meanwhile
+        current = self._channels.get(channel)
+        if current is None:  # re-attach if it was forgotten meanwhile
+            current = self._channels[channel] = state
+            self.kept += len(state.events)
+        state = current
         state.subscribers += 1
         try:
             while not self._closed:
@@ -132,8 +155,26 @@ class ChannelHub:
             if state.subscribers == 0 and now - state.last_used > self.retention_s
         ]
         for name in stale:
-            del self._channels[name]
+            self.kept -= len(self._channels.pop(name).events)
 
+    def _forget_oldest(self) -> None:
+        """Past ``max_kept``: forget the idle channels used longest ago until a tenth of the room
+        is free again (so this sorts the channels once per ``max_kept / 10`` events, not per event).
+        Channels someone listens to stay; if they alone hold too much, try again 10% later."""
+        room = self.max_kept // 10
+        idle = sorted((state.last_used, name) for name, state in self._channels.items() if state.subscribers == 0)
+        forgotten, youngest = self.forgotten, 0.0
+        for last_used, name in idle:
+            if self.kept <= self.max_kept - room:
+                break
+            self.kept -= len(self._channels.pop(name).events)
+            self.forgotten += 1
+            youngest = last_used
+        if forgotten == 0 and self.forgotten:  # the first time only: the log is not a stream of them
+            log.warning("the in-process channel hub keeps at most %d events (AKIS_CHANNEL_KEPT_EVENTS): "
+                        "conversations idle for %.0f s and longer were forgotten before their %g s retention",
+                        self.max_kept, time.monotonic() - youngest, self.retention_s)
+        self._trim_above = max(self.max_kept, self.kept + room)
     def lost(self, channel: str, run_id: str) -> int:
         """Events not relayed: never any in-process (the same question as the Redis hub's)."""
         return 0

@@ -49,3 +49,13 @@ def test_bench_healthz_tiny(tmp_path) -> None:
     for collections in data["gc"].values():
         assert collections["count"] >= 0 and collections["seconds"] >= 0
         assert (collections["longest_under_ms"] is None) == (collections["count"] == 0)
+
+
+def test_bench_web_memory_tiny(tmp_path) -> None:
+    """bench/bench_web_memory.py: the app's RSS idle and after each tenth of the finished runs."""
+    data = run_bench("bench_web_memory", timeout=300, env=server_env({}), cwd=tmp_path)
+    assert data["benchmark"] == "web_memory" and data["tiny"] is True and data["runs"] == 300
+    assert [done for done, _ in data["steps"]] == [0, *range(30, 301, 30)]
+    assert all(rss > 0 for _, rss in data["steps"]) and data["kept_events"] == 100_000
+    assert data["final_mb"] == pytest.approx(data["steps"][-1][1], abs=0.05)
+    assert data["idle_mb"] == pytest.approx(data["steps"][0][1], abs=0.05)

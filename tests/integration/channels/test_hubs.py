@@ -168,3 +168,54 @@ async def test_build_hub_follows_the_settings() -> None:
     remote = build_hub(AkisSettings(_env_file=None, redis_url="redis://127.0.0.1:6379/0"))  # type: ignore[call-arg]
     assert isinstance(remote, RedisChannelHub)  # no connection is made until it is used
     await remote.aclose()
+
+
+async def test_in_process_what_is_kept_in_all_channels_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    """Past ``max_kept`` events in all, the idle channels used longest ago are forgotten first
+    (a tenth of the room freed at once); a channel someone listens to stays."""
+    from runtime.channels import ChannelHub
+
+    hub = ChannelHub(max_kept=100, max_events=50)
+    names = [channel_name("2", f"s{n}") for n in range(10)]
+    listened = hub.subscribe(names[0])
+    hub.publish(names[0], chunk(0))
+    assert len(await take(listened, 1)) == 1  # attached: channel 0 has a listener from here on
+    with caplog.at_level("WARNING", logger="runtime.channels.memory"):
+        for name in names:
+            for i in range(1 if name == names[0] else 0, 30):
+                hub.publish(name, chunk(i))
+    assert len(await take(listened, 29)) == 29
+    kept = {name: hub.last_cursor(name) for name in hub.channels()}
+    assert hub.kept <= hub.max_kept
+    assert names[0] in kept and names[-1] in kept  # listened to; used last
+    assert names[1] not in kept and names[2] not in kept  # idle, used longest ago
+    assert hub.forgotten == 10 - len(kept)
+    assert hub.kept == 30 * len(kept)  # the count follows what the buffers hold
+    assert caplog.text.count("keeps at most 100 events (AKIS_CHANNEL_KEPT_EVENTS)") == 1
+    # a forgotten conversation starts again from what is kept: its next event only
+    hub.publish(names[1], chunk(30, "again"))
+    assert [e.text for e in await take(hub.subscribe(names[1], after=0), 1)] == ["again"]
+    await hub.aclose()
+
+
+async def test_in_process_a_full_channel_keeps_the_count_right() -> None:
+    from runtime.channels import ChannelHub
+
+    hub = ChannelHub(max_kept=1000, max_events=5)
+    for i in range(20):
+        hub.publish(CHANNEL, chunk(i))  # the buffer drops its oldest: 5 kept, not 20
+    assert hub.kept == 5 and hub.forgotten == 0
+    await hub.aclose()
+
+
+def test_the_setting_bounds_the_in_process_hub() -> None:
+    from pydantic import ValidationError
+
+    from runtime.channels import ChannelHub, build_hub
+    from runtime.settings import AkisSettings
+
+    hub = build_hub(AkisSettings(_env_file=None, redis_url="", channel_kept_events=5000))  # type: ignore[call-arg]
+    assert isinstance(hub, ChannelHub) and hub.max_kept == 5000
+    assert build_hub(AkisSettings(_env_file=None, redis_url="")).max_kept == 100_000  # type: ignore[call-arg,union-attr]
+    with pytest.raises(ValidationError, match="channel_kept_events"):
+        AkisSettings(_env_file=None, channel_kept_events=10)  # type: ignore[call-arg]
