@@ -175,6 +175,7 @@ class ChannelHub:
                         "conversations idle for %.0f s and longer were forgotten before their %g s retention",
                         self.max_kept, time.monotonic() - youngest, self.retention_s)
         self._trim_above = max(self.max_kept, self.kept + room)
+
     def lost(self, channel: str, run_id: str) -> int:
         """Events not relayed: never any in-process (the same question as the Redis hub's)."""
         return 0
