@@ -17,6 +17,7 @@ from runtime import Engine, NodeRegistry
 from runtime.cache.events import CacheEvents
 from runtime.cache.tiered import TieredCache
 from runtime.cache.warmup import WarmupScheduler, cluster_round_lock
+from runtime.channels import ChannelHub
 from runtime.closing import close_all
 from runtime.engine.background import execute_job
 from runtime.errors import AkisError, FlowValidationError
@@ -41,6 +42,7 @@ from storage.repos.tenants import list_tenant_ids
 
 from .auth.throttle import LoginThrottle
 from .drain import Drain
+from .observability.channels import ChannelHubCollector
 from .observability.metrics import app_metrics
 from .observability.scaling import ScalingCollector
 from .services.credentials import CredentialService
@@ -197,6 +199,8 @@ def create_context(settings: AkisSettings) -> AkisContext:
                                      getattr(engine.background, "queue_depth", None))
     if runs.prometheus is not None:
         runs.prometheus.registry.register(ScalingCollector(context.scaling))
+        if isinstance(hub, ChannelHub):  # what it keeps for resumes, against its bound
+            runs.prometheus.registry.register(ChannelHubCollector(hub))
     return context
 
 

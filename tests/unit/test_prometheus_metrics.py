@@ -120,3 +120,22 @@ def test_every_collection_is_timed_by_generation() -> None:
         ("akis_gc_pause_seconds_count", frozenset({("generation", "2")}))]
     assert after[("akis_gc_frozen_objects", frozenset())] == gc.get_freeze_count()
     assert gc.callbacks.count(gc_pauses().callback) == 1
+
+
+def test_the_channel_hub_reports_what_it_keeps_and_what_it_forgot() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from editor.observability.channels import ChannelHubCollector
+    from runtime.channels import ChannelHub, channel_name
+
+    hub = ChannelHub(max_kept=100)
+    for session in range(5):
+        for i in range(30):
+            hub.publish(channel_name("2", f"s{session}"), Event("message.chunk", "r1", float(i), i, "ai", "ai", "x", i))
+    registry = CollectorRegistry()
+    registry.register(ChannelHubCollector(hub))
+    got = {s.name: s.value for family in text_string_to_metric_families(generate_latest(registry).decode())
+           for s in family.samples}
+    assert got["akis_channel_events_kept"] == hub.kept <= 100
+    assert got["akis_channel_events_kept_max"] == 100
+    assert got["akis_channels_forgotten_total"] == hub.forgotten >= 2  # 150 published, at most 100 kept

@@ -194,6 +194,10 @@ async def test_metrics_move_by_what_ran(app: App) -> None:
     assert moved(before, after, f"{background}_bucket", node_type="save_message", status="succeeded", le="+Inf") == 2
     labels = {name for (_, pairs) in after for name, _ in pairs}
     assert labels <= {"flow", "status", "node_type", "outcome", "direction", "tier", "le", "generation"}, labels
+    # the in-process channel hub keeps these runs' events (for resumes), under its bound
+    assert moved(before, after, "akis_channel_events_kept") >= 11 * 4  # each run: started, nodes, finished
+    assert value(after, "akis_channel_events_kept_max") == 100_000
+    assert value(after, "akis_channels_forgotten_total") == 0
 
 
 async def test_start_up_froze_what_it_made_in_one_timed_collection(app: App) -> None:
