@@ -12,6 +12,7 @@ from editor.desktop.window import STATE_FILE
 from editor.pages.credentials_card import credentials_card
 from editor.theme import apply_theme, header
 from runtime import gc_policy
+from runtime.channels import ChannelHub
 from storage.crypto import KEY_FILE
 
 
@@ -24,6 +25,16 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def describe_hub(hub: object) -> str:
+    """Which channel hub; the in-process one with what it keeps against its bound."""
+    if hub is None:
+        return "none"
+    if isinstance(hub, ChannelHub):
+        return (f"ChannelHub (in-process): keeps {hub.kept:,} events for resumes, at most {hub.max_kept:,} "
+                "in all conversations (AKIS_CHANNEL_KEPT_EVENTS)")
+    return type(hub).__name__
 
 
 def describe(context: AkisContext, tenant_id: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -43,7 +54,7 @@ def describe(context: AkisContext, tenant_id: str) -> list[tuple[str, list[tuple
              + f", {info.get('outages', 0)} outage(s)") for name, info in tiers.items()]
          + [("Redis", redact_url(settings.redis_url)), ("Memcached", settings.memcached or "(not set)"),
             ("Warm-up", f"every {settings.warmup_interval_s:g} s" if settings.warmup_interval_s > 0 else "off")]),
-        ("Runs", [("Channels", type(context.hub).__name__ if context.hub is not None else "none"),
+        ("Runs", [("Channels", describe_hub(context.hub)),
                   ("Background jobs", type(context.engine.background).__name__),
                   ("Where runs execute (AKIS_RUN_MODE)", run_mode(context)),
                   ("On SIGTERM (AKIS_DRAIN_DELAY_S, AKIS_DRAIN_TIMEOUT_S)",

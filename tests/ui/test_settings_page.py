@@ -9,6 +9,7 @@ from nicegui.testing.user_simulation import user_simulation
 from pydantic import SecretStr
 
 from editor.pages.settings import describe, redact_url
+from runtime.channels import ChannelHub
 from tests.browser.run_pane_app import make_context
 
 CANARY = "sk-canary-do-not-show-9f3b"
@@ -30,6 +31,10 @@ async def test_settings_page_shows_what_is_in_use_and_no_secret(tmp_path: Path, 
         assert dict(sections["Language models"])["Anthropic key"] == "set"
         assert dict(sections["Cache"])["Redis"] == "redis://127.0.0.1:6379/0"
         assert dict(sections["Runs"])["Where runs execute (AKIS_RUN_MODE)"] == "inline: in this process"
+        assert isinstance(context.hub, ChannelHub)  # the default: no Redis in this context's settings
+        assert dict(sections["Runs"])["Channels"] == (
+            f"ChannelHub (in-process): keeps {context.hub.kept:,} events for resumes, at most 100,000 "
+            "in all conversations (AKIS_CHANNEL_KEPT_EVENTS)")
         observability = dict(sections["Metrics and logs"])
         assert observability["Prometheus /metrics (AKIS_METRICS_TOKEN, AKIS_METRICS_ALLOW)"].startswith("off")
         assert observability["Log lines (AKIS_LOG_FORMAT)"] == "text"
