@@ -136,3 +136,28 @@ def private_schema(postgres_url: str) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return f"{postgres_url}?options=-csearch_path%3D{schema}", drop
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of another process (``/proc/<pid>/statm``), in MB."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU so far of a process, or of one of its threads (the main one: the loop's)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_with_token(database_url: str, name: str = "bench") -> str:
+    """Migrate a fresh database for the app under test and return an API token of tenant 1."""
+    from storage.db import init_db
+    from storage.repos.tokens import create_token
+
+    database = init_db(database_url, seed_demo=False)
+    try:
+        _, token = database.call(create_token, "1", name)
+    finally:
+        database.dispose()
+    return token

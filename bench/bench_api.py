@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, emit, machine, percentile, table
+from _common import ROOT, database_with_token, emit, machine, percentile, table
 
 from runtime import Engine
 
@@ -115,15 +115,10 @@ async def sse_chunks(client: Any, flow_id: str, budget_s: float) -> dict[str, fl
 async def main_async(runs: int, concurrency: int, chunk_count: int, budget_s: float) -> dict[str, Any]:
     import httpx
 
-    from storage.db import init_db
-    from storage.repos.tokens import create_token
-
     harness = _harness()
     workdir = Path(tempfile.mkdtemp(prefix="akis-bench-api-"))
     database_url = f"sqlite:///{workdir / 'akis.db'}"
-    database = init_db(database_url, seed_demo=False)
-    _, token = database.call(create_token, "1", "bench")
-    database.dispose()
+    token = database_with_token(database_url)
     trivial = harness.trivial_flow("echo")
     streaming = harness.chat_flow("stream", chunks=chunk_count, text=" ".join(f"w{i}" for i in range(chunk_count)))
     server = harness.AppServer(workdir, env={"AKIS_DATABASE_URL": database_url}).start()

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import re
 import shutil
 import sys
@@ -41,7 +40,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, emit, machine, percentile, table
+from _common import ROOT, cpu_seconds, database_with_token, emit, machine, percentile, process_rss_mb, table
 
 TARGET_P99_MS = 50.0
 T_MS = re.compile(rb'"t_ms":([0-9.]+)')
@@ -145,24 +144,12 @@ async def chunk_latencies(client: Any, runs: dict[str, list[tuple[float, float]]
     return latencies, beyond
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process (``/proc/<pid>/statm``)."""
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 async def sample_rss(pid: int, opened: list[float], finished: list[float], stop: asyncio.Event,
                      samples: list[tuple[int, float]]) -> None:
     """(streams in flight, the app's RSS in MB) every 0.1 s until ``stop``."""
     while not stop.is_set():
-        samples.append((len(opened) - len(finished), rss_mb(pid)))
+        samples.append((len(opened) - len(finished), process_rss_mb(pid)))
         await asyncio.sleep(0.1)
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """User + system CPU so far of a process, or of one of its threads (the main one: the loop's)."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0) -> dict[str, Any]:
@@ -171,15 +158,11 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
     import httpx
     from bench_durable import cleanup, ready, start_worker
 
-    from storage.db import init_db
-    from storage.repos.tokens import create_token
     from tests.integration.api import harness
 
     workdir = Path(tempfile.mkdtemp(prefix="akis-bench-healthz-"))
     database_url = f"sqlite:///{workdir / 'akis.db'}"
-    database = init_db(database_url, seed_demo=False)
-    _, token = database.call(create_token, "1", "bench")
-    database.dispose()
+    token = database_with_token(database_url)
     metrics_token = uuid.uuid4().hex
     env = {"AKIS_DATABASE_URL": database_url, "AKIS_METRICS_TOKEN": metrics_token}
     worker, prefix = None, ""
@@ -207,7 +190,7 @@ async def main_async(streams: int, redis_url: str | None, stream_s: float = 10.0
             cpu0, loop0 = cpu_seconds(pid), cpu_seconds(pid, pid)
             worker0 = cpu_seconds(worker.pid) if worker is not None else 0.0
             gc0 = await gc_pauses(client, metrics_token)
-            idle_rss, samples, sampled = rss_mb(pid), [], asyncio.Event()
+            idle_rss, samples, sampled = process_rss_mb(pid), [], asyncio.Event()
             sampler = asyncio.ensure_future(sample_rss(pid, opened, finished, sampled, samples))
             started = time.perf_counter()
             await asyncio.gather(*(one_stream(server.port, token, i // 100 * 0.2, runs, finished, opened)

@@ -14,35 +14,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, emit, machine, table
+from _common import ROOT, database_with_token, emit, machine, process_rss_mb, table
 
 CONCURRENCY = 16
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
 
 async def measure(runs: int, kept: int) -> dict[str, Any]:
     import httpx
 
-    from storage.db import init_db
-    from storage.repos.tokens import create_token
     from tests.integration.api import harness
 
     workdir = Path(tempfile.mkdtemp(prefix="akis-bench-web-memory-"))
     database_url = f"sqlite:///{workdir / 'akis.db'}"
-    database = init_db(database_url, seed_demo=False)
-    _, token = database.call(create_token, "1", "bench")
-    database.dispose()
+    token = database_with_token(database_url)
     server = harness.AppServer(workdir, env={"AKIS_DATABASE_URL": database_url,
                                              "AKIS_CHANNEL_KEPT_EVENTS": str(kept)}).start()
     assert server.process is not None
@@ -62,11 +52,11 @@ async def measure(runs: int, kept: int) -> dict[str, Any]:
                     assert response.status_code == 200 and response.json()["status"] == "succeeded", response.text
 
             await one(-1)  # warm: the plan, the first imports
-            steps.append((0, rss_mb(pid)))
+            steps.append((0, process_rss_mb(pid)))
             tenth = max(1, runs // 10)
             for start in range(0, runs, tenth):
                 await asyncio.gather(*(one(i) for i in range(start, min(runs, start + tenth))))
-                steps.append((min(runs, start + tenth), rss_mb(pid)))
+                steps.append((min(runs, start + tenth), process_rss_mb(pid)))
     except Exception:
         print(server.log()[-2000:], file=sys.stderr)
         raise

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import pstats
 import shutil
 import signal
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, emit, machine, private_schema, table
+from _common import ROOT, cpu_seconds, database_with_token, emit, machine, private_schema, table
 
 LAYERS = [  # (label, path fragment): the first that matches a function's file wins
     ("engine (runtime/engine)", "/runtime/engine/"),
@@ -66,13 +65,6 @@ def layer_of(path: str) -> str:
     return "other (stdlib, C calls)"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 async def post_runs(url: str, token: str, flow: dict[str, Any], runs: int) -> None:
     import httpx
 
@@ -92,8 +84,6 @@ def main() -> None:
     if args.tiny:
         args.runs = 5
     sys.path.insert(0, str(ROOT))
-    from storage.db import init_db
-    from storage.repos.tokens import create_token
     from tests.integration.api import harness
     from tests.processes import free_port
 
@@ -102,9 +92,7 @@ def main() -> None:
     database_url, drop_schema = f"sqlite:///{workdir / 'akis.db'}", None
     if args.postgres:
         database_url, drop_schema = private_schema(args.postgres)
-    database = init_db(database_url, seed_demo=False)
-    _, token = database.call(create_token, "1", "profile")
-    database.dispose()
+    token = database_with_token(database_url, "profile")
     port = free_port()
     env = harness.server_env({"AKIS_HOST": "127.0.0.1", "AKIS_PORT": str(port), "AKIS_DATABASE_URL": database_url})
     log = (workdir / "server.log").open("ab")

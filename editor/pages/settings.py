@@ -10,6 +10,7 @@ from editor.auth import current_tenant, local, watch_page
 from editor.context import AkisContext
 from editor.desktop.window import STATE_FILE
 from editor.pages.credentials_card import credentials_card
+from editor.services.runs import Hub
 from editor.theme import apply_theme, header
 from runtime import gc_policy
 from runtime.channels import ChannelHub
@@ -27,7 +28,7 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def describe_hub(hub: object) -> str:
+def describe_hub(hub: Hub | None) -> str:
     """Which channel hub; the in-process one with what it keeps against its bound."""
     if hub is None:
         return "none"
