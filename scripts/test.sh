@@ -59,6 +59,10 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 
-# 5. Every test (unit, integration against real servers, UI, browser, benchmark smoke runs).
+# 5. Every test (unit, integration against real servers, UI, browser, benchmark smoke runs), on
+#    AKIS_TEST_WORKERS processes (default 2; 0: in this one). Most tests wait on a server, a
+#    browser or a subprocess: two workers keep both cores busy. A file's tests stay on one
+#    worker (--dist loadfile): its module-scoped servers start once, its tests run in order.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "$@"  # the slowest: the suite must stay under 20 min
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 \
+  -n "${AKIS_TEST_WORKERS:-2}" --dist loadfile "$@"  # the slowest: the suite must stay under 20 min

@@ -3,7 +3,8 @@ their own per cluster, haproxy (installed by scripts/test.sh), and ``cluster``: 
 starts N web and M worker processes behind haproxy and stops every one of them by pid.
 
 Redis database 13 is these tests' own (flushed before and after each cluster), so the job
-queue, the channels, the cache and the login counters of a cluster meet no other test's keys.
+queue, the channels, the cache and the login counters of a cluster meet no other test's keys;
+on pytest-xdist's second worker (scripts/test.sh runs two) database 12, on a third 11.
 Under CI=true a missing PostgreSQL, Redis or haproxy fails the test instead of skipping it.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from tests.integration.storage.conftest import PgSchema
 
 from .cluster import HAPROXY, Cluster
 
-REDIS_DB = int(os.environ.get("AKIS_TEST_CLUSTER_REDIS_DB", "13"))
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_DB = int(os.environ.get("AKIS_TEST_CLUSTER_REDIS_DB", str(13 - _WORKER)))
 SECRET = "cluster-test-shared-secret-0123456789abcdef"  # one AKIS_SECRET_KEY for every instance
 
 

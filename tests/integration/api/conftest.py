@@ -1,5 +1,7 @@
-"""One real app for the API tests: a subprocess on a free loopback port over a tmp SQLite
-database, with two tenants' tokens, an editor user, a revoked token and secret canaries."""
+"""One real app per API test module: a subprocess on a free loopback port over a tmp SQLite
+database, with two tenants' tokens, an editor user, a revoked token and secret canaries. Per
+module, not per session: the modules run on two workers in any order (scripts/test.sh), and
+none may see what another left (runs, login throttles, flows)."""
 from __future__ import annotations
 
 import secrets
@@ -37,7 +39,7 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=self.headers(token), timeout=30.0, **options)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     from storage.db import init_db
     from storage.repos import tokens, users
