@@ -1,7 +1,7 @@
 """The in-process channel hub: the default, with no server.
 
-Every published event gets a channel *cursor* (1, 2, 3, ... per channel, in ``extra["cursor"]``)
-and is kept in a bounded buffer for a short time. A subscriber is just a position in that
+Every published event gets a channel *cursor* (1, 2, 3, ... per channel; a subscriber reads it
+in ``extra["cursor"]``) and is kept in a bounded buffer for a short time. A subscriber is just a position in that
 buffer: it reads what is there and waits for more, so a late or reconnecting subscriber
 resumes with ``after=<last cursor seen>`` and gets every event once, in order. ``publish``
 never blocks and never waits for a slow subscriber; one that falls further behind than the
@@ -76,12 +76,11 @@ class ChannelHub:
         if state is None:
             check_channel(channel)
             state = self._channels[channel] = _Channel(self.max_events)
-        cursor = state.next_cursor
         state.next_cursor += 1
         events = state.events
         if len(events) < self.max_events:  # a full buffer drops its oldest as it appends
             self.kept += 1
-        events.append(replace(event, extra={**event.extra, "cursor": cursor}))
+        events.append(event)  # its cursor is added when it is read (_follow): most events never are
         state.last_used = time.monotonic()
         if state.wakeup is not None:
             state.wakeup.set()
@@ -134,10 +133,11 @@ class ChannelHub:
                 if state.next_cursor - 1 > position:
                     if position + 1 < state.oldest:
                         raise ChannelGap(channel, position, state.oldest)
-                    batch = list(itertools.islice(state.events, position + 1 - state.oldest, None))
-                    for event in batch:
-                        position = event.extra["cursor"]
-                        yield event
+                    first = position + 1
+                    batch = list(itertools.islice(state.events, first - state.oldest, None))
+                    for offset, event in enumerate(batch):
+                        position = first + offset
+                        yield replace(event, extra={**event.extra, "cursor": position})
                     continue
                 if state.wakeup is None:
                     state.wakeup = asyncio.Event()
