@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--tiny", action="store_true", help="5 runs: checks that it works")
     parser.add_argument("--postgres", default="", help="a PostgreSQL URL (a private schema is used); default SQLite")
+    parser.add_argument("--keep-profile", default="", help="also copy the app's cProfile output here")
     args = parser.parse_args()
     if args.tiny:
         args.runs = 5
@@ -131,6 +132,8 @@ def main() -> None:
             app.kill()
         if drop_schema is not None:
             drop_schema()
+    if args.keep_profile:
+        shutil.copy(profile, args.keep_profile)
     stats = pstats.Stats(str(profile))
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats keeps its table here
     total = sum(entry[2] for entry in raw.values())

@@ -59,3 +59,16 @@ def test_bench_web_memory_tiny(tmp_path) -> None:
     assert all(rss > 0 for _, rss in data["steps"]) and data["kept_events"] == 100_000
     assert data["final_mb"] == pytest.approx(data["steps"][-1][1], abs=0.05)
     assert data["idle_mb"] == pytest.approx(data["steps"][0][1], abs=0.05)
+
+
+def test_bench_http_floor_tiny(tmp_path) -> None:
+    """bench/bench_http_floor.py: the engine, the runs service, two HTTP apps that do no work and
+    the app's route, CPU per run each, and the best ratio an HTTP run could reach."""
+    data = run_bench("bench_http_floor", timeout=300, env=server_env({}), cwd=tmp_path)
+    assert data["benchmark"] == "http_floor" and data["tiny"] is True and data["runs"] == 50
+    assert data["engine_ms"] > 0 and data["service_ms"] > 0 and data["app_ms"] > 0
+    assert data["asgi_ms"] >= 0 and data["fastapi_ms"] >= 0  # a server's /proc ticks are 10 ms: 50 requests may read 0
+    for floor in ("asgi", "fastapi"):  # the best ratio: every cost of the route beyond the two taken as zero
+        best = data["engine_ms"] / (data["service_ms"] + data[f"{floor}_ms"])
+        assert data[f"best_ratio_{floor}"] == pytest.approx(best, rel=1e-3)
+    assert data["app_ratio"] == pytest.approx(data["engine_ms"] / data["app_ms"], rel=1e-3)
