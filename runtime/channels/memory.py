@@ -1,11 +1,11 @@
 """The in-process channel hub: the default, with no server.
 
 Every published event gets a channel *cursor* (1, 2, 3, ... per channel; a subscriber reads it
-in ``extra["cursor"]``) and is kept in a bounded buffer for a short time. A subscriber is just a position in that
-buffer: it reads what is there and waits for more, so a late or reconnecting subscriber
-resumes with ``after=<last cursor seen>`` and gets every event once, in order. ``publish``
-never blocks and never waits for a slow subscriber; one that falls further behind than the
-buffer gets :class:`ChannelGap` rather than a silently incomplete answer.
+in ``extra["cursor"]``) and is kept in a bounded buffer for a short time. A subscriber is just
+a position in that buffer: it reads what is there and waits for more, so a late or reconnecting
+subscriber resumes with ``after=<last cursor seen>`` and gets every event once, in order.
+``publish`` never blocks and never waits for a slow subscriber; one that falls further behind
+than the buffer gets :class:`ChannelGap` rather than a silently incomplete answer.
 
 What is kept is bounded twice: per channel (``max_events``) and in all (``max_kept``). Without
 the second bound the hub held every event of every conversation of the last ``retention_s``,

@@ -146,6 +146,21 @@ async def test_in_process_start_is_fixed_when_subscribing() -> None:
     await hub.aclose()
 
 
+async def test_in_process_the_published_event_stays_as_it_was() -> None:
+    """The hub keeps the event itself (no copy per publish) and adds the cursor to what a reader
+    gets: the event the engine's other listeners hold never gains one, whoever reads it."""
+    from runtime.channels import ChannelHub
+
+    hub = ChannelHub()
+    events = [chunk(i) for i in range(3)]
+    for event in events:
+        hub.publish(CHANNEL, event)
+    first, second = await take(hub.subscribe(CHANNEL, after=0), 3), await take(hub.subscribe(CHANNEL, after=1), 2)
+    assert [e.extra["cursor"] for e in first] == [1, 2, 3] and [e.extra["cursor"] for e in second] == [2, 3]
+    assert all("cursor" not in e.extra for e in events) and [e.seq for e in first] == [0, 1, 2]
+    await hub.aclose()
+
+
 async def test_idle_channels_are_forgotten_after_the_retention() -> None:
     from runtime.channels import ChannelHub
 
