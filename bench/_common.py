@@ -11,6 +11,7 @@ import math
 import os
 import statistics
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,22 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_serving(url: str, process: Any, timeout_s: float = 90.0) -> None:
+    """Until the server at ``url`` answers HTTP (any status); RuntimeError if ``process`` (a
+    ``subprocess.Popen``) exits first or ``timeout_s`` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{process.args} did not start serving {url}") from None
+            time.sleep(0.2)
 
 
 def database_with_token(database_url: str, name: str = "bench") -> str:

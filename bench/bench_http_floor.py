@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, cpu_seconds, database_with_token, emit, machine, table
+from _common import ROOT, cpu_seconds, database_with_token, emit, machine, table, wait_until_serving
 
 TENANT = "1"
 INPUTS = {"user_message": "hi"}
@@ -91,16 +91,8 @@ def server_cpu(command: list[str], url: str, token: str, flow: dict[str, Any] | 
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
+        wait_until_serving(url, process)
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    client.get("/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"{command} did not start: see {workdir / 'server.log'}") from None
-                    time.sleep(0.2)
             if flow is not None:
                 assert client.post("/api/flows", json=flow).status_code == 201
 

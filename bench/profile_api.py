@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, cpu_seconds, database_with_token, emit, machine, private_schema, table
+from _common import ROOT, cpu_seconds, database_with_token, emit, machine, private_schema, table, wait_until_serving
 
 LAYERS = [  # (label, path fragment): the first that matches a function's file wins
     ("engine (runtime/engine)", "/runtime/engine/"),
@@ -102,15 +102,7 @@ def main() -> None:
                            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        import httpx
-
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_until_serving(url, app)
         flow = harness.trivial_flow("echo")
         asyncio.run(post_runs(url, token, flow, 20))  # warm-up: plans, caches, first imports
         cpu0 = cpu_seconds(app.pid)
